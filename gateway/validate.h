@@ -1,0 +1,56 @@
+/*
+ * validate: checks a submitted Report and produces an intake_report.
+ * It rejects, never repairs: the only change made to accepted text is
+ * Unicode NFC normalisation (utf8proc), which is lossless.
+ */
+#ifndef MINYI_VALIDATE_H
+#define MINYI_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "minyi.pb-c.h"
+#include "intake.h"
+
+/* Limits in Unicode code points unless said otherwise (defaults; config may lower or raise). */
+#define VALIDATE_TITLE_MAX        100
+#define VALIDATE_SITUATION_MAX    20000
+#define VALIDATE_ANALYSIS_MAX     10000
+#define VALIDATE_SUGGESTIONS_MAX  10000
+#define VALIDATE_NAME_MAX         50
+#define VALIDATE_UNIT_MAX         100
+#define VALIDATE_SECTOR_MAX       50
+#define VALIDATE_PHONE_MAX        20     /* bytes: digits, '+', '-', ' ' */
+#define VALIDATE_PHONE_MIN        5
+#define VALIDATE_ATTACHMENTS_MAX  4
+#define VALIDATE_ATTACHMENT_BYTES (256u * 1024u)
+#define VALIDATE_ATTACHMENT_NAME_MAX 100
+#define VALIDATE_MEDIA_TYPE_MAX   100    /* bytes */
+
+struct validate_limits {
+    size_t title_max, situation_max, analysis_max, suggestions_max;
+    size_t name_max, unit_max, sector_max;
+    size_t attachments_max, attachment_bytes;
+};
+
+/* Fills limits with the defaults above. */
+void validate_limits_default(struct validate_limits *lim);
+
+struct validation_error {
+    int code;               /* MINYI__V1__ERROR_CODE__* (INVALID_ARGUMENT for all rules) */
+    const char *field;      /* static string, e.g. "report.title", "report.attachments[1].sha256" */
+    char field_buf[64];     /* backing store when the field has an index; field points here then */
+    char message[256];      /* English */
+    char message_zh[256];   /* Chinese */
+};
+
+/*
+ * Validates r.  On success fills *out (caller frees with intake_report_free;
+ * principal_id is left 0) and returns true.  On failure returns false, fills
+ * *err with the first rule broken, and leaves *out empty.
+ */
+bool validate_report(const Minyi__V1__Report *r, const struct validate_limits *lim,
+                     struct intake_report *out, struct validation_error *err)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,30 @@
+/* principal: who is on the other end of a connection, as found in the
+ * `principals` table by the SHA-256 fingerprint of the client certificate. */
+#ifndef MINYI_PRINCIPAL_H
+#define MINYI_PRINCIPAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum principal_kind {
+    PRINCIPAL_NONE = 0,
+    PRINCIPAL_CONTACT = 1,   /* contact point: submits reports */
+    PRINCIPAL_EDITOR = 2,    /* editor at this body: works the queue */
+    PRINCIPAL_PEER = 3,      /* another minyi instance */
+    PRINCIPAL_ADMIN = 4,
+};
+
+struct principal {
+    int64_t id;
+    enum principal_kind kind;
+    bool active;
+    char name[128];          /* display name, UTF-8 */
+    char region[7];          /* GB/T 2260 code */
+    char sector[64];         /* 界别, may be empty */
+};
+
+/* "contact", "editor", "peer", "admin" <-> enum; returns PRINCIPAL_NONE / NULL when unknown. */
+enum principal_kind principal_kind_parse(const char *s);
+const char *principal_kind_name(enum principal_kind k);
+
+#endif
