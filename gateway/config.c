@@ -1,0 +1,215 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+#ifndef MINYI_MIGRATIONS_DIR
+#define MINYI_MIGRATIONS_DIR "storage/migrations"
+#endif
+
+struct load_ctx {
+    struct gw_config *cfg;
+    char dir[CONFIG_PATH_MAX];
+    char err[256];
+};
+
+void config_defaults(struct gw_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1");
+    cfg->port = 7443;
+    snprintf(cfg->body_region, sizeof(cfg->body_region), "330400");
+    snprintf(cfg->body_name, sizeof(cfg->body_name), "minyi");
+    cfg->max_frame_bytes = 1u << 20;
+    cfg->decode_budget_bytes = 8u << 20;
+    cfg->max_inflight = 256;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->frame_timeout_ms = 30000;
+    cfg->idle_timeout_ms = 300000;
+    cfg->max_connections = 10000;
+    cfg->shutdown_grace_ms = 30000;
+    snprintf(cfg->db_conninfo, sizeof(cfg->db_conninfo), "dbname=minyi");
+    cfg->db_pool_size = 4;
+    cfg->db_batch_max = 256;
+    cfg->db_queue_max = 10000;
+    cfg->db_query_timeout_ms = 10000;
+    snprintf(cfg->migrations_dir, sizeof(cfg->migrations_dir), "%s", MINYI_MIGRATIONS_DIR);
+    cfg->pii_key_version = 1;
+    cfg->log_level = LOG_INFO;
+}
+
+static bool parse_int(const char *v, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
+/* Copies a path, making it absolute relative to the config file's dir. */
+static bool set_path(struct load_ctx *ctx, char *dst, const char *v)
+{
+    int n;
+    if (v[0] == '\0' || v[0] == '/')
+        n = snprintf(dst, CONFIG_PATH_MAX, "%s", v);
+    else
+        n = snprintf(dst, CONFIG_PATH_MAX, "%s/%s", ctx->dir, v);
+    return n >= 0 && n < CONFIG_PATH_MAX;
+}
+
+static bool set_str(char *dst, size_t size, const char *v)
+{
+    int n = snprintf(dst, size, "%s", v);
+    return n >= 0 && (size_t)n < size;
+}
+
+#define INT_OPT(sec, key, field, lo, hi)                                   \
+    if (strcmp(section, sec) == 0 && strcmp(name, key) == 0) {             \
+        long n_;                                                           \
+        if (!parse_int(value, lo, hi, &n_)) goto bad;                      \
+        cfg->field = n_;                                                   \
+        return 1;                                                          \
+    }
+#define STR_OPT(sec, key, field)                                           \
+    if (strcmp(section, sec) == 0 && strcmp(name, key) == 0) {             \
+        if (!set_str(cfg->field, sizeof(cfg->field), value)) goto bad;     \
+        return 1;                                                          \
+    }
+#define PATH_OPT(sec, key, field)                                          \
+    if (strcmp(section, sec) == 0 && strcmp(name, key) == 0) {             \
+        if (!set_path(ctx, cfg->field, value)) goto bad;                   \
+        return 1;                                                          \
+    }
+
+static int on_option(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *ctx = user;
+    struct gw_config *cfg = ctx->cfg;
+
+    STR_OPT("gateway", "listen", listen)
+    INT_OPT("gateway", "port", port, 1, 65535)
+    if (strcmp(section, "gateway") == 0 && strcmp(name, "body_region") == 0) {
+        if (strlen(value) != 6)
+            goto bad;
+        for (int i = 0; i < 6; i++)
+            if (!isdigit((unsigned char)value[i]))
+                goto bad;
+        memcpy(cfg->body_region, value, 7);
+        return 1;
+    }
+    STR_OPT("gateway", "body_name", body_name)
+    INT_OPT("gateway", "max_frame_bytes", max_frame_bytes, 1024, 64L << 20)
+    INT_OPT("gateway", "decode_budget_bytes", decode_budget_bytes, 4096, 1L << 30)
+    INT_OPT("gateway", "max_inflight", max_inflight, 1, 65536)
+    INT_OPT("gateway", "handshake_timeout_ms", handshake_timeout_ms, 1, 3600000)
+    INT_OPT("gateway", "frame_timeout_ms", frame_timeout_ms, 1, 3600000)
+    INT_OPT("gateway", "idle_timeout_ms", idle_timeout_ms, 1, 86400000)
+    INT_OPT("gateway", "max_connections", max_connections, 1, 1000000)
+    INT_OPT("gateway", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000)
+    PATH_OPT("tls", "cert", tls_cert)
+    PATH_OPT("tls", "key", tls_key)
+    PATH_OPT("tls", "client_ca", tls_client_ca)
+    PATH_OPT("tls", "crl", tls_crl)
+    STR_OPT("database", "conninfo", db_conninfo)
+    INT_OPT("database", "pool_size", db_pool_size, 1, 256)
+    INT_OPT("database", "batch_max", db_batch_max, 1, 10000)
+    INT_OPT("database", "queue_max", db_queue_max, 1, 10000000)
+    INT_OPT("database", "query_timeout_ms", db_query_timeout_ms, 1, 3600000)
+    if (strcmp(section, "database") == 0 && strcmp(name, "migrations_dir") == 0) {
+        if (value[0] == '\0')
+            return 1;
+        if (!set_path(ctx, cfg->migrations_dir, value))
+            goto bad;
+        return 1;
+    }
+    PATH_OPT("privacy", "key_file", pii_key_file)
+    INT_OPT("privacy", "key_version", pii_key_version, 1, 1000000)
+    if (strcmp(section, "log") == 0 && strcmp(name, "level") == 0) {
+        int l = log_level_parse(value);
+        if (l < 0)
+            goto bad;
+        cfg->log_level = l;
+        return 1;
+    }
+    snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);
+    return 0;
+bad:
+    snprintf(ctx->err, sizeof(ctx->err), "bad value for [%s] %s: \"%s\"", section, name, value);
+    return 0;
+}
+
+bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errlen)
+{
+    struct load_ctx ctx = { .cfg = cfg };
+    char resolved[PATH_MAX];
+
+    if (realpath(path, resolved) == NULL) {
+        snprintf(err, errlen, "config %s: %s", path, strerror(errno));
+        return false;
+    }
+    char *slash = strrchr(resolved, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    if (strlen(resolved) >= sizeof(ctx.dir)) {
+        snprintf(err, errlen, "config %s: directory path too long", path);
+        return false;
+    }
+    strcpy(ctx.dir, resolved[0] ? resolved : "/");
+
+    int rc = ini_parse(path, on_option, &ctx);
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: cannot read", path);
+        return false;
+    }
+    if (rc > 0) {
+        snprintf(err, errlen, "config %s line %d: %s", path, rc,
+                 ctx.err[0] ? ctx.err : "syntax error");
+        return false;
+    }
+    return true;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool config_read_key(const char *path, unsigned char key[32], char *err, size_t errlen)
+{
+    char buf[130];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
+        return false;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = '\0';
+    if (n != 64)
+        goto bad;
+    for (int i = 0; i < 32; i++) {
+        int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            goto bad;
+        key[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+bad:
+    snprintf(err, errlen, "key file %s: expected 64 hex characters", path);
+    return false;
+}

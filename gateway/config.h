@@ -1,0 +1,58 @@
+/*
+ * config: the gateway's INI file (libinih).  Every option has a default;
+ * deploy/minyid.conf.example documents each one.  Relative paths are resolved
+ * against the directory of the config file.
+ */
+#ifndef MINYI_CONFIG_H
+#define MINYI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_PATH_MAX 1024
+
+struct gw_config {
+    /* [gateway] */
+    char listen[256];
+    int port;
+    char body_region[7];
+    char body_name[128];
+    size_t max_frame_bytes;
+    size_t decode_budget_bytes;
+    int max_inflight;
+    int handshake_timeout_ms;
+    int frame_timeout_ms;
+    int idle_timeout_ms;
+    int max_connections;
+    int shutdown_grace_ms;
+    /* [tls] */
+    char tls_cert[CONFIG_PATH_MAX];
+    char tls_key[CONFIG_PATH_MAX];
+    char tls_client_ca[CONFIG_PATH_MAX];
+    char tls_crl[CONFIG_PATH_MAX];
+    /* [database] */
+    char db_conninfo[1024];
+    int db_pool_size;
+    int db_batch_max;
+    int db_queue_max;
+    int db_query_timeout_ms;
+    char migrations_dir[CONFIG_PATH_MAX];
+    /* [privacy] */
+    char pii_key_file[CONFIG_PATH_MAX];
+    int pii_key_version;
+    /* [log] */
+    int log_level;
+};
+
+void config_defaults(struct gw_config *cfg);
+
+/* Reads path over the defaults.  Unknown sections or keys and bad values are
+ * errors (a typo must not silently leave a default in force). */
+bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Reads the 64-hex-character key file into key[32]. */
+bool config_read_key(const char *path, unsigned char key[32], char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif

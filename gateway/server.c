@@ -1,0 +1,119 @@
+/*
+ * server: the listener and the process-wide stop sequence.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/listener.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    (void)l;
+    struct gw *gw = arg;
+    if (gw->stopping) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (gw->n_sessions >= gw->cfg.max_connections) {
+        log_warnx("event=refused reason=max_connections limit=%d", gw->cfg.max_connections);
+        evutil_closesocket(fd);
+        return;
+    }
+    (void)session_accept(gw, fd, sa, salen);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    /* EMFILE and friends: the listener keeps going; the next pass may succeed. */
+    log_warn("event=accept_error");
+}
+
+bool server_start(struct gw *gw, char *err, size_t errlen)
+{
+    struct evutil_addrinfo hints, *ai = NULL;
+    char port[16];
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
+    snprintf(port, sizeof(port), "%d", gw->cfg.port);
+    int rc = evutil_getaddrinfo(gw->cfg.listen, port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "listen address %s: %s (a numeric address is required)",
+                 gw->cfg.listen, evutil_gai_strerror(rc));
+        return false;
+    }
+    gw->listener = evconnlistener_new_bind(gw->base, on_accept, gw,
+                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                               LEV_OPT_CLOSE_ON_EXEC,
+                                           1024, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (gw->listener == NULL) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", gw->cfg.listen, gw->cfg.port,
+                 strerror(errno));
+        return false;
+    }
+    evconnlistener_set_error_cb(gw->listener, on_accept_error);
+    return true;
+}
+
+static void on_store_drained(void *arg)
+{
+    struct gw *gw = arg;
+    gw->store_drained = true;
+    log_info("event=stopped");
+    event_base_loopexit(gw->base, NULL);
+}
+
+/* Moves the stop on once the last session is gone. */
+void server_session_gone(struct gw *gw)
+{
+    if (gw->stopping && gw->n_sessions == 0 && !gw->store_drained && gw->store != NULL) {
+        if (gw->grace_ev != NULL)
+            event_del(gw->grace_ev);
+        store_drain(gw->store, on_store_drained, gw);
+    }
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw *gw = arg;
+    log_warnx("event=stop_grace_passed sessions=%d", gw->n_sessions);
+    while (gw->sessions != NULL)
+        session_close(gw->sessions, "shutdown grace passed");
+}
+
+void server_stop(struct gw *gw)
+{
+    if (gw->stopping)
+        return;
+    gw->stopping = true;
+    log_info("event=stopping sessions=%d", gw->n_sessions);
+    if (gw->listener != NULL) {
+        evconnlistener_free(gw->listener);
+        gw->listener = NULL;
+    }
+    struct timeval tv = { gw->cfg.shutdown_grace_ms / 1000, (gw->cfg.shutdown_grace_ms % 1000) * 1000 };
+    gw->grace_ev = evtimer_new(gw->base, on_grace, gw);
+    if (gw->grace_ev != NULL)
+        event_add(gw->grace_ev, &tv);
+    struct session *s = gw->sessions;
+    while (s != NULL) {
+        struct session *next = s->next;
+        session_begin_stop(s);
+        s = next;
+    }
+    server_session_gone(gw);
+}

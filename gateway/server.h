@@ -1,0 +1,48 @@
+/*
+ * server: the gateway's process-wide state — the listener, the TLS context,
+ * the store and the list of live sessions — and the shutdown sequence.
+ */
+#ifndef MINYI_SERVER_H
+#define MINYI_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "store.h"
+#include "validate.h"
+
+struct session;
+
+struct gw {
+    struct event_base *base;
+    struct gw_config cfg;
+    SSL_CTX *ssl_ctx;
+    struct evconnlistener *listener;
+    struct store *store;
+    struct validate_limits limits;
+    struct session *sessions;        /* doubly linked list of live sessions */
+    int n_sessions;
+    uint64_t next_sid;
+    bool stopping;
+    bool store_drained;
+    struct event *grace_ev;
+    struct event *sig_term, *sig_int;
+};
+
+/* Binds the listener and starts accepting.  False with a reason in err. */
+bool server_start(struct gw *gw, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Begins a graceful stop: no new connections, no new requests; in-flight
+ * requests are answered, then the store drains and the loop exits. */
+void server_stop(struct gw *gw);
+
+/* Called by the session module whenever a session goes away, so the
+ * shutdown sequence can move on when the last one has. */
+void server_session_gone(struct gw *gw);
+
+#endif

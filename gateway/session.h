@@ -1,0 +1,77 @@
+/*
+ * session: one client connection, from TLS handshake to close.
+ *
+ * States, each change made through session_set_state():
+ *   HANDSHAKE -> LOOKUP (certificate accepted; principal being looked up)
+ *   LOOKUP    -> READY  (active principal) | DENIED (unknown or inactive)
+ *   READY     -> CLOSING (error frame queued, or shutting down) -> DEAD
+ *   any       -> DEAD   (peer went away, deadline passed)
+ * A DEAD session's memory lives on until its last outstanding storage
+ * callback has returned (refs), so callbacks never touch freed memory.
+ */
+#ifndef MINYI_SESSION_H
+#define MINYI_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/util.h>
+
+#include "frame.h"
+#include "principal.h"
+#include "server.h"
+
+/* Frames handled per read event before yielding to other connections. */
+#define SESSION_FRAMES_PER_EVENT 64
+/* Time allowed to flush a final error frame before the socket is closed. */
+#define SESSION_CLOSE_FLUSH_MS 5000
+
+enum session_state {
+    SESSION_HANDSHAKE,
+    SESSION_LOOKUP,
+    SESSION_READY,
+    SESSION_DENIED,
+    SESSION_CLOSING,
+    SESSION_DEAD,
+};
+
+struct session {
+    struct gw *gw;
+    uint64_t sid;
+    enum session_state state;
+    struct bufferevent *bev;
+    struct event *deadline;          /* handshake, frame, idle or flush deadline */
+    struct event *resume;            /* continues input processing after a yield */
+    bool frame_deadline_armed;
+    bool read_paused;
+    int inflight;                    /* requests waiting for an answer */
+    int refs;                        /* outstanding callbacks holding this struct */
+    struct principal principal;
+    int deny_code;
+    char peer[64];
+    struct session *prev, *next;
+};
+
+/* Takes ownership of fd; false if the session could not be set up (fd closed). */
+bool session_accept(struct gw *gw, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+
+/* Queues an answer frame (no-op on a closing or dead session). */
+void session_send(struct session *s, const Frame *f);
+/* Queues an Error frame for request id. */
+void session_send_error(struct session *s, uint64_t id, int code, const char *field,
+                        const char *message, const char *message_zh);
+
+/* A request of this session was answered: account for it and resume input. */
+void session_request_done(struct session *s);
+/* Drops one reference; frees a DEAD session when none are left. */
+void session_unref(struct session *s);
+
+/* Queue nothing more, flush what is queued, then close. */
+void session_close_after_flush(struct session *s, const char *reason);
+void session_close(struct session *s, const char *reason);
+
+/* Shutdown: stop reading new requests; close once everything is answered. */
+void session_begin_stop(struct session *s);
+
+#endif
