@@ -41,6 +41,8 @@ struct intake_report {
     uint8_t payload_sha256[32];
 };
 
+/* Frees every field and leaves *r empty (all zero); r itself is not freed,
+ * so this is also right for a struct filled only in part. */
 void intake_report_free(struct intake_report *r);
 
 #endif
