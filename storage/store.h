@@ -76,7 +76,8 @@ bool store_healthy(const struct store *st);
 void store_principal_lookup(struct store *st, const uint8_t fingerprint[32],
                             store_principal_cb cb, void *arg);
 
-/* Queues a validated report (ownership of r moves to the store).  Reply msg
+/* Queues a validated report (ownership of r, a malloc'd struct, moves to the
+ * store, which releases it with intake_report_free and free).  Reply msg
  * is a Minyi__V1__SubmitResponse; a retry with the same client_report_id
  * from the same principal answers the first receipt with duplicate = true,
  * or CONFLICT on field "report.client_report_id" when the payload differs. */

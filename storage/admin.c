@@ -1,0 +1,174 @@
+/*
+ * admin: the operator's principal commands (`minyid principal ...`).
+ * Blocking libpq: these run from the command line, never in the gateway.
+ */
+#include "store.h"
+#include "store_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#define ADMIN_NAME_MAX   127   /* bytes; struct principal holds 128 */
+#define ADMIN_SECTOR_MAX 63
+
+static PGconn *admin_connect(const char *conninfo, char *err, size_t errlen)
+{
+    PGconn *pg = PQconnectdb(conninfo);
+    size_t n;
+
+    if (PQstatus(pg) == CONNECTION_OK) {
+        PQsetNoticeProcessor(pg, store_pq_quiet, NULL);
+        return pg;
+    }
+    snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+    n = strlen(err);
+    while (n > 0 && err[n - 1] == '\n')
+        err[--n] = '\0';
+    PQfinish(pg);
+    return NULL;
+}
+
+static void result_err(char *err, size_t errlen, const char *what, const PGresult *res)
+{
+    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+    snprintf(err, errlen, "%s: %s", what, m ? m : PQresultErrorMessage(res));
+}
+
+static bool region_valid(const char *s)
+{
+    size_t i;
+
+    if (!s || strlen(s) != 6)
+        return false;
+    for (i = 0; i < 6; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[32],
+                               enum principal_kind kind, const char *name,
+                               const char *region, const char *sector,
+                               int64_t *id_out, char *err, size_t errlen)
+{
+    const char *kind_name = principal_kind_name(kind);
+    const char *values[5];
+    int lengths[5] = { 32, 0, 0, 0, 0 }, formats[5] = { 1, 0, 0, 0, 0 };
+    PGconn *pg = NULL;
+    PGresult *res = NULL;
+
+    if (!kind_name) {
+        snprintf(err, errlen, "unknown principal kind");
+        return false;
+    }
+    if (!name || !*name || strlen(name) > ADMIN_NAME_MAX) {
+        snprintf(err, errlen, "the name must be 1 to %d bytes", ADMIN_NAME_MAX);
+        return false;
+    }
+    if (!region_valid(region)) {
+        snprintf(err, errlen, "the region must be six digits");
+        return false;
+    }
+    if (!sector)
+        sector = "";
+    if (strlen(sector) > ADMIN_SECTOR_MAX) {
+        snprintf(err, errlen, "the sector must be at most %d bytes", ADMIN_SECTOR_MAX);
+        return false;
+    }
+    pg = admin_connect(conninfo, err, errlen);
+    if (!pg)
+        return false;
+    values[0] = (const char *)fingerprint;
+    values[1] = kind_name;
+    values[2] = name;
+    values[3] = region;
+    values[4] = sector;
+    res = PQexecParams(pg,
+                       "INSERT INTO principals (fingerprint, kind, name, region, sector)"
+                       " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                       5, NULL, values, lengths, formats, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, "23505") == 0)
+            snprintf(err, errlen, "a principal with this certificate fingerprint exists already");
+        else
+            result_err(err, errlen, "adding the principal", res);
+        goto fail;
+    }
+    if (id_out)
+        *id_out = (int64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(pg);
+    return true;
+fail:
+    PQclear(res);
+    PQfinish(pg);
+    return false;
+}
+
+bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool active,
+                                      char *err, size_t errlen)
+{
+    char idbuf[24];
+    const char *values[2] = { idbuf, active ? "true" : "false" };
+    PGconn *pg = admin_connect(conninfo, err, errlen);
+    PGresult *res = NULL;
+
+    if (!pg)
+        return false;
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+    res = PQexecParams(pg, "UPDATE principals SET active = $2 WHERE id = $1",
+                       2, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        result_err(err, errlen, "updating the principal", res);
+        goto fail;
+    }
+    if (strcmp(PQcmdTuples(res), "1") != 0) {
+        snprintf(err, errlen, "no principal with id %" PRId64, id);
+        goto fail;
+    }
+    PQclear(res);
+    PQfinish(pg);
+    return true;
+fail:
+    PQclear(res);
+    PQfinish(pg);
+    return false;
+}
+
+bool store_admin_principal_list(const char *conninfo, void *out_FILE,
+                                char *err, size_t errlen)
+{
+    FILE *out = out_FILE;
+    PGconn *pg = admin_connect(conninfo, err, errlen);
+    PGresult *res = NULL;
+    int t, n;
+
+    if (!pg)
+        return false;
+    res = PQexec(pg, "SELECT id, kind, active, encode(fingerprint, 'hex'), region, sector, name"
+                     " FROM principals ORDER BY id");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        result_err(err, errlen, "listing principals", res);
+        goto fail;
+    }
+    n = PQntuples(res);
+    for (t = 0; t < n; t++) {
+        const char *sector = PQgetvalue(res, t, 5);
+        fprintf(out, "%s %s %s %s %s %s %s\n", PQgetvalue(res, t, 0), PQgetvalue(res, t, 1),
+                PQgetvalue(res, t, 2)[0] == 't' ? "active" : "inactive", PQgetvalue(res, t, 3),
+                PQgetvalue(res, t, 4), *sector ? sector : "-", PQgetvalue(res, t, 6));
+    }
+    PQclear(res);
+    PQfinish(pg);
+    return true;
+fail:
+    PQclear(res);
+    PQfinish(pg);
+    return false;
+}

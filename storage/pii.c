@@ -1,0 +1,115 @@
+/*
+ * pii: AES-256-GCM sealing of personal fields with OpenSSL's EVP interface.
+ */
+#include "pii.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+bool pii_seal(const uint8_t key[PII_KEY_LEN], const char *aad,
+              const uint8_t *pt, size_t pt_len, uint8_t *out)
+{
+    EVP_CIPHER_CTX *ctx = NULL;
+    uint8_t *nonce = out, *ct = out + PII_NONCE_LEN, *tag = out + PII_NONCE_LEN + pt_len;
+    int len = 0;
+    size_t aad_len = aad ? strlen(aad) : 0;
+
+    if (pt_len > INT_MAX || aad_len > INT_MAX)
+        goto fail;
+    if (RAND_bytes(nonce, PII_NONCE_LEN) != 1)
+        goto fail;
+    ctx = EVP_CIPHER_CTX_new();
+    if (!ctx)
+        goto fail;
+    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1)
+        goto fail;
+    if (aad_len && EVP_EncryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aad_len) != 1)
+        goto fail;
+    if (pt_len && EVP_EncryptUpdate(ctx, ct, &len, pt, (int)pt_len) != 1)
+        goto fail;
+    if (EVP_EncryptFinal_ex(ctx, ct + pt_len, &len) != 1)
+        goto fail;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, PII_TAG_LEN, tag) != 1)
+        goto fail;
+    EVP_CIPHER_CTX_free(ctx);
+    return true;
+fail:
+    EVP_CIPHER_CTX_free(ctx);
+    return false;
+}
+
+bool pii_open(const uint8_t key[PII_KEY_LEN], const char *aad,
+              const uint8_t *sealed, size_t sealed_len, uint8_t *out)
+{
+    EVP_CIPHER_CTX *ctx = NULL;
+    size_t ct_len, aad_len = aad ? strlen(aad) : 0;
+    uint8_t tag[PII_TAG_LEN];
+    int len = 0;
+
+    if (sealed_len < PII_OVERHEAD || sealed_len - PII_OVERHEAD > INT_MAX || aad_len > INT_MAX)
+        goto fail;
+    ct_len = sealed_len - PII_OVERHEAD;
+    memcpy(tag, sealed + PII_NONCE_LEN + ct_len, PII_TAG_LEN);
+    ctx = EVP_CIPHER_CTX_new();
+    if (!ctx)
+        goto fail;
+    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) != 1)
+        goto fail;
+    if (aad_len && EVP_DecryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aad_len) != 1)
+        goto fail;
+    if (ct_len && EVP_DecryptUpdate(ctx, out, &len, sealed + PII_NONCE_LEN, (int)ct_len) != 1)
+        goto fail;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, PII_TAG_LEN, tag) != 1)
+        goto fail;
+    if (EVP_DecryptFinal_ex(ctx, out + ct_len, &len) != 1)
+        goto fail;
+    EVP_CIPHER_CTX_free(ctx);
+    return true;
+fail:
+    /* Never hand out plaintext whose tag did not verify. */
+    if (sealed_len >= PII_OVERHEAD)
+        OPENSSL_cleanse(out, sealed_len - PII_OVERHEAD);
+    EVP_CIPHER_CTX_free(ctx);
+    return false;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool pii_key_parse_hex(const char *hex, uint8_t key[PII_KEY_LEN])
+{
+    const char *p = hex;
+    size_t i;
+
+    while (isspace((unsigned char)*p))
+        p++;
+    for (i = 0; i < PII_KEY_LEN; i++) {
+        int hi = hexval((unsigned char)p[2 * i]);
+        int lo = hi < 0 ? -1 : hexval((unsigned char)p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            goto fail;
+        key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    p += 2 * PII_KEY_LEN;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '\0')
+        goto fail;
+    return true;
+fail:
+    OPENSSL_cleanse(key, PII_KEY_LEN);
+    return false;
+}

@@ -1,0 +1,229 @@
+/*
+ * store_int: the store's internals, shared by its files and no one else.
+ *
+ *   store.c    the public entry points, the queues, replies and draining
+ *   pool.c     the connections: non-blocking connect, send, receive,
+ *              timeouts and reconnect with backoff
+ *   batch.c    a batch of submissions as one call of minyi_submit_batch()
+ *   queries.c  principal lookup, status and list_mine
+ *   pgbin.c    PostgreSQL binary parameters (arrays, integers)
+ */
+#ifndef MINYI_STORE_INT_H
+#define MINYI_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "minyi.pb-c.h"
+#include "store.h"
+
+#define STORE_DEFAULT_POOL_SIZE     4
+#define STORE_DEFAULT_BATCH_MAX     256
+#define STORE_DEFAULT_QUEUE_MAX     10000
+#define STORE_DEFAULT_RECONNECT_MIN 100
+#define STORE_DEFAULT_RECONNECT_MAX 5000
+#define STORE_DEFAULT_QUERY_TIMEOUT 10000
+#define STORE_POOL_MAX              64     /* connections */
+#define STORE_BATCH_LIMIT           10000  /* largest batch_max accepted */
+#define STORE_RETRY_AFTER_MS        1000   /* hint given with RESOURCE_EXHAUSTED / UNAVAILABLE */
+#define STORE_RECEIPT_MAX           63     /* bytes of a receipt; longer ones cannot exist */
+#define STORE_LIST_DEFAULT          20
+#define STORE_LIST_MAX              100
+
+/* Associated data that binds each sealed personal field to its column. */
+#define STORE_AAD_PHONE         "minyi:reports.phone_enc"
+#define STORE_AAD_REPORTER_NAME "minyi:reports.reporter_name_enc"
+
+/* Names of the statements each connection prepares once it is up. */
+#define STMT_SUBMIT    "minyi_submit"
+#define STMT_PRINCIPAL "minyi_principal"
+#define STMT_STATUS    "minyi_status"
+#define STMT_MINE      "minyi_mine"
+
+enum op_kind {
+    OP_SUBMIT = 1,
+    OP_PRINCIPAL,
+    OP_STATUS,
+    OP_MINE,
+};
+
+/* One caller's request, from the call that made it until its callback. */
+struct store_op {
+    struct store_op *next;
+    enum op_kind kind;
+    store_reply_cb reply_cb;
+    store_principal_cb principal_cb;
+    void *arg;
+
+    /* OP_SUBMIT */
+    struct intake_report *report;
+    bool solo;                 /* its batch failed: store it alone */
+    int row;                   /* index of its row in the batch being stored */
+    struct store_op *first;    /* earlier op of the same batch with the same key */
+
+    /* OP_PRINCIPAL */
+    uint8_t fingerprint[32];
+
+    /* OP_STATUS and OP_MINE */
+    int64_t principal_id;
+    char receipt[STORE_RECEIPT_MAX + 1];
+    uint32_t limit;
+    int64_t cursor;            /* list ids below this one */
+
+    /* The answer, filled before the op goes to the done queue. */
+    struct store_reply reply;
+    struct principal principal;
+};
+
+struct op_queue {
+    struct store_op *head, *tail;
+    size_t n;
+};
+
+/* A growing byte buffer holding one binary parameter. */
+struct pgbuf {
+    uint8_t *data;
+    size_t len, cap;
+};
+
+/* A one-dimensional array parameter in PostgreSQL's binary array format. */
+struct pgarr {
+    struct pgbuf b;
+    uint32_t elem_oid;
+    uint32_t n;
+    bool has_null;
+};
+
+enum conn_state {
+    CONN_DOWN = 0,       /* waiting for the reconnect timer */
+    CONN_CONNECTING,     /* PQconnectPoll in progress */
+    CONN_SETUP,          /* preparing statements */
+    CONN_IDLE,
+    CONN_BUSY,           /* one query outstanding */
+};
+
+/* minyi_submit_batch() takes 24 parameters: 22 arrays and 2 scalars. */
+#define BATCH_NPARAMS 24
+#define BATCH_NARRAYS 22
+
+struct store_conn {
+    struct store *st;
+    int idx;
+    enum conn_state state;
+    PGconn *pg;
+    struct event *ev_io;
+    evutil_socket_t io_fd;
+    short io_what;
+    struct event *ev_timer;    /* connect/query timeout, or reconnect backoff */
+    int backoff_ms;
+
+    /* The query outstanding: its kind and the ops it answers. */
+    enum op_kind kind;
+    struct store_op **ops;
+    size_t n_ops, cap_ops;
+    size_t n_rows;             /* distinct reports sent (OP_SUBMIT) */
+    PGresult *res;             /* the first result with rows */
+    bool failed;
+    char sqlstate[6];
+    char errmsg[200];
+
+    /* Parameter buffers of the batch statement, kept between batches. */
+    struct pgarr arr[BATCH_NARRAYS];
+    int *row_tuple;            /* result tuple of each row, -1 when missing */
+    size_t cap_rows;
+};
+
+struct store {
+    struct event_base *base;
+    struct store_config cfg;
+    char *conninfo;
+    char body_region[7];
+    uint8_t pii_key[32];
+
+    struct store_conn *conns;
+    int n_conns;
+    int n_up;                  /* CONN_IDLE or CONN_BUSY */
+    int n_busy;
+
+    struct op_queue subq;      /* submissions waiting for a batch */
+    struct op_queue opq;       /* other operations */
+    struct op_queue doneq;     /* answered, callbacks not yet called */
+    struct event *ev_done;
+    struct event *ev_kick;
+
+    bool draining;
+    bool drain_notified;
+    void (*drain_cb)(void *arg);
+    void *drain_arg;
+};
+
+/* store.c */
+void store_op_queue_push(struct op_queue *q, struct store_op *op);
+void store_op_queue_push_front(struct op_queue *q, struct store_op *op);
+struct store_op *store_op_queue_pop(struct op_queue *q);
+/* Hands op's answer to its caller on a later loop pass. */
+void store_op_done(struct store *st, struct store_op *op);
+void store_op_fail(struct store *st, struct store_op *op, int code, const char *field,
+                   const char *msg, const char *msg_zh);
+/* Gives queued work to idle connections on the next loop pass. */
+void store_kick(struct store *st);
+/* Fails all queued work when no connection is up or coming up. */
+void store_fail_if_unreachable(struct store *st);
+
+/* pool.c */
+bool pool_conn_init(struct store_conn *c, struct store *st, int idx)
+    __attribute__((warn_unused_result));
+void pool_start(struct store_conn *c);
+void pool_close(struct store_conn *c);
+/* Sends a prepared statement for the ops attached to c.  When the
+ * connection breaks, the ops are answered UNAVAILABLE and c is reset. */
+void pool_send(struct store_conn *c, const char *stmt, int nparams,
+               const char *const *values, const int *lengths, const int *formats);
+bool pool_conn_add_op(struct store_conn *c, struct store_op *op)
+    __attribute__((warn_unused_result));
+/* True when a failed statement's SQLSTATE says "try again later" rather
+ * than "this input cannot be stored". */
+bool pool_sqlstate_transient(const char *sqlstate);
+
+/* batch.c: run when c is idle and the submission queue is not empty. */
+void batch_start(struct store_conn *c);
+void batch_finish(struct store_conn *c);
+void batch_free_buffers(struct store_conn *c);
+
+/* queries.c */
+void query_start(struct store_conn *c, struct store_op *op);
+void query_finish(struct store_conn *c);
+extern const char store_prepare_sql[];
+
+/* pgbin.c */
+bool pgbuf_reserve(struct pgbuf *b, size_t more) __attribute__((warn_unused_result));
+void pgbuf_free(struct pgbuf *b);
+void pgarr_reset(struct pgarr *a, uint32_t elem_oid);
+bool pgarr_add(struct pgarr *a, const void *data, size_t len) __attribute__((warn_unused_result));
+bool pgarr_add_null(struct pgarr *a) __attribute__((warn_unused_result));
+bool pgarr_add_i16(struct pgarr *a, int16_t v) __attribute__((warn_unused_result));
+bool pgarr_add_i32(struct pgarr *a, int32_t v) __attribute__((warn_unused_result));
+bool pgarr_add_i64(struct pgarr *a, int64_t v) __attribute__((warn_unused_result));
+/* Reserves room for one element of len bytes and returns where to write it. */
+uint8_t *pgarr_add_space(struct pgarr *a, size_t len) __attribute__((warn_unused_result));
+/* Writes the array header; the array is then data[0..len). */
+void pgarr_finish(struct pgarr *a);
+void pgarr_free(struct pgarr *a);
+
+#define PG_OID_BYTEA 17
+#define PG_OID_INT8  20
+#define PG_OID_INT2  21
+#define PG_OID_INT4  23
+#define PG_OID_TEXT  25
+#define PG_OID_UUID  2950
+
+/* store_log.c: key=value lines on stderr, like the gateway's. */
+void store_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A libpq notice processor that drops notices ("relation already exists,
+ * skipping"), which libpq would otherwise print to stderr as they are. */
+void store_pq_quiet(void *arg, const char *message);
+
+#endif
