@@ -1,0 +1,328 @@
+#include <errno.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "itkit.h"
+
+#define IT_ERR_LEN 512
+
+bool itenv_up(struct itenv *e, const char *extra_ini)
+{
+    memset(e, 0, sizeof(*e));
+    if (!tpg_start(&e->pg))
+        return false;
+    e->pg_up = true;
+    if (!tpg_create_db(&e->pg, "minyi", e->conninfo, sizeof(e->conninfo)))
+        return false;
+    if (!tgw_start(&e->gw, e->conninfo, extra_ini))
+        return false;
+    e->gw_up = true;
+    e->contact1 = tprincipal_add(e->conninfo, "contact1", "contact", IT_REGION, true);
+    e->contact2 = tprincipal_add(e->conninfo, "contact2", "contact", IT_REGION, true);
+    e->editor1 = tprincipal_add(e->conninfo, "editor1", "editor", "330400", true);
+    return e->contact1 > 0 && e->contact2 > 0 && e->editor1 > 0;
+}
+
+int itenv_down(struct itenv *e)
+{
+    int code = -1;
+    if (e->gw_up && e->gw.pid > 0)
+        code = tgw_stop(&e->gw, SIGTERM);
+    e->gw_up = false;
+    if (e->pg_up)
+        tpg_destroy(&e->pg);
+    e->pg_up = false;
+    return code;
+}
+
+struct client_conn *ittry_connect(const struct itenv *e, const char *certname, char *err,
+                                  size_t errlen)
+{
+    struct client_profile p;
+    tprofile(&p, certname, &e->gw);
+    return client_connect(&p, err, errlen);
+}
+
+struct client_conn *itconnect(const struct itenv *e, const char *certname)
+{
+    char err[IT_ERR_LEN];
+    struct client_conn *c = ittry_connect(e, certname, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("connect as %s: %s", certname ? certname : "(no certificate)", err);
+    return c;
+}
+
+void itset_raw(ProtobufCBinaryData *d, const void *p, size_t len)
+{
+    uint8_t *copy = malloc(len + 1);
+    assert_non_null(copy);
+    if (len > 0)
+        memcpy(copy, p, len);
+    copy[len] = 0;
+    free(d->data);
+    d->data = copy;
+    d->len = len;
+}
+
+void itset(ProtobufCBinaryData *d, const char *s)
+{
+    itset_raw(d, s, strlen(s));
+}
+
+static void send_frame(struct client_conn *c, const Frame *f)
+{
+    if (!client_send(c, f))
+        fail_msg("sending request id %llu failed", (unsigned long long)f->id);
+}
+
+void itsend_submit(struct client_conn *c, uint64_t id, Minyi__V1__Report *r)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__SubmitRequest req = MINYI__V1__SUBMIT_REQUEST__INIT;
+    req.report = r;
+    f.id = id;
+    f.body_case = MINYI__V1__FRAME__BODY_SUBMIT;
+    f.submit = &req;
+    send_frame(c, &f);
+}
+
+void itsend_status(struct client_conn *c, uint64_t id, const char *receipt)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__StatusRequest req = MINYI__V1__STATUS_REQUEST__INIT;
+    req.receipt = frame_bytes(receipt);
+    f.id = id;
+    f.body_case = MINYI__V1__FRAME__BODY_STATUS;
+    f.status = &req;
+    send_frame(c, &f);
+}
+
+void itsend_list(struct client_conn *c, uint64_t id, uint32_t limit, const char *cursor)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ListMineRequest req = MINYI__V1__LIST_MINE_REQUEST__INIT;
+    req.limit = limit;
+    req.cursor = frame_bytes(cursor != NULL ? cursor : "");
+    f.id = id;
+    f.body_case = MINYI__V1__FRAME__BODY_LIST_MINE;
+    f.list_mine = &req;
+    send_frame(c, &f);
+}
+
+Frame *itrecv(struct client_conn *c, struct frame_arena **arena)
+{
+    char err[IT_ERR_LEN];
+    Frame *f = client_recv(c, arena, err, sizeof(err));
+    if (f == NULL)
+        fail_msg("no answer: %s", err);
+    return f;
+}
+
+/* Waits for the answer with this id; answers to other ids are a failure
+ * here, because these helpers are used without other requests in flight. */
+static Frame *wait_for(struct client_conn *c, uint64_t id, struct frame_arena **arena)
+{
+    Frame *f = itrecv(c, arena);
+    if (f->id != id)
+        fail_msg("answer for id %llu while waiting for %llu", (unsigned long long)f->id,
+                 (unsigned long long)id);
+    return f;
+}
+
+Frame *itsubmit(struct client_conn *c, Minyi__V1__Report *r, struct frame_arena **arena)
+{
+    uint64_t id = client_next_id(c);
+    itsend_submit(c, id, r);
+    return wait_for(c, id, arena);
+}
+
+Frame *itstatus(struct client_conn *c, const char *receipt, struct frame_arena **arena)
+{
+    uint64_t id = client_next_id(c);
+    itsend_status(c, id, receipt);
+    return wait_for(c, id, arena);
+}
+
+Frame *itlist(struct client_conn *c, uint32_t limit, const char *cursor,
+              struct frame_arena **arena)
+{
+    uint64_t id = client_next_id(c);
+    itsend_list(c, id, limit, cursor);
+    return wait_for(c, id, arena);
+}
+
+void itcopy(const ProtobufCBinaryData *b, char *out, size_t outlen)
+{
+    size_t n = b->len < outlen - 1 ? b->len : outlen - 1;
+    if (n > 0)
+        memcpy(out, b->data, n);
+    out[n] = '\0';
+}
+
+static const char *body_name(int body_case)
+{
+    switch (body_case) {
+    case MINYI__V1__FRAME__BODY_ERROR: return "error";
+    case MINYI__V1__FRAME__BODY_SUBMIT_OK: return "submit_ok";
+    case MINYI__V1__FRAME__BODY_STATUS_OK: return "status_ok";
+    case MINYI__V1__FRAME__BODY_LIST_MINE_OK: return "list_mine_ok";
+    case MINYI__V1__FRAME__BODY__NOT_SET: return "(none)";
+    default: return "(request type)";
+    }
+}
+
+void itexpect_error(const Frame *f, int code, const char *field)
+{
+    if (f->body_case != MINYI__V1__FRAME__BODY_ERROR)
+        fail_msg("expected error %s field %s, got %s", client_error_code_name(code),
+                 field ? field : "(any)", body_name(f->body_case));
+    char got_field[128], msg[512];
+    itcopy(&f->error->field, got_field, sizeof(got_field));
+    itcopy(&f->error->message, msg, sizeof(msg));
+    if ((int)f->error->code != code || (field != NULL && strcmp(got_field, field) != 0))
+        fail_msg("expected error %s field %s, got %s field %s (%s)",
+                 client_error_code_name(code), field ? field : "(any)",
+                 client_error_code_name(f->error->code), got_field, msg);
+    /* Every refusal carries a human message in both languages. */
+    assert_true(f->error->message.len > 0);
+    assert_true(f->error->message_zh.len > 0);
+}
+
+bool itreceipt_well_formed(const char *s)
+{
+    static regex_t re;
+    static bool compiled;
+    if (!compiled) {
+        if (regcomp(&re, "^[0-9]{6}-[0-9]{4}-[0-9]{6}$", REG_EXTENDED | REG_NOSUB) != 0)
+            return false;
+        compiled = true;
+    }
+    return regexec(&re, s, 0, NULL, 0) == 0;
+}
+
+void itexpect_receipt(const Frame *f, char *out)
+{
+    char receipt[IT_RECEIPT_MAX];
+    if (f->body_case == MINYI__V1__FRAME__BODY_ERROR) {
+        char field[128], msg[512];
+        itcopy(&f->error->field, field, sizeof(field));
+        itcopy(&f->error->message, msg, sizeof(msg));
+        fail_msg("expected a receipt for id %llu, got error %s field %s (%s)",
+                 (unsigned long long)f->id, client_error_code_name(f->error->code), field, msg);
+    }
+    if (f->body_case != MINYI__V1__FRAME__BODY_SUBMIT_OK)
+        fail_msg("expected submit_ok, got %s", body_name(f->body_case));
+    itcopy(&f->submit_ok->receipt, receipt, sizeof(receipt));
+    if (!itreceipt_well_formed(receipt))
+        fail_msg("malformed receipt '%s'", receipt);
+    assert_true(f->submit_ok->received_at_ms > 0);
+    if (out != NULL)
+        memcpy(out, receipt, sizeof(receipt));
+}
+
+void itsubmit_ok(struct client_conn *c, Minyi__V1__Report *r, char *out)
+{
+    struct frame_arena *arena = NULL;
+    Frame *f = itsubmit(c, r, &arena);
+    itexpect_receipt(f, out);
+    frame_arena_free(arena);
+}
+
+void itsubmit_invalid(struct client_conn *c, Minyi__V1__Report *r, const char *field)
+{
+    struct frame_arena *arena = NULL;
+    Frame *f = itsubmit(c, r, &arena);
+    itexpect_error(f, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field);
+    frame_arena_free(arena);
+}
+
+static PGconn *db_connect(const char *conninfo)
+{
+    PGconn *conn = PQconnectdb(conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char msg[IT_ERR_LEN];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQfinish(conn);
+        fail_msg("database connection failed: %s", msg);
+    }
+    return conn;
+}
+
+void itdb_exec(const char *conninfo, const char *sql)
+{
+    PGconn *conn = db_connect(conninfo);
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[IT_ERR_LEN];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQclear(res);
+        PQfinish(conn);
+        fail_msg("%s: %s", sql, msg);
+    }
+    PQclear(res);
+    PQfinish(conn);
+}
+
+char *itdb_text(const char *conninfo, const char *sql, int nparams, const char *const *params)
+{
+    PGconn *conn = db_connect(conninfo);
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[IT_ERR_LEN];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+        PQclear(res);
+        PQfinish(conn);
+        fail_msg("%s: %s", sql, msg);
+    }
+    char *out = NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        out = strdup(PQgetvalue(res, 0, 0));
+        assert_non_null(out);
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return out;
+}
+
+static long long count1(const char *conninfo, const char *sql, const char *param)
+{
+    long long n = tdb_scalar(conninfo, sql, 1, (const char *const[]){ param });
+    if (n < 0)
+        fail_msg("query failed: %s", sql);
+    return n;
+}
+
+long long itdb_rows_receipt(const char *conninfo, const char *receipt)
+{
+    return count1(conninfo, "SELECT count(*) FROM reports WHERE receipt = $1", receipt);
+}
+
+long long itdb_rows_crid(const char *conninfo, const char *crid)
+{
+    return count1(conninfo, "SELECT count(*) FROM reports WHERE client_report_id = $1::uuid",
+                  crid);
+}
+
+long long itnow_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void itsleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}

@@ -1,0 +1,91 @@
+/*
+ * itkit: small helpers shared by the integration tests in tests/it — one
+ * gateway with its database and two registered contact points, connections
+ * that fail the test when they cannot be made, request builders for
+ * pipelining, assertions on answers, and direct database reads.
+ *
+ * Everything here fails the running cmocka test (fail_msg) instead of
+ * returning an error, so the tests read as the behaviour they check.
+ */
+#ifndef MINYI_TEST_ITKIT_H
+#define MINYI_TEST_ITKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harness.h"
+
+#define IT_REGION "330402"            /* region of the test contact points */
+#define IT_RECEIPT_MAX 64             /* bytes of a receipt copied out of a frame */
+
+/* A cluster, its database, a gateway and the test principals. */
+struct itenv {
+    struct tpg pg;
+    struct tgw gw;
+    char conninfo[1024];
+    int64_t contact1, contact2, editor1;
+    bool pg_up, gw_up;
+};
+
+/* Starts everything (extra_ini as for tgw_start, may be NULL) and registers
+ * contact1 and contact2 (contact) and editor1 (editor).  Returns false,
+ * having printed why, when anything fails. */
+bool itenv_up(struct itenv *e, const char *extra_ini) __attribute__((warn_unused_result));
+/* Stops the gateway with SIGTERM (returns its exit code, -1 when it was not
+ * running) and destroys the cluster. */
+int itenv_down(struct itenv *e);
+
+/* Connects with certname's certificate (NULL: none); fails the test on error. */
+struct client_conn *itconnect(const struct itenv *e, const char *certname);
+/* Connects and returns NULL with the reason in err when that fails. */
+struct client_conn *ittry_connect(const struct itenv *e, const char *certname, char *err,
+                                  size_t errlen);
+
+/* Replaces a bytes field of a message made by tmake_report (malloc'd). */
+void itset(ProtobufCBinaryData *d, const char *s);
+void itset_raw(ProtobufCBinaryData *d, const void *p, size_t len);
+
+/* Sends one request with the given id without waiting (pipelining). */
+void itsend_submit(struct client_conn *c, uint64_t id, Minyi__V1__Report *r);
+void itsend_status(struct client_conn *c, uint64_t id, const char *receipt);
+void itsend_list(struct client_conn *c, uint64_t id, uint32_t limit, const char *cursor);
+/* Receives one frame; fails the test on timeout or close. */
+Frame *itrecv(struct client_conn *c, struct frame_arena **arena);
+
+/* Sends one request with a fresh id and waits for its answer. */
+Frame *itsubmit(struct client_conn *c, Minyi__V1__Report *r, struct frame_arena **arena);
+Frame *itstatus(struct client_conn *c, const char *receipt, struct frame_arena **arena);
+Frame *itlist(struct client_conn *c, uint32_t limit, const char *cursor,
+              struct frame_arena **arena);
+
+/* Asserts an Error frame with this code and (when field is not NULL) field. */
+void itexpect_error(const Frame *f, int code, const char *field);
+/* Asserts a SubmitResponse whose receipt matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$
+ * and copies the receipt to out (IT_RECEIPT_MAX bytes). */
+void itexpect_receipt(const Frame *f, char *out);
+/* Submits r and asserts a receipt (copied to out, which may be NULL). */
+void itsubmit_ok(struct client_conn *c, Minyi__V1__Report *r, char *out);
+/* Submits r and asserts INVALID_ARGUMENT on field. */
+void itsubmit_invalid(struct client_conn *c, Minyi__V1__Report *r, const char *field);
+
+/* True when s matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$. */
+bool itreceipt_well_formed(const char *s);
+/* Copies a bytes field into a NUL-terminated buffer (truncating). */
+void itcopy(const ProtobufCBinaryData *b, char *out, size_t outlen);
+
+/* Runs one SQL command (several statements allowed, no parameters) as the
+ * database superuser; fails the test on error. */
+void itdb_exec(const char *conninfo, const char *sql);
+/* First column of the first row as text (malloc'd), or NULL when there is
+ * no row; fails the test on a query error. */
+char *itdb_text(const char *conninfo, const char *sql, int nparams, const char *const *params);
+/* Number of reports rows with this receipt / this client_report_id. */
+long long itdb_rows_receipt(const char *conninfo, const char *receipt);
+long long itdb_rows_crid(const char *conninfo, const char *crid);
+
+/* Monotonic milliseconds. */
+long long itnow_ms(void);
+void itsleep_ms(int ms);
+
+#endif
