@@ -118,7 +118,8 @@ static bool take_short_text(const ProtobufCBinaryData *b, size_t max, char *out)
     for (size_t i = 0; i < b->len; i++)
         if (b->data[i] < 0x20 || b->data[i] == 0x7f)
             return false;
-    memcpy(out, b->data, b->len);
+    if (b->len > 0)
+        memcpy(out, b->data, b->len);
     out[b->len] = '\0';
     return true;
 }

@@ -197,6 +197,13 @@ static int run_gateway(struct gw *gw)
     fflush(stderr);
 
     event_base_dispatch(gw->base);
+    /* A second stop signal arriving while we tidy up must not turn a clean
+     * exit into death by signal. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop_signals, NULL);
     rc = 0;
 out:
     if (gw->listener != NULL)

@@ -377,6 +377,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         if (s->state != SESSION_HANDSHAKE)
             fatal("sid=%llu connected in state %s", (unsigned long long)s->sid,
                   state_names[s->state]);
+        /* OpenSSL calls the ALPN callback only when the client offers
+         * ALPN at all; a client that offers none must be refused too. */
+        const unsigned char *alpn = NULL;
+        unsigned int alpn_len = 0;
+        SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+        if (alpn_len != sizeof(TLS_ALPN) - 1 || memcmp(alpn, TLS_ALPN, alpn_len) != 0) {
+            session_close(s, "ALPN minyi/1 not agreed");
+            return;
+        }
         if (!tls_peer_fingerprint(ssl, fp)) {
             session_close(s, "no client certificate");
             return;
