@@ -1,9 +1,11 @@
 /*
- * minyi: the command-line client for contact points.
+ * minyi: the command-line client for contact points and editors.
  *
  *   minyi --profile FILE submit --file report.json [field flags] [--json]
  *   minyi --profile FILE status RECEIPT [--json]
  *   minyi --profile FILE mine [--limit N] [--cursor C] [--json]
+ *   minyi --profile FILE resubmit RECEIPT --file report.json [--json]
+ *   minyi --profile FILE queue|show|claim|... (editors; see cli_triage.c)
  *
  * Results go to standard output (the receipt is always the first line of a
  * plain submit), errors to standard error as "minyi: CODE field: message",
@@ -24,17 +26,19 @@
 
 #include <jansson.h>
 
+#include "cli_triage.h"
+#include "cli_util.h"
 #include "client.h"
 #include "client_err.h"
 
-#define EXIT_DONE 0
-#define EXIT_USAGE 2
-#define EXIT_INVALID 3
-#define EXIT_REFUSED 4
-#define EXIT_UNAVAILABLE 5
-#define EXIT_NOT_FOUND 6
-#define EXIT_CONFLICT 7
-#define EXIT_OTHER 8
+#define EXIT_DONE CLI_EXIT_DONE
+#define EXIT_USAGE CLI_EXIT_USAGE
+#define EXIT_INVALID CLI_EXIT_INVALID
+#define EXIT_REFUSED CLI_EXIT_REFUSED
+#define EXIT_UNAVAILABLE CLI_EXIT_UNAVAILABLE
+#define EXIT_NOT_FOUND CLI_EXIT_NOT_FOUND
+#define EXIT_CONFLICT CLI_EXIT_CONFLICT
+#define EXIT_OTHER CLI_EXIT_OTHER
 
 #define CLI_DEFAULT_RETRIES 3
 #define CLI_MAX_RETRIES 100
@@ -42,7 +46,6 @@
 #define CLI_BACKOFF_MAX_MS 8000
 /* A gateway's retry_after_ms is honoured up to this much. */
 #define CLI_RETRY_AFTER_MAX_MS 30000
-#define CLI_ERR_LEN 1024
 #define CLI_MAX_OVERRIDES 64
 
 static void usage(FILE *out)
@@ -70,6 +73,13 @@ static void usage(FILE *out)
         "        Prints the state, then the history (time, state, action, note).\n"
         "  mine [--limit N] [--cursor C] [--json]\n"
         "        Lists your own reports, newest first, one page at a time.\n"
+        "  resubmit RECEIPT [--file REPORT.json] [field options] [--retries N] [--json]\n"
+        "        Sends a revised version of a RETURNED report under the same receipt\n"
+        "        (same JSON and options as submit); prints the receipt.\n"
+        "\n",
+        out);
+    cli_triage_usage(out);
+    fputs(
         "\n"
         "Options:\n"
         "  --profile FILE   client profile (INI [client] section); default $MINYI_PROFILE\n"
@@ -86,7 +96,8 @@ static void usage(FILE *out)
         "Exit status:\n"
         "  0  done\n"
         "  2  usage error (bad command line, unreadable profile, certificate or key)\n"
-        "  3  invalid input (INVALID_ARGUMENT, or a local error in the report JSON)\n"
+        "  3  invalid input (INVALID_ARGUMENT, or a local error in the report JSON\n"
+        "     or in a file named by an option)\n"
         "  4  refused (PERMISSION_DENIED, TLS or certificate failure)\n"
         "  5  unavailable (UNAVAILABLE, RESOURCE_EXHAUSTED, connection failed or\n"
         "     lost, timeout)\n"
@@ -158,164 +169,11 @@ struct cli {
     struct client_profile profile;
 };
 
-/* ---- output helpers ------------------------------------------------------ */
-
-static void format_time(int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (ms <= 0 || localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
-        snprintf(buf, len, "-");
-}
-
-static void state_text(int state, char *buf, size_t len)
-{
-    const char *n = client_state_name(state);
-    if (strcmp(n, "UNKNOWN") == 0)
-        snprintf(buf, len, "STATE_%d", state);
-    else
-        snprintf(buf, len, "%s", n);
-}
-
-/* Bytes from the gateway as a JSON string; null when not valid UTF-8
- * (the gateway only sends validated text, so this is a safeguard). */
-static json_t *jbytes(const ProtobufCBinaryData *b)
-{
-    json_t *s = json_stringn(b->len > 0 ? (const char *)b->data : "", b->len);
-    return s != NULL ? s : json_null();
-}
-
-static void print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2));
-    if (s != NULL) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        free(s);
-    }
-    json_decref(j);
-}
-
-static void print_bytes(const ProtobufCBinaryData *b)
-{
-    if (b->len > 0)
-        fwrite(b->data, 1, b->len, stdout);
-}
-
-/* ---- errors and exit codes ----------------------------------------------- */
-
-static int exit_for_code(int code)
-{
-    switch (code) {
-    case MINYI__V1__ERROR_CODE__INVALID_ARGUMENT:
-        return EXIT_INVALID;
-    case MINYI__V1__ERROR_CODE__PERMISSION_DENIED:
-        return EXIT_REFUSED;
-    case MINYI__V1__ERROR_CODE__NOT_FOUND:
-        return EXIT_NOT_FOUND;
-    case MINYI__V1__ERROR_CODE__CONFLICT:
-        return EXIT_CONFLICT;
-    case MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED:
-    case MINYI__V1__ERROR_CODE__UNAVAILABLE:
-        return EXIT_UNAVAILABLE;
-    default:
-        return EXIT_OTHER;
-    }
-}
-
-/* Prints an Error frame and returns the exit code for it. */
-static int report_error_frame(const struct cli *cli, const Minyi__V1__Error *e)
-{
-    const char *code = client_error_code_name(e->code);
-    fprintf(stderr, "minyi: %s", code);
-    if (e->field.len > 0) {
-        fputc(' ', stderr);
-        fwrite(e->field.data, 1, e->field.len, stderr);
-    }
-    fputs(": ", stderr);
-    if (e->message.len > 0)
-        fwrite(e->message.data, 1, e->message.len, stderr);
-    if (e->message_zh.len > 0) {
-        fputs(" (", stderr);
-        fwrite(e->message_zh.data, 1, e->message_zh.len, stderr);
-        fputc(')', stderr);
-    }
-    if (e->retry_after_ms > 0)
-        fprintf(stderr, " [retry after %u ms]", e->retry_after_ms);
-    fputc('\n', stderr);
-    if (cli->json) {
-        json_t *j = json_pack("{s:{s:s,s:o,s:o,s:o,s:I}}", "error", "code", code, "field",
-                              jbytes(&e->field), "message", jbytes(&e->message), "message_zh",
-                              jbytes(&e->message_zh), "retry_after_ms",
-                              (json_int_t)e->retry_after_ms);
-        if (j != NULL)
-            print_json(j);
-    }
-    return exit_for_code(e->code);
-}
-
-/* Maps a library failure (err with a client_err.h prefix) to an exit code
- * and the code name shown to the user. */
-static int exit_for_failure(const char *err, const char **codename)
-{
-    if (client_err_is(err, CLIENT_ERR_CONFIG)) {
-        *codename = "CONFIG";
-        return EXIT_USAGE;
-    }
-    if (client_err_is(err, CLIENT_ERR_TLS)) {
-        *codename = "PERMISSION_DENIED";
-        return EXIT_REFUSED;
-    }
-    if (client_err_is(err, CLIENT_ERR_PROTOCOL)) {
-        *codename = "INTERNAL";
-        return EXIT_OTHER;
-    }
-    *codename = "UNAVAILABLE";
-    return EXIT_UNAVAILABLE;
-}
-
-static int report_failure(const struct cli *cli, const char *err)
-{
-    const char *codename;
-    int rc = exit_for_failure(err, &codename);
-    fprintf(stderr, "minyi: %s %s\n", codename, err);
-    if (cli->json) {
-        json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", codename, "field", "",
-                              "message", err);
-        if (j != NULL)
-            print_json(j);
-    }
-    return rc;
-}
-
-/* A failure of this kind is worth another try with the same id. */
-static bool failure_is_transient(const char *err)
-{
-    return client_err_is(err, CLIENT_ERR_CONNECT) || client_err_is(err, CLIENT_ERR_TIMEOUT) ||
-           client_err_is(err, CLIENT_ERR_CLOSED);
-}
-
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;
-}
-
-/* ---- one request on a fresh connection ----------------------------------- */
-
-/* Connects, sends req, and waits for its answer.  Returns the answer (free
- * *arena) or NULL with err set. */
-static Frame *call_once(const struct cli *cli, Frame *req, struct frame_arena **arena, char *err,
-                        size_t errlen)
-{
-    struct client_conn *c = client_connect(&cli->profile, err, errlen);
-    if (c == NULL)
-        return NULL;
-    req->id = client_next_id(c);
-    Frame *ans = client_call(c, req, arena, err, errlen);
-    client_close(c);
-    return ans;
 }
 
 /* ---- submit -------------------------------------------------------------- */
@@ -466,7 +324,11 @@ static int backoff_ms(int attempt, uint32_t retry_after_ms)
     return ms > CLI_BACKOFF_MAX_MS ? CLI_BACKOFF_MAX_MS : (int)ms;
 }
 
-static int cmd_submit(const struct cli *cli)
+/* Submits a report, or with a receipt resubmits a revised version of a
+ * RETURNED report under that receipt.  Both answers are a SubmitResponse,
+ * and both are safe to send again: the client_report_id names the
+ * submission (or the revision). */
+static int cmd_submit(const struct cli *cli, const char *receipt)
 {
     char err[CLI_ERR_LEN];
     Minyi__V1__Report *r = build_report(cli, err, sizeof(err));
@@ -476,16 +338,24 @@ static int cmd_submit(const struct cli *cli)
             json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "INVALID_ARGUMENT", "field",
                                   "", "message", err);
             if (j != NULL)
-                print_json(j);
+                cli_print_json(j);
         }
         return EXIT_INVALID;
     }
 
     Minyi__V1__SubmitRequest sreq = MINYI__V1__SUBMIT_REQUEST__INIT;
-    sreq.report = r;
+    Minyi__V1__ResubmitRequest rreq = MINYI__V1__RESUBMIT_REQUEST__INIT;
     Frame req = MINYI__V1__FRAME__INIT;
-    req.body_case = MINYI__V1__FRAME__BODY_SUBMIT;
-    req.submit = &sreq;
+    if (receipt != NULL) {
+        rreq.receipt = frame_bytes(receipt);
+        rreq.report = r;
+        req.body_case = MINYI__V1__FRAME__BODY_RESUBMIT;
+        req.resubmit = &rreq;
+    } else {
+        sreq.report = r;
+        req.body_case = MINYI__V1__FRAME__BODY_SUBMIT;
+        req.submit = &sreq;
+    }
 
     int rc = EXIT_OTHER;
     struct frame_arena *arena = NULL;
@@ -497,13 +367,13 @@ static int cmd_submit(const struct cli *cli)
         retry_after = 0;
         frame_arena_free(arena);
         arena = NULL;
-        ans = call_once(cli, &req, &arena, err, sizeof(err));
+        ans = cli_call_once(&cli->profile, &req, &arena, err, sizeof(err));
         if (ans == NULL) {
-            if (failure_is_transient(err) && attempt < cli->retries) {
+            if (cli_failure_is_transient(err) && attempt < cli->retries) {
                 fprintf(stderr, "minyi: %s; trying again\n", err);
                 continue;
             }
-            rc = report_failure(cli, err);
+            rc = cli_report_failure(cli->json, err);
             goto done;
         }
         if (ans->body_case == MINYI__V1__FRAME__BODY_ERROR && ans->error != NULL) {
@@ -517,28 +387,30 @@ static int cmd_submit(const struct cli *cli)
                         client_error_code_name(code));
                 continue;
             }
-            rc = report_error_frame(cli, ans->error);
+            rc = cli_report_error_frame(cli->json, ans->error);
             goto done;
         }
         break;
     }
     if (ans == NULL || ans->body_case != MINYI__V1__FRAME__BODY_SUBMIT_OK || ans->submit_ok == NULL) {
-        rc = report_failure(cli, CLIENT_ERR_PROTOCOL "unexpected answer to submit");
+        rc = cli_report_failure(cli->json, receipt != NULL
+                                               ? CLIENT_ERR_PROTOCOL "unexpected answer to resubmit"
+                                               : CLIENT_ERR_PROTOCOL "unexpected answer to submit");
         goto done;
     }
     const Minyi__V1__SubmitResponse *ok = ans->submit_ok;
     if (cli->json) {
-        json_t *j = json_pack("{s:o,s:b,s:I,s:o}", "receipt", jbytes(&ok->receipt), "duplicate",
+        json_t *j = json_pack("{s:o,s:b,s:I,s:o}", "receipt", cli_jbytes(&ok->receipt), "duplicate",
                               ok->duplicate, "received_at_ms", (json_int_t)ok->received_at_ms,
-                              "client_report_id", jbytes(&r->client_report_id));
+                              "client_report_id", cli_jbytes(&r->client_report_id));
         if (j != NULL)
-            print_json(j);
+            cli_print_json(j);
     } else {
         char when[64];
-        format_time(ok->received_at_ms, when, sizeof(when));
-        print_bytes(&ok->receipt);
+        cli_format_time(ok->received_at_ms, when, sizeof(when));
+        cli_print_bytes(&ok->receipt);
         fputs("\nclient_report_id=", stdout);
-        print_bytes(&r->client_report_id);
+        cli_print_bytes(&r->client_report_id);
         printf(" duplicate=%s received_at=%s\n", ok->duplicate ? "yes" : "no", when);
     }
     rc = EXIT_DONE;
@@ -550,28 +422,6 @@ done:
 
 /* ---- status and mine ----------------------------------------------------- */
 
-/* Sends one read-only request; on an error prints it and returns false with
- * *rc set. */
-static Frame *call_read(const struct cli *cli, Frame *req, int want, struct frame_arena **arena,
-                        int *rc)
-{
-    char err[CLI_ERR_LEN];
-    Frame *ans = call_once(cli, req, arena, err, sizeof(err));
-    if (ans == NULL) {
-        *rc = report_failure(cli, err);
-        return NULL;
-    }
-    if (ans->body_case == MINYI__V1__FRAME__BODY_ERROR && ans->error != NULL) {
-        *rc = report_error_frame(cli, ans->error);
-        return NULL;
-    }
-    if ((int)ans->body_case != want) {
-        *rc = report_failure(cli, CLIENT_ERR_PROTOCOL "unexpected answer type");
-        return NULL;
-    }
-    return ans;
-}
-
 static int cmd_status(const struct cli *cli, const char *receipt)
 {
     Minyi__V1__StatusRequest sreq = MINYI__V1__STATUS_REQUEST__INIT;
@@ -582,7 +432,8 @@ static int cmd_status(const struct cli *cli, const char *receipt)
 
     struct frame_arena *arena = NULL;
     int rc = EXIT_DONE;
-    Frame *ans = call_read(cli, &req, MINYI__V1__FRAME__BODY_STATUS_OK, &arena, &rc);
+    Frame *ans = cli_call_expect(&cli->profile, cli->json, &req, MINYI__V1__FRAME__BODY_STATUS_OK,
+                                 &arena, &rc);
     if (ans == NULL || ans->status_ok == NULL) {
         frame_arena_free(arena);
         return rc != EXIT_DONE ? rc : EXIT_OTHER;
@@ -593,34 +444,34 @@ static int cmd_status(const struct cli *cli, const char *receipt)
         json_t *hist = json_array();
         for (size_t i = 0; i < s->n_history; i++) {
             const Minyi__V1__HistoryEntry *h = s->history[i];
-            state_text(h->state, st, sizeof(st));
+            cli_state_text(h->state, st, sizeof(st));
             json_array_append_new(hist, json_pack("{s:I,s:s,s:o,s:o}", "at_ms", (json_int_t)h->at_ms,
-                                                  "state", st, "action", jbytes(&h->action), "note",
-                                                  jbytes(&h->note)));
+                                                  "state", st, "action", cli_jbytes(&h->action), "note",
+                                                  cli_jbytes(&h->note)));
         }
-        state_text(s->state, st, sizeof(st));
-        json_t *j = json_pack("{s:o,s:s,s:o,s:I,s:o}", "receipt", jbytes(&s->receipt), "state", st,
-                              "title", jbytes(&s->title), "received_at_ms",
+        cli_state_text(s->state, st, sizeof(st));
+        json_t *j = json_pack("{s:o,s:s,s:o,s:I,s:o}", "receipt", cli_jbytes(&s->receipt), "state", st,
+                              "title", cli_jbytes(&s->title), "received_at_ms",
                               (json_int_t)s->received_at_ms, "history", hist);
         if (j != NULL)
-            print_json(j);
+            cli_print_json(j);
     } else {
-        state_text(s->state, st, sizeof(st));
-        format_time(s->received_at_ms, when, sizeof(when));
+        cli_state_text(s->state, st, sizeof(st));
+        cli_format_time(s->received_at_ms, when, sizeof(when));
         printf("%s\nreceipt: ", st);
-        print_bytes(&s->receipt);
+        cli_print_bytes(&s->receipt);
         fputs("\ntitle: ", stdout);
-        print_bytes(&s->title);
+        cli_print_bytes(&s->title);
         printf("\nreceived: %s\nhistory:\n", when);
         for (size_t i = 0; i < s->n_history; i++) {
             const Minyi__V1__HistoryEntry *h = s->history[i];
-            state_text(h->state, st, sizeof(st));
-            format_time(h->at_ms, when, sizeof(when));
+            cli_state_text(h->state, st, sizeof(st));
+            cli_format_time(h->at_ms, when, sizeof(when));
             printf("  %s\t%s\t", when, st);
-            print_bytes(&h->action);
+            cli_print_bytes(&h->action);
             if (h->note.len > 0) {
                 fputc('\t', stdout);
-                print_bytes(&h->note);
+                cli_print_bytes(&h->note);
             }
             fputc('\n', stdout);
         }
@@ -640,7 +491,8 @@ static int cmd_mine(const struct cli *cli)
 
     struct frame_arena *arena = NULL;
     int rc = EXIT_DONE;
-    Frame *ans = call_read(cli, &req, MINYI__V1__FRAME__BODY_LIST_MINE_OK, &arena, &rc);
+    Frame *ans = cli_call_expect(&cli->profile, cli->json, &req,
+                                 MINYI__V1__FRAME__BODY_LIST_MINE_OK, &arena, &rc);
     if (ans == NULL || ans->list_mine_ok == NULL) {
         frame_arena_free(arena);
         return rc != EXIT_DONE ? rc : EXIT_OTHER;
@@ -651,27 +503,27 @@ static int cmd_mine(const struct cli *cli)
         json_t *arr = json_array();
         for (size_t i = 0; i < l->n_reports; i++) {
             const Minyi__V1__ReportSummary *s = l->reports[i];
-            state_text(s->state, st, sizeof(st));
-            json_array_append_new(arr, json_pack("{s:o,s:o,s:s,s:I}", "receipt", jbytes(&s->receipt),
-                                                 "title", jbytes(&s->title), "state", st,
+            cli_state_text(s->state, st, sizeof(st));
+            json_array_append_new(arr, json_pack("{s:o,s:o,s:s,s:I}", "receipt", cli_jbytes(&s->receipt),
+                                                 "title", cli_jbytes(&s->title), "state", st,
                                                  "received_at_ms", (json_int_t)s->received_at_ms));
         }
-        json_t *j = json_pack("{s:o,s:o}", "reports", arr, "next_cursor", jbytes(&l->next_cursor));
+        json_t *j = json_pack("{s:o,s:o}", "reports", arr, "next_cursor", cli_jbytes(&l->next_cursor));
         if (j != NULL)
-            print_json(j);
+            cli_print_json(j);
     } else {
         for (size_t i = 0; i < l->n_reports; i++) {
             const Minyi__V1__ReportSummary *s = l->reports[i];
-            state_text(s->state, st, sizeof(st));
-            format_time(s->received_at_ms, when, sizeof(when));
-            print_bytes(&s->receipt);
+            cli_state_text(s->state, st, sizeof(st));
+            cli_format_time(s->received_at_ms, when, sizeof(when));
+            cli_print_bytes(&s->receipt);
             printf("\t%s\t%s\t", st, when);
-            print_bytes(&s->title);
+            cli_print_bytes(&s->title);
             fputc('\n', stdout);
         }
         if (l->next_cursor.len > 0) {
             fputs("next_cursor=", stdout);
-            print_bytes(&l->next_cursor);
+            cli_print_bytes(&l->next_cursor);
             fputc('\n', stdout);
         }
     }
@@ -681,25 +533,43 @@ static int cmd_mine(const struct cli *cli)
 
 /* ---- command line -------------------------------------------------------- */
 
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    if (s[0] < '0' || s[0] > '9')
-        return false;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("minyi: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs(" (see minyi --help)\n", stderr);
     return EXIT_USAGE;
+}
+
+/* True when the long option `name` (without dashes, up to a '=') takes a
+ * value in our table or in the editors' commands. */
+static bool option_wants_value(const char *name, size_t len, const struct option *longopts)
+{
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o->has_arg == required_argument;
+    return cli_triage_option_wants_value(name, len);
+}
+
+/* The command word: the first argument that is neither an option nor an
+ * option's value, as getopt_long will find it after permuting.  NULL when
+ * there is none. */
+static const char *find_command(int argc, char **argv, const struct option *longopts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            return i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-' || a[1] == '\0')
+            return a;
+        if (a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+            if (eq == NULL && option_wants_value(a + 2, len, longopts))
+                i++;
+        }
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -726,6 +596,13 @@ int main(int argc, char **argv)
                                         OPT_FIELD + (int)i};
     longopts[n] = (struct option){NULL, 0, NULL, 0};
 
+    /* The editors' commands have options of their own, some of the same
+     * name as submit's field options but meaning something else (--title
+     * of edit, --region of queue), so they are parsed by cli_triage. */
+    const char *first = find_command(argc, argv, longopts);
+    if (first != NULL && cli_triage_is_command(first))
+        return cli_triage_main(argc, argv, usage);
+
     int ch;
     unsigned long v;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -744,13 +621,13 @@ int main(int argc, char **argv)
             submit_only = true;
             break;
         case OPT_RETRIES:
-            if (!parse_uint(optarg, CLI_MAX_RETRIES, &v))
+            if (!cli_parse_uint(optarg, CLI_MAX_RETRIES, &v))
                 return usage_error("--retries wants a number from 0 to 100, not %s", optarg);
             cli.retries = (int)v;
             submit_only = true;
             break;
         case OPT_LIMIT:
-            if (!parse_uint(optarg, UINT32_MAX, &v))
+            if (!cli_parse_uint(optarg, UINT32_MAX, &v))
                 return usage_error("--limit wants a number, not %s", optarg);
             cli.limit = (uint32_t)v;
             cli.limit_set = true;
@@ -785,15 +662,18 @@ int main(int argc, char **argv)
     bool is_submit = strcmp(cmd, "submit") == 0;
     bool is_status = strcmp(cmd, "status") == 0;
     bool is_mine = strcmp(cmd, "mine") == 0;
-    if (!is_submit && !is_status && !is_mine)
+    bool is_resubmit = strcmp(cmd, "resubmit") == 0;
+    if (!is_submit && !is_status && !is_mine && !is_resubmit)
         return usage_error("unknown command %s", cmd);
-    if (submit_only && !is_submit)
-        return usage_error("report options belong to submit, not %s", cmd);
+    if (submit_only && !is_submit && !is_resubmit)
+        return usage_error("report options belong to submit and resubmit, not %s", cmd);
     if (mine_only && !is_mine)
         return usage_error("--limit and --cursor belong to mine, not %s", cmd);
     if (is_status && npos != 1)
         return usage_error("status wants exactly one RECEIPT%s", "");
-    if (!is_status && npos != 0)
+    if (is_resubmit && npos != 1)
+        return usage_error("resubmit wants exactly one RECEIPT%s", "");
+    if (!is_status && !is_resubmit && npos != 0)
         return usage_error("unexpected argument %s", pos[0]);
 
     if (cli.profile_path == NULL)
@@ -808,7 +688,9 @@ int main(int argc, char **argv)
 
     int rc;
     if (is_submit)
-        rc = cmd_submit(&cli);
+        rc = cmd_submit(&cli, NULL);
+    else if (is_resubmit)
+        rc = cmd_submit(&cli, pos[0]);
     else if (is_status)
         rc = cmd_status(&cli, pos[0]);
     else

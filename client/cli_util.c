@@ -1,0 +1,213 @@
+/*
+ * cli_util: output, errors and exit status shared by the `minyi` commands
+ * (see cli_util.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_util.h"
+#include "client_err.h"
+
+void cli_format_time(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+        snprintf(buf, len, "-");
+}
+
+void cli_enum_text(const ProtobufCEnumDescriptor *d, int value, const char *prefix, char *buf,
+                   size_t len)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    if (v == NULL)
+        snprintf(buf, len, "%s%d", prefix, value);
+    else
+        snprintf(buf, len, "%s", v->name);
+}
+
+void cli_state_text(int state, char *buf, size_t len)
+{
+    cli_enum_text(&minyi__v1__report_state__descriptor, state, "STATE_", buf, len);
+}
+
+json_t *cli_jbytes(const ProtobufCBinaryData *b)
+{
+    json_t *s = json_stringn(b->len > 0 ? (const char *)b->data : "", b->len);
+    return s != NULL ? s : json_null();
+}
+
+static void print_json_flags(json_t *j, size_t flags)
+{
+    char *s = json_dumps(j, flags);
+    if (s != NULL) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    json_decref(j);
+}
+
+void cli_print_json(json_t *j)
+{
+    print_json_flags(j, JSON_INDENT(2));
+}
+
+void cli_print_json_line(json_t *j)
+{
+    print_json_flags(j, JSON_COMPACT);
+}
+
+void cli_print_bytes(const ProtobufCBinaryData *b)
+{
+    if (b->len > 0)
+        fwrite(b->data, 1, b->len, stdout);
+}
+
+int cli_exit_for_code(int code)
+{
+    switch (code) {
+    case MINYI__V1__ERROR_CODE__INVALID_ARGUMENT:
+        return CLI_EXIT_INVALID;
+    case MINYI__V1__ERROR_CODE__PERMISSION_DENIED:
+        return CLI_EXIT_REFUSED;
+    case MINYI__V1__ERROR_CODE__NOT_FOUND:
+        return CLI_EXIT_NOT_FOUND;
+    case MINYI__V1__ERROR_CODE__CONFLICT:
+        return CLI_EXIT_CONFLICT;
+    case MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED:
+    case MINYI__V1__ERROR_CODE__UNAVAILABLE:
+        return CLI_EXIT_UNAVAILABLE;
+    default:
+        return CLI_EXIT_OTHER;
+    }
+}
+
+int cli_report_error_frame(bool json, const Minyi__V1__Error *e)
+{
+    const char *code = client_error_code_name(e->code);
+    fprintf(stderr, "minyi: %s", code);
+    if (e->field.len > 0) {
+        fputc(' ', stderr);
+        fwrite(e->field.data, 1, e->field.len, stderr);
+    }
+    fputs(": ", stderr);
+    if (e->message.len > 0)
+        fwrite(e->message.data, 1, e->message.len, stderr);
+    if (e->message_zh.len > 0) {
+        fputs(" (", stderr);
+        fwrite(e->message_zh.data, 1, e->message_zh.len, stderr);
+        fputc(')', stderr);
+    }
+    if (e->retry_after_ms > 0)
+        fprintf(stderr, " [retry after %u ms]", e->retry_after_ms);
+    fputc('\n', stderr);
+    if (json) {
+        json_t *j = json_pack("{s:{s:s,s:o,s:o,s:o,s:I}}", "error", "code", code, "field",
+                              cli_jbytes(&e->field), "message", cli_jbytes(&e->message),
+                              "message_zh", cli_jbytes(&e->message_zh), "retry_after_ms",
+                              (json_int_t)e->retry_after_ms);
+        if (j != NULL)
+            cli_print_json(j);
+    }
+    return cli_exit_for_code(e->code);
+}
+
+/* Maps a library failure (err with a client_err.h prefix) to an exit code
+ * and the code name shown to the user. */
+static int exit_for_failure(const char *err, const char **codename)
+{
+    if (client_err_is(err, CLIENT_ERR_CONFIG)) {
+        *codename = "CONFIG";
+        return CLI_EXIT_USAGE;
+    }
+    if (client_err_is(err, CLIENT_ERR_TLS)) {
+        *codename = "PERMISSION_DENIED";
+        return CLI_EXIT_REFUSED;
+    }
+    if (client_err_is(err, CLIENT_ERR_PROTOCOL)) {
+        *codename = "INTERNAL";
+        return CLI_EXIT_OTHER;
+    }
+    *codename = "UNAVAILABLE";
+    return CLI_EXIT_UNAVAILABLE;
+}
+
+static void report_local(bool json, const char *codename, const char *err)
+{
+    fprintf(stderr, "minyi: %s %s\n", codename, err);
+    if (json) {
+        json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", codename, "field", "",
+                              "message", err);
+        if (j != NULL)
+            cli_print_json(j);
+    }
+}
+
+int cli_report_failure(bool json, const char *err)
+{
+    const char *codename;
+    int rc = exit_for_failure(err, &codename);
+    report_local(json, codename, err);
+    return rc;
+}
+
+int cli_report_invalid(bool json, const char *err)
+{
+    report_local(json, "INVALID_ARGUMENT", err);
+    return CLI_EXIT_INVALID;
+}
+
+bool cli_failure_is_transient(const char *err)
+{
+    return client_err_is(err, CLIENT_ERR_CONNECT) || client_err_is(err, CLIENT_ERR_TIMEOUT) ||
+           client_err_is(err, CLIENT_ERR_CLOSED);
+}
+
+Frame *cli_call_once(const struct client_profile *p, Frame *req, struct frame_arena **arena,
+                     char *err, size_t errlen)
+{
+    *arena = NULL;
+    struct client_conn *c = client_connect(p, err, errlen);
+    if (c == NULL)
+        return NULL;
+    req->id = client_next_id(c);
+    Frame *ans = client_call(c, req, arena, err, errlen);
+    client_close(c);
+    return ans;
+}
+
+Frame *cli_call_expect(const struct client_profile *p, bool json, Frame *req, int want,
+                       struct frame_arena **arena, int *rc)
+{
+    char err[CLI_ERR_LEN];
+    Frame *ans = cli_call_once(p, req, arena, err, sizeof(err));
+    if (ans == NULL) {
+        *rc = cli_report_failure(json, err);
+        return NULL;
+    }
+    if (ans->body_case == MINYI__V1__FRAME__BODY_ERROR && ans->error != NULL) {
+        *rc = cli_report_error_frame(json, ans->error);
+        return NULL;
+    }
+    if ((int)ans->body_case != want) {
+        *rc = cli_report_failure(json, CLIENT_ERR_PROTOCOL "unexpected answer type");
+        return NULL;
+    }
+    return ans;
+}
+
+bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}

@@ -1,0 +1,78 @@
+/*
+ * cli_util: what every `minyi` command shares — the exit status scheme,
+ * printing answers (plain or JSON) and errors, and one request on a fresh
+ * connection.
+ *
+ * Errors go to standard error as "minyi: CODE field: message"; with --json
+ * the same error is also printed on standard output as
+ * {"error": {"code", "field", "message", ...}}, so a script reading JSON
+ * always gets JSON.
+ */
+#ifndef MINYI_CLI_UTIL_H
+#define MINYI_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "client.h"
+
+/* Exit status, documented in `minyi --help`. */
+#define CLI_EXIT_DONE 0
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_INVALID 3
+#define CLI_EXIT_REFUSED 4
+#define CLI_EXIT_UNAVAILABLE 5
+#define CLI_EXIT_NOT_FOUND 6
+#define CLI_EXIT_CONFLICT 7
+#define CLI_EXIT_OTHER 8
+
+#define CLI_ERR_LEN 1024
+
+/* Local time as 2026-03-01T09:30:00+0800; "-" for 0 or a negative time. */
+void cli_format_time(int64_t ms, char *buf, size_t len);
+/* A state's name, or STATE_<n> for a number this client does not know. */
+void cli_state_text(int state, char *buf, size_t len);
+/* An enum value's name from its descriptor, or <prefix><n> when unknown. */
+void cli_enum_text(const ProtobufCEnumDescriptor *d, int value, const char *prefix, char *buf,
+                   size_t len);
+/* Bytes from the gateway as a JSON string; null when not valid UTF-8
+ * (the gateway only sends validated text, so this is a safeguard). */
+json_t *cli_jbytes(const ProtobufCBinaryData *b);
+/* Prints j indented on standard output and releases it. */
+void cli_print_json(json_t *j);
+/* Prints j on one line (JSON Lines) and releases it. */
+void cli_print_json_line(json_t *j);
+void cli_print_bytes(const ProtobufCBinaryData *b);
+
+/* The exit status for an Error frame's code. */
+int cli_exit_for_code(int code);
+/* Prints an Error frame and returns the exit status for it. */
+int cli_report_error_frame(bool json, const Minyi__V1__Error *e);
+/* Prints a library failure (err carries a client_err.h prefix) and returns
+ * the exit status for it. */
+int cli_report_failure(bool json, const char *err);
+/* Prints a local refusal of the input (a bad file, say) as INVALID_ARGUMENT
+ * and returns CLI_EXIT_INVALID. */
+int cli_report_invalid(bool json, const char *err);
+/* A failure of this kind is worth another try with the same ids. */
+bool cli_failure_is_transient(const char *err);
+
+/* Connects, sends req, and waits for its answer.  Returns the answer (free
+ * *arena) or NULL with err set. */
+Frame *cli_call_once(const struct client_profile *p, Frame *req, struct frame_arena **arena,
+                     char *err, size_t errlen) __attribute__((warn_unused_result));
+/* cli_call_once, then checks the answer: an Error frame or a failure is
+ * printed and NULL returned with *rc set; an answer of another type than
+ * `want` is a protocol error. */
+Frame *cli_call_expect(const struct client_profile *p, bool json, Frame *req, int want,
+                       struct frame_arena **arena, int *rc) __attribute__((warn_unused_result));
+
+/* A decimal number of at most max, digits only. */
+bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
+    __attribute__((warn_unused_result));
+
+#endif

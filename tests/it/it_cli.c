@@ -1,0 +1,354 @@
+/*
+ * it_cli: the `minyi` program itself, run as a user would run it, against a
+ * real gateway — what it prints and the exit status it ends with.  A
+ * contact point submits and follows its report; an editor takes the report
+ * through the queue, a claim, an edit and a return; the contact point sees
+ * the reason, resubmits under the same receipt, and the editor adopts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "itkit.h"
+
+#define CLI_MAX_ARGS 32
+#define CLI_OUT_MAX (256 * 1024)   /* bytes of output kept per stream */
+#define WATCH_WAIT_MS 5000         /* a pushed event must arrive within this */
+
+static struct itenv env;
+static char dir[64];                /* profiles and report files */
+static char contact_profile[PATH_MAX], editor_profile[PATH_MAX], report_file[PATH_MAX];
+
+struct run {
+    int rc;
+    char out[CLI_OUT_MAX];
+    char err[CLI_OUT_MAX];
+};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_true(fputs(text, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void write_profile(const char *path, const char *certname)
+{
+    struct client_profile p;
+    char text[8192];
+    tprofile(&p, certname, &env.gw);
+    snprintf(text, sizeof(text),
+             "[client]\nhost = %s\nport = %s\nca = %s\ncert = %s\nkey = %s\n"
+             "server_name = %s\ntimeout_ms = %d\n",
+             p.host, p.port, p.ca, p.cert, p.key, p.server_name, p.timeout_ms);
+    write_file(path, text);
+}
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return;
+    size_t n = fread(buf, 1, len - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+}
+
+/* Starts the CLI with stdout and stderr going to files in dir. */
+static pid_t spawn_cli(const char *profile, const char *const *args, const char *out_path,
+                       const char *err_path)
+{
+    char *argv[CLI_MAX_ARGS];
+    int n = 0;
+    argv[n++] = (char *)MINYI_CLI_PATH;
+    argv[n++] = (char *)"--profile";
+    argv[n++] = (char *)profile;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(n < CLI_MAX_ARGS - 1);
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Runs the CLI to its end; the output is copied to stderr for the log. */
+static void run_cli(struct run *r, const char *profile, const char *const *args)
+{
+    char out_path[PATH_MAX + 16], err_path[PATH_MAX + 16];
+    snprintf(out_path, sizeof(out_path), "%s/out", dir);
+    snprintf(err_path, sizeof(err_path), "%s/err", dir);
+    pid_t pid = spawn_cli(profile, args, out_path, err_path);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    r->rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    slurp(out_path, r->out, sizeof(r->out));
+    slurp(err_path, r->err, sizeof(r->err));
+    fprintf(stderr, "$ minyi %s%s%s ... -> %d\n%s%s", args[0], args[1] ? " " : "",
+            args[1] ? args[1] : "", r->rc, r->out, r->err);
+}
+
+/* Runs and asserts the exit status. */
+static void expect_rc(struct run *r, int rc, const char *profile, const char *const *args)
+{
+    run_cli(r, profile, args);
+    if (r->rc != rc)
+        fail_msg("minyi %s exited with %d, expected %d: %s", args[0], r->rc, rc, r->err);
+}
+
+static void first_line(const char *text, char *out, size_t len)
+{
+    size_t n = strcspn(text, "\n");
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+static void expect_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("\"%s\" not found in:\n%s", needle, haystack);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!itenv_up(&env, NULL))
+        return -1;
+    snprintf(dir, sizeof(dir), "/tmp/minyi-it-cli-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(contact_profile, sizeof(contact_profile), "%s/contact.ini", dir);
+    snprintf(editor_profile, sizeof(editor_profile), "%s/editor.ini", dir);
+    snprintf(report_file, sizeof(report_file), "%s/report.json", dir);
+    write_profile(contact_profile, "contact1");
+    write_profile(editor_profile, "editor1");
+    /* No client_report_id: the CLI makes a new one for every run, so each
+     * resubmission is a new revision. */
+    write_file(report_file,
+               "{\"title\": \"关于加快老旧小区加装电梯的建议\",\n"
+               " \"situation\": \"城区部分老旧小区加装电梯推进缓慢,居民意见较多。\",\n"
+               " \"analysis\": \"费用分摊机制不明确,低楼层住户顾虑较多。\",\n"
+               " \"suggestions\": \"建议出台分摊指导意见,并由街道牵头协调。\",\n"
+               " \"category\": \"SOCIETY\", \"urgency\": \"NORMAL\",\n"
+               " \"reporter\": {\"name\": \"张三\", \"unit\": \"南湖区政协\", \"kind\": \"MEMBER\",\n"
+               "              \"sector\": \"经济界\"},\n"
+               " \"region\": \"330402\", \"phone\": \"13800000000\"}\n");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int code = itenv_down(&env);
+    const char *names[] = {"contact.ini", "editor.ini", "report.json", "out", "err",
+                           "watch.out", "watch.err"};
+    char path[PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return code == 0 ? 0 : -1;
+}
+
+/* Submits the report file as the contact point; the receipt is the first
+ * line. */
+static void submit(char *receipt)
+{
+    static struct run r;
+    expect_rc(&r, 0, contact_profile, (const char *const[]){"submit", "--file", report_file, NULL});
+    first_line(r.out, receipt, IT_RECEIPT_MAX);
+    assert_true(itreceipt_well_formed(receipt));
+}
+
+/* The contact point's side, which needs nothing of triage: submit, status
+ * (plain and JSON), mine, and the exit status of a receipt that does not
+ * exist and of a command line that is wrong. */
+static void test_contact_submit_status_mine(void **state)
+{
+    (void)state;
+    static struct run r;
+    char receipt[IT_RECEIPT_MAX], line[64];
+    submit(receipt);
+
+    expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, NULL});
+    first_line(r.out, line, sizeof(line));
+    assert_string_equal(line, "RECEIVED");
+    expect_contains(r.out, receipt);
+
+    expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, "--json", NULL});
+    json_error_t je;
+    json_t *j = json_loads(r.out, 0, &je);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "RECEIVED");
+    assert_string_equal(json_string_value(json_object_get(j, "receipt")), receipt);
+    json_decref(j);
+
+    expect_rc(&r, 0, contact_profile, (const char *const[]){"mine", "--limit", "5", NULL});
+    expect_contains(r.out, receipt);
+
+    expect_rc(&r, 6, contact_profile,
+              (const char *const[]){"status", "330402-2000-999999", NULL});
+    expect_contains(r.err, "NOT_FOUND");
+    expect_rc(&r, 2, contact_profile, (const char *const[]){"status", NULL});
+    expect_rc(&r, 2, editor_profile, (const char *const[]){"reject", receipt, NULL});
+    expect_contains(r.err, "--reason");
+}
+
+/* True when this gateway answers the editors' operations; the triage test
+ * is skipped against a gateway that does not know them yet. */
+static bool gateway_has_triage(void)
+{
+    static struct run r;
+    run_cli(&r, editor_profile, (const char *const[]){"queue", NULL});
+    return !(r.rc == 8 && strstr(r.err, "UNSUPPORTED") != NULL);
+}
+
+/* Starts `minyi watch` in the background. */
+static pid_t start_watch(char *out_path, size_t len)
+{
+    char err_path[PATH_MAX + 16];
+    snprintf(out_path, len, "%s/watch.out", dir);
+    snprintf(err_path, sizeof(err_path), "%s/watch.err", dir);
+    return spawn_cli(editor_profile, (const char *const[]){"watch", "--json", NULL}, out_path,
+                     err_path);
+}
+
+/* Waits until the watcher printed a line mentioning receipt. */
+static bool watch_saw(const char *out_path, const char *receipt)
+{
+    static char buf[CLI_OUT_MAX];
+    long long deadline = itnow_ms() + WATCH_WAIT_MS;
+    while (itnow_ms() < deadline) {
+        slurp(out_path, buf, sizeof(buf));
+        if (strstr(buf, receipt) != NULL)
+            return true;
+        itsleep_ms(50);
+    }
+    return false;
+}
+
+static void test_editor_flow(void **state)
+{
+    (void)state;
+    static struct run r;
+    char receipt[IT_RECEIPT_MAX], line[256];
+    if (!gateway_has_triage())
+        skip();
+    /* A contact point may use none of the editors' commands. */
+    expect_rc(&r, 4, contact_profile, (const char *const[]){"queue", NULL});
+    expect_contains(r.err, "PERMISSION_DENIED");
+
+    char watch_out[PATH_MAX + 16];
+    pid_t watcher = start_watch(watch_out, sizeof(watch_out));
+    itsleep_ms(500); /* let the subscription settle before the first event */
+
+    submit(receipt);
+    expect_rc(&r, 4, contact_profile, (const char *const[]){"claim", receipt, NULL});
+
+    /* The new report is in the editor's queue, and the watcher heard of it. */
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"queue", NULL});
+    expect_contains(r.out, receipt);
+    expect_contains(r.out, "RECEIPT");
+    bool heard = watch_saw(watch_out, receipt);
+    kill(watcher, SIGTERM);
+    int status;
+    while (waitpid(watcher, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    assert_true(heard);
+
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"queue", "--json", NULL});
+    json_error_t je;
+    json_t *j = json_loads(r.out, 0, &je);
+    assert_non_null(j);
+    assert_true(json_is_array(json_object_get(j, "items")));
+    json_decref(j);
+
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"claim", receipt, NULL});
+    expect_contains(r.out, "claimed until");
+    expect_rc(&r, 0, editor_profile,
+              (const char *const[]){"edit", receipt, "--title", "关于老旧小区加装电梯的建议",
+                                    "--note", "标题精简", NULL});
+    expect_contains(r.out, "version 2");
+
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"show", receipt, "--diff", NULL});
+    expect_contains(r.out, "version: 2 of 2");
+    expect_contains(r.out, "关于老旧小区加装电梯的建议");
+    expect_rc(&r, 0, editor_profile,
+              (const char *const[]){"show", receipt, "--version", "1", "--json", NULL});
+    j = json_loads(r.out, 0, &je);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "latest_version")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "version"), "version")), 1);
+    json_decref(j);
+
+    expect_rc(&r, 0, editor_profile,
+              (const char *const[]){"return", receipt, "--reason", "请补充费用测算数据", NULL});
+    expect_contains(r.out, "RETURNED");
+
+    /* The contact point sees the state and the reason. */
+    expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, NULL});
+    first_line(r.out, line, sizeof(line));
+    assert_string_equal(line, "RETURNED");
+    expect_contains(r.out, "请补充费用测算数据");
+
+    /* A resubmission keeps the receipt and puts the report back in the queue. */
+    expect_rc(&r, 0, contact_profile,
+              (const char *const[]){"resubmit", receipt, "--file", report_file, "--situation",
+                                    "城区老旧小区加装电梯推进缓慢;已补充费用测算。", NULL});
+    first_line(r.out, line, sizeof(line));
+    assert_string_equal(line, receipt);
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"queue", NULL});
+    expect_contains(r.out, receipt);
+
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"claim", receipt, NULL});
+    expect_rc(&r, 0, editor_profile,
+              (const char *const[]){"adopt", receipt, "--note", "本级采用", NULL});
+    expect_contains(r.out, "ADOPTED");
+    expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, NULL});
+    first_line(r.out, line, sizeof(line));
+    assert_string_equal(line, "ADOPTED");
+
+    /* A decided report takes no second decision; an unknown one is not found. */
+    expect_rc(&r, 7, editor_profile, (const char *const[]){"adopt", receipt, NULL});
+    expect_contains(r.err, "CONFLICT");
+    expect_rc(&r, 6, editor_profile, (const char *const[]){"adopt", "330402-2000-999999", NULL});
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contact_submit_status_mine),
+        cmocka_unit_test(test_editor_flow),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
