@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "dispatch_triage.h"
 #include "log.h"
 #include "utf8.h"
 #include "validate.h"
@@ -220,6 +221,8 @@ void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena)
         do_list_mine(s, f);
         break;
     default:
+        if (dispatch_triage_frame(s, f))
+            break;
         reply_now_error(s, f->id, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
                         "unknown or missing request body", "不支持的请求类型");
         break;

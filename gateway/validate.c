@@ -742,3 +742,40 @@ fail:
     intake_report_free(out);
     return false;
 }
+
+bool validate_text(const ProtobufCBinaryData *in, enum validate_text_kind kind,
+                   const char *field, const char *field_zh, bool required,
+                   const struct validate_limits *lim, char **out, struct validation_error *err)
+{
+    struct validate_limits defaults;
+    const struct field f = { field, field_zh, -1 };
+    size_t max;
+    bool multiline = true;
+
+    memset(err, 0, sizeof *err);
+    *out = NULL;
+    if (lim == NULL) {
+        validate_limits_default(&defaults);
+        lim = &defaults;
+    }
+    switch (kind) {
+    case VALIDATE_TEXT_TITLE:
+        max = lim->title_max;
+        multiline = false;
+        break;
+    case VALIDATE_TEXT_SITUATION:
+        max = lim->situation_max;
+        break;
+    case VALIDATE_TEXT_ANALYSIS:
+        max = lim->analysis_max;
+        break;
+    case VALIDATE_TEXT_SUGGESTIONS:
+        max = lim->suggestions_max;
+        break;
+    case VALIDATE_TEXT_NOTE:
+    default:
+        max = VALIDATE_NOTE_MAX;
+        break;
+    }
+    return take_text(in, &f, max, required, multiline, out, err);
+}

@@ -26,6 +26,7 @@
 #define VALIDATE_ATTACHMENT_BYTES (256u * 1024u)
 #define VALIDATE_ATTACHMENT_NAME_MAX 100
 #define VALIDATE_MEDIA_TYPE_MAX   100    /* bytes */
+#define VALIDATE_NOTE_MAX         2000   /* an editor's note or reason */
 
 struct validate_limits {
     size_t title_max, situation_max, analysis_max, suggestions_max;
@@ -51,6 +52,28 @@ struct validation_error {
  */
 bool validate_report(const Minyi__V1__Report *r, const struct validate_limits *lim,
                      struct intake_report *out, struct validation_error *err)
+    __attribute__((warn_unused_result));
+
+/* Which rules validate_text() applies: the limit and whether line breaks
+ * are allowed are those of the report field of that name. */
+enum validate_text_kind {
+    VALIDATE_TEXT_TITLE,
+    VALIDATE_TEXT_SITUATION,
+    VALIDATE_TEXT_ANALYSIS,
+    VALIDATE_TEXT_SUGGESTIONS,
+    VALIDATE_TEXT_NOTE,
+};
+
+/*
+ * Validates one free-text field outside a report (an edit, a reason) with
+ * the same rules as intake: strict UTF-8, no control or bidi characters,
+ * NFC, the length limit, no classification marks.  field names it in the
+ * error (a static string, e.g. "edit.title"; field_zh its Chinese label).
+ * On success *out is the malloc'd NFC text ("" when empty and not required).
+ */
+bool validate_text(const ProtobufCBinaryData *in, enum validate_text_kind kind,
+                   const char *field, const char *field_zh, bool required,
+                   const struct validate_limits *lim, char **out, struct validation_error *err)
     __attribute__((warn_unused_result));
 
 #endif

@@ -28,7 +28,8 @@ const char store_prepare_sql[] =
     " WHERE r.receipt = $1 AND r.principal_id = $2 ORDER BY e.id;"
     "PREPARE " STMT_MINE "(int8, int8, int4) AS"
     " SELECT id, receipt, title, state, " MS_OF("received_at")
-    " FROM reports WHERE principal_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3;";
+    " FROM reports WHERE principal_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3;"
+    TRIAGE_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24
 
@@ -67,6 +68,9 @@ void query_start(struct store_conn *c, struct store_op *op)
         values[1] = b;
         values[2] = l;
         pool_send(c, STMT_MINE, 3, values, lengths, formats);
+        return;
+    case OP_TRIAGE:
+        triage_send(c, op);
         return;
     case OP_SUBMIT:
     default:
@@ -203,6 +207,9 @@ void query_finish(struct store_conn *c)
     switch (op->kind) {
     case OP_PRINCIPAL:
         finish_principal(st, op, res);
+        return;
+    case OP_TRIAGE:
+        triage_finish(st, op, res);
         return;
     case OP_STATUS: {
         Minyi__V1__StatusResponse *m;

@@ -51,6 +51,7 @@ struct store_op *store_op_queue_pop(struct op_queue *q)
 
 static void op_free(struct store_op *op)
 {
+    triage_free_params(op);
     if (op->report) {
         intake_report_free(op->report);
         free(op->report);
@@ -77,6 +78,7 @@ void store_op_done(struct store *st, struct store_op *op)
         free(op->report);
         op->report = NULL;
     }
+    triage_free_params(op);
     store_op_queue_push(&st->doneq, op);
     event_active(st->ev_done, EV_TIMEOUT, 0);
 }
@@ -226,6 +228,16 @@ static struct store_op *op_new(enum op_kind kind, void *arg)
     op->arg = arg;
     op->row = -1;
     return op;
+}
+
+struct store_op *store_op_new(enum op_kind kind, void *arg)
+{
+    return op_new(kind, arg);
+}
+
+void store_op_enqueue(struct store *st, struct store_op *op)
+{
+    enqueue(st, &st->opq, op);
 }
 
 static int default_int(int v, int def)

@@ -6,6 +6,8 @@
  *              timeouts and reconnect with backoff
  *   batch.c    a batch of submissions as one call of minyi_submit_batch()
  *   queries.c  principal lookup, status and list_mine
+ *   triage.c   the editors' operations (triage.h)
+ *   listen.c   the LISTEN connection of the live queue (triage.h)
  *   pgbin.c    PostgreSQL binary parameters (arrays, integers)
  */
 #ifndef MINYI_STORE_INT_H
@@ -48,7 +50,36 @@ enum op_kind {
     OP_PRINCIPAL,
     OP_STATUS,
     OP_MINE,
+    OP_TRIAGE,                 /* one call of a triage SQL function (triage.c) */
 };
+
+/* Most text parameters of a triage statement (minyi_t_queue has 18). */
+#define TRIAGE_NPARAMS_MAX 20
+
+/* The triage statements each connection prepares with the others. */
+#define STMT_T_QUEUE    "minyi_t_queue"
+#define STMT_T_SHOW     "minyi_t_show"
+#define STMT_T_CLAIM    "minyi_t_claim"
+#define STMT_T_RENEW    "minyi_t_renew"
+#define STMT_T_RELEASE  "minyi_t_release"
+#define STMT_T_EDIT     "minyi_t_edit"
+#define STMT_T_DECIDE   "minyi_t_decide"
+#define STMT_T_RESUBMIT "minyi_t_resubmit"
+#define TRIAGE_PREPARE_SQL                                                                  \
+    "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
+    " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
+    " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18);"                   \
+    "PREPARE " STMT_T_SHOW "(int8, text, int4, int4, float4) AS"                             \
+    " SELECT minyi_t_show($1, $2, $3, $4, $5);"                                             \
+    "PREPARE " STMT_T_CLAIM "(int8, text, int4) AS SELECT minyi_t_claim($1, $2, $3);"       \
+    "PREPARE " STMT_T_RENEW "(int8, text, int4) AS SELECT minyi_t_renew($1, $2, $3);"       \
+    "PREPARE " STMT_T_RELEASE "(int8, text) AS SELECT minyi_t_release($1, $2);"             \
+    "PREPARE " STMT_T_EDIT "(int8, text, text, text, text, text, int2, text) AS"           \
+    " SELECT minyi_t_edit($1, $2, $3, $4, $5, $6, $7, $8);"                                 \
+    "PREPARE " STMT_T_DECIDE "(int8, text, text, text, text, text[]) AS"                    \
+    " SELECT minyi_t_decide($1, $2, $3, $4, $5, $6);"                                       \
+    "PREPARE " STMT_T_RESUBMIT "(int8, text, uuid, text, text, text, text, int2, int2) AS"  \
+    " SELECT minyi_t_resubmit($1, $2, $3, $4, $5, $6, $7, $8, $9);"
 
 /* One caller's request, from the call that made it until its callback. */
 struct store_op {
@@ -72,6 +103,14 @@ struct store_op {
     char receipt[STORE_RECEIPT_MAX + 1];
     uint32_t limit;
     int64_t cursor;            /* list ids below this one */
+
+    /* OP_TRIAGE: the statement, its text parameters (malloc'd, NULL for
+     * SQL NULL) and what the answer needs besides the result. */
+    int tkind;                 /* enum triage_kind (triage.c) */
+    const char *stmt;
+    int nparams;
+    char *params[TRIAGE_NPARAMS_MAX];
+    bool show_diff;
 
     /* The answer, filled before the op goes to the done queue. */
     struct store_reply reply;
@@ -173,6 +212,10 @@ void store_kick(struct store *st);
 /* Fails all queued work when no connection is up or coming up. */
 void store_fail_if_unreachable(struct store *st);
 
+/* The op constructor and the queue for ordinary operations, for triage.c. */
+struct store_op *store_op_new(enum op_kind kind, void *arg);
+void store_op_enqueue(struct store *st, struct store_op *op);
+
 /* pool.c */
 bool pool_conn_init(struct store_conn *c, struct store *st, int idx)
     __attribute__((warn_unused_result));
@@ -197,6 +240,11 @@ void batch_free_buffers(struct store_conn *c);
 void query_start(struct store_conn *c, struct store_op *op);
 void query_finish(struct store_conn *c);
 extern const char store_prepare_sql[];
+
+/* triage.c */
+void triage_send(struct store_conn *c, struct store_op *op);
+void triage_finish(struct store *st, struct store_op *op, const PGresult *res);
+void triage_free_params(struct store_op *op);
 
 /* pgbin.c */
 bool pgbuf_reserve(struct pgbuf *b, size_t more) __attribute__((warn_unused_result));

@@ -1,0 +1,117 @@
+/*
+ * watch: the list of watching sessions and the push of queue events.  The
+ * list is short (editors, not contact points) and changes rarely, so it is a
+ * plain singly linked list searched from the head.
+ */
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "triage.h"
+#include "watch.h"
+
+struct watcher {
+    struct session *s;
+    uint64_t id;
+    struct watcher *next;
+};
+
+struct watch {
+    struct store_listener *listener;
+    struct watcher *head;
+};
+
+static void on_event(void *arg, const Minyi__V1__QueueEvent *ev)
+{
+    struct gw *gw = arg;
+    struct watcher *w, *next;
+
+    for (w = gw->watch->head; w != NULL; w = next) {
+        /* session_close below takes w off the list. */
+        next = w->next;
+        struct session *s = w->s;
+        if (s->state != SESSION_READY || s->bev == NULL)
+            continue;
+        if (evbuffer_get_length(bufferevent_get_output(s->bev)) > WATCH_BACKLOG_MAX) {
+            session_close(s, "watch backlog too large");
+            continue;
+        }
+        Frame f = MINYI__V1__FRAME__INIT;
+        f.id = w->id;
+        f.body_case = MINYI__V1__FRAME__BODY_QUEUE_EVENT;
+        f.queue_event = (Minyi__V1__QueueEvent *)ev;
+        session_send(s, &f);
+    }
+}
+
+bool watch_start(struct gw *gw)
+{
+    struct watch *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return false;
+    gw->watch = w;
+    w->listener = store_listen_open(gw->base, gw->cfg.db_conninfo, 100, 5000, on_event, gw);
+    if (w->listener == NULL) {
+        watch_stop(gw);
+        return false;
+    }
+    return true;
+}
+
+void watch_stop(struct gw *gw)
+{
+    struct watch *w = gw->watch;
+    if (w == NULL)
+        return;
+    while (w->head != NULL) {
+        struct watcher *x = w->head;
+        w->head = x->next;
+        free(x);
+    }
+    store_listen_free(w->listener);
+    free(w);
+    gw->watch = NULL;
+}
+
+bool watch_add(struct session *s, uint64_t id)
+{
+    struct watch *w = s->gw->watch;
+    struct watcher *x;
+
+    if (w == NULL)
+        return false;
+    for (x = w->head; x != NULL; x = x->next) {
+        if (x->s == s) {
+            x->id = id;
+            return true;
+        }
+    }
+    x = malloc(sizeof(*x));
+    if (x == NULL)
+        return false;
+    x->s = s;
+    x->id = id;
+    x->next = w->head;
+    w->head = x;
+    log_info("event=watch sid=%llu principal=%lld", (unsigned long long)s->sid,
+             (long long)s->principal.id);
+    return true;
+}
+
+void watch_remove(struct session *s)
+{
+    struct watch *w = s->gw->watch;
+    struct watcher **pp;
+
+    if (w == NULL)
+        return;
+    for (pp = &w->head; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->s == s) {
+            struct watcher *x = *pp;
+            *pp = x->next;
+            free(x);
+            return;
+        }
+    }
+}

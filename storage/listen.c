@@ -1,0 +1,322 @@
+/*
+ * listen: the live queue's own PostgreSQL connection.  It is not one of the
+ * pool's: a pool connection is lent to one query at a time, while this one
+ * sits in LISTEN minyi_queue for ever and only reads.  Every gateway on the
+ * database has one, so a NOTIFY sent by any of them (the events trigger in
+ * 0002_triage.sql) reaches the editors of all.
+ *
+ * States: DOWN (waiting for the reconnect timer) -> CONNECTING
+ * (PQconnectPoll) -> SETUP (LISTEN sent) -> UP (reading notifications);
+ * any failure goes back to DOWN through listen_lost(), with a backoff that
+ * doubles up to reconnect_max_ms.
+ */
+#include "store_int.h"
+#include "triage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#define LISTEN_SQL "LISTEN minyi_queue"
+#define LISTEN_CONNECT_TIMEOUT_MS 10000
+/* Notifications handed on per read event, so a flood cannot starve the loop. */
+#define LISTEN_NOTIFIES_PER_EVENT 256
+
+enum listen_state { L_DOWN, L_CONNECTING, L_SETUP, L_UP };
+
+struct store_listener {
+    struct event_base *base;
+    char *conninfo;
+    int min_ms, max_ms, backoff_ms;
+    store_event_cb cb;
+    void *arg;
+    enum listen_state state;
+    PGconn *pg;
+    struct event *ev_io;
+    struct event *ev_timer;
+    struct event *ev_more;     /* continues after LISTEN_NOTIFIES_PER_EVENT */
+    bool setup_failed;
+};
+
+static void listen_io_cb(evutil_socket_t fd, short what, void *arg);
+
+static void timer_arm(struct store_listener *l, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    evtimer_add(l->ev_timer, &tv);
+}
+
+/* Watches the current socket for what; a new event each time, because
+ * libpq may change the socket while connecting. */
+static bool watch(struct store_listener *l, short what)
+{
+    evutil_socket_t fd = l->pg ? PQsocket(l->pg) : -1;
+
+    if (l->ev_io) {
+        event_free(l->ev_io);
+        l->ev_io = NULL;
+    }
+    if (!what)
+        return true;
+    if (fd < 0)
+        return false;
+    l->ev_io = event_new(l->base, fd, (short)(what | EV_PERSIST), listen_io_cb, l);
+    return l->ev_io && event_add(l->ev_io, NULL) == 0;
+}
+
+static void listen_lost(struct store_listener *l, const char *why)
+{
+    if (l->state != L_DOWN || l->backoff_ms == l->min_ms)
+        store_log("warn", "event=listen_lost retry_ms=%d reason=\"%s\"", l->backoff_ms, why);
+    watch(l, 0);
+    event_del(l->ev_more);
+    if (l->pg) {
+        PQfinish(l->pg);
+        l->pg = NULL;
+    }
+    l->state = L_DOWN;
+    timer_arm(l, l->backoff_ms);
+    l->backoff_ms = l->backoff_ms > l->max_ms / 2 ? l->max_ms : l->backoff_ms * 2;
+}
+
+static void listen_start(struct store_listener *l)
+{
+    l->pg = PQconnectStart(l->conninfo);
+    if (!l->pg || PQstatus(l->pg) == CONNECTION_BAD || PQsocket(l->pg) < 0) {
+        listen_lost(l, "connect");
+        return;
+    }
+    PQsetNoticeProcessor(l->pg, store_pq_quiet, NULL);
+    l->state = L_CONNECTING;
+    timer_arm(l, LISTEN_CONNECT_TIMEOUT_MS);
+    if (!watch(l, EV_WRITE))
+        listen_lost(l, "cannot watch the socket");
+}
+
+/* Hands one notification's payload on as a QueueEvent. */
+static void deliver(struct store_listener *l, const char *payload)
+{
+    Minyi__V1__QueueEvent ev = MINYI__V1__QUEUE_EVENT__INIT;
+    json_error_t jerr;
+    json_t *j = json_loads(payload, 0, &jerr);
+    const char *kind, *receipt, *state, *actor;
+    const ProtobufCEnumValue *sv;
+
+    if (!json_is_object(j)) {
+        store_log("warn", "event=listen_bad_payload");
+        json_decref(j);
+        return;
+    }
+    kind = json_string_value(json_object_get(j, "kind"));
+    receipt = json_string_value(json_object_get(j, "receipt"));
+    state = json_string_value(json_object_get(j, "state"));
+    actor = json_string_value(json_object_get(j, "actor"));
+    if (!kind || !receipt) {
+        json_decref(j);
+        return;
+    }
+    sv = state ? protobuf_c_enum_descriptor_get_value_by_name(
+                     &minyi__v1__report_state__descriptor, state) : NULL;
+    ev.kind.data = (uint8_t *)kind;
+    ev.kind.len = strlen(kind);
+    ev.receipt.data = (uint8_t *)receipt;
+    ev.receipt.len = strlen(receipt);
+    ev.state = sv ? sv->value : MINYI__V1__REPORT_STATE__STATE_UNSPECIFIED;
+    if (actor) {
+        ev.actor.data = (uint8_t *)actor;
+        ev.actor.len = strlen(actor);
+    }
+    ev.at_ms = (int64_t)json_integer_value(json_object_get(j, "at_ms"));
+    l->cb(l->arg, &ev);
+    json_decref(j);
+}
+
+static void drain_notifies(struct store_listener *l)
+{
+    PGnotify *n;
+    int k = 0;
+
+    while (k < LISTEN_NOTIFIES_PER_EVENT && (n = PQnotifies(l->pg)) != NULL) {
+        deliver(l, n->extra);
+        PQfreemem(n);
+        k++;
+    }
+    if (k == LISTEN_NOTIFIES_PER_EVENT)
+        event_active(l->ev_more, EV_TIMEOUT, 0);
+}
+
+static void more_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_listener *l = arg;
+
+    (void)fd;
+    (void)what;
+    if (l->state == L_UP)
+        drain_notifies(l);
+}
+
+static void connect_step(struct store_listener *l)
+{
+    switch (PQconnectPoll(l->pg)) {
+    case PGRES_POLLING_READING:
+        if (!watch(l, EV_READ))
+            listen_lost(l, "cannot watch the socket");
+        return;
+    case PGRES_POLLING_WRITING:
+        if (!watch(l, EV_WRITE))
+            listen_lost(l, "cannot watch the socket");
+        return;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(l->pg, 1) != 0 || !PQsendQuery(l->pg, LISTEN_SQL)) {
+            listen_lost(l, "LISTEN");
+            return;
+        }
+        l->state = L_SETUP;
+        l->setup_failed = false;
+        if (!watch(l, PQflush(l->pg) == 1 ? (EV_READ | EV_WRITE) : EV_READ))
+            listen_lost(l, "cannot watch the socket");
+        return;
+    case PGRES_POLLING_FAILED:
+    default:
+        listen_lost(l, "connect");
+        return;
+    }
+}
+
+static void read_step(struct store_listener *l, short what)
+{
+    PGresult *res;
+
+    if (what & EV_WRITE) {
+        int r = PQflush(l->pg);
+        if (r < 0) {
+            listen_lost(l, "send");
+            return;
+        }
+        if (r == 0 && !watch(l, EV_READ)) {
+            listen_lost(l, "cannot watch the socket");
+            return;
+        }
+    }
+    if (!(what & EV_READ))
+        return;
+    if (!PQconsumeInput(l->pg)) {
+        listen_lost(l, "receive");
+        return;
+    }
+    /* The LISTEN's results are complete when PQgetResult says NULL. */
+    while (l->state == L_SETUP && !PQisBusy(l->pg)) {
+        res = PQgetResult(l->pg);
+        if (res == NULL) {
+            if (l->setup_failed) {
+                listen_lost(l, "LISTEN refused");
+                return;
+            }
+            l->state = L_UP;
+            l->backoff_ms = l->min_ms;
+            evtimer_del(l->ev_timer);
+            store_log("info", "event=listen_up channel=minyi_queue");
+            break;
+        }
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            l->setup_failed = true;
+        PQclear(res);
+    }
+    if (PQstatus(l->pg) == CONNECTION_BAD) {
+        listen_lost(l, "connection closed");
+        return;
+    }
+    if (l->state == L_UP)
+        drain_notifies(l);
+}
+
+static void listen_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_listener *l = arg;
+
+    (void)fd;
+    switch (l->state) {
+    case L_CONNECTING:
+        connect_step(l);
+        return;
+    case L_SETUP:
+    case L_UP:
+        read_step(l, what);
+        return;
+    case L_DOWN:
+    default:
+        store_log("error", "event=bug reason=\"socket event on a closed listen connection\"");
+        abort();
+    }
+}
+
+static void listen_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_listener *l = arg;
+
+    (void)fd;
+    (void)what;
+    switch (l->state) {
+    case L_DOWN:
+        listen_start(l);
+        return;
+    case L_CONNECTING:
+    case L_SETUP:
+        listen_lost(l, "connect timed out");
+        return;
+    case L_UP:
+    default:
+        return;
+    }
+}
+
+struct store_listener *store_listen_open(struct event_base *base, const char *conninfo,
+                                         int reconnect_min_ms, int reconnect_max_ms,
+                                         store_event_cb cb, void *arg)
+{
+    struct store_listener *l = calloc(1, sizeof *l);
+
+    if (!l)
+        return NULL;
+    l->base = base;
+    l->cb = cb;
+    l->arg = arg;
+    l->min_ms = reconnect_min_ms > 0 ? reconnect_min_ms : STORE_DEFAULT_RECONNECT_MIN;
+    l->max_ms = reconnect_max_ms >= l->min_ms ? reconnect_max_ms : l->min_ms;
+    l->backoff_ms = l->min_ms;
+    l->state = L_DOWN;
+    l->conninfo = strdup(conninfo);
+    l->ev_timer = evtimer_new(base, listen_timer_cb, l);
+    l->ev_more = event_new(base, -1, 0, more_cb, l);
+    if (!l->conninfo || !l->ev_timer || !l->ev_more) {
+        store_listen_free(l);
+        return NULL;
+    }
+    listen_start(l);
+    return l;
+}
+
+bool store_listen_up(const struct store_listener *l)
+{
+    return l && l->state == L_UP;
+}
+
+void store_listen_free(struct store_listener *l)
+{
+    if (!l)
+        return;
+    if (l->ev_io)
+        event_free(l->ev_io);
+    if (l->ev_timer)
+        event_free(l->ev_timer);
+    if (l->ev_more)
+        event_free(l->ev_more);
+    if (l->pg)
+        PQfinish(l->pg);
+    free(l->conninfo);
+    free(l);
+}

@@ -1,0 +1,123 @@
+/*
+ * triage: the editors' operations on the queue — list, show, claim, renew,
+ * release, edit, decide — the contact point's resubmission of a returned
+ * report, and the live queue (LISTEN minyi_queue).
+ *
+ * Each operation is one call of a SQL function (storage/migrations/
+ * 0002_triage.sql) and so one transaction; the functions lock the report
+ * row they change.  Calls follow store.h's contract: the callback is
+ * invoked exactly once, on the loop, never from inside the call; on
+ * success reply->msg is a malloc'd protobuf message the receiver owns.
+ *
+ * The caller (the gateway) has checked who may call what: only editors the
+ * editor operations, only the owning contact point a resubmission.  Text
+ * given here is validated already (UTF-8, NFC, limits); the functions copy
+ * what they need before returning.
+ */
+#ifndef MINYI_TRIAGE_H
+#define MINYI_TRIAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "minyi.pb-c.h"
+#include "intake.h"
+#include "store.h"
+
+#define TRIAGE_LEASE_MAX_S     86400   /* the longest claim an editor may ask for */
+#define TRIAGE_QUEUE_DEFAULT   50      /* items per queue page when the request says 0 */
+#define TRIAGE_QUEUE_MAX       200     /* most items per queue page */
+#define TRIAGE_FILTER_MAX      16      /* most states or categories in one filter */
+#define TRIAGE_TEXT_FILTER_MAX 200     /* bytes of the queue's text filter */
+#define TRIAGE_DEST_MAX        16      /* destinations of one FORWARD */
+#define TRIAGE_DEST_NAME_MAX   64      /* bytes of a destination name */
+#define TRIAGE_SIMILAR_MAX     5       /* duplicate hints shown with a report */
+#define TRIAGE_SIMILAR_MIN     0.2     /* least shingle similarity worth showing */
+#define TRIAGE_DIFF_LINES_MAX  4000    /* lines per side a diff compares line by line */
+
+struct triage_queue_query {
+    const int *states;                 /* MINYI__V1__REPORT_STATE__*; none: RECEIVED, IN_REVIEW */
+    size_t n_states;
+    const int *categories;             /* MINYI__V1__CATEGORY__*; none: any */
+    size_t n_categories;
+    int urgency;                       /* 0: any */
+    const char *region_prefix;         /* digits; "" or NULL: any */
+    int64_t contact_point_id;          /* 0: any */
+    int64_t from_ms, to_ms;            /* 0: open */
+    bool claimed_by_me;
+    const char *text;                  /* "" or NULL: any */
+    bool overdue_only;
+    bool dead_deliveries_only;
+    uint32_t limit;                    /* 0: TRIAGE_QUEUE_DEFAULT; at most TRIAGE_QUEUE_MAX */
+    const char *cursor;                /* "" or NULL: the first page */
+    int deadline_received_s;           /* a RECEIVED report is overdue after this (0: never) */
+    int deadline_in_review_s;          /* an IN_REVIEW report likewise */
+};
+
+/* Changed fields of an edit; NULL (or category 0) leaves a field as it is. */
+struct triage_edit {
+    const char *title, *situation, *analysis, *suggestions;
+    int category;
+    const char *note;                  /* never NULL ("" for none) */
+};
+
+/* Reply msg: Minyi__V1__QueueResponse.  INVALID_ARGUMENT for a bad cursor
+ * or filter value. */
+void triage_queue(struct store *st, int64_t actor, const struct triage_queue_query *q,
+                  store_reply_cb cb, void *arg);
+
+/* Reply msg: Minyi__V1__ShowResponse, with version (0: the latest), a line
+ * diff of it against version 1 when diff is set, and the personal fields
+ * opened.  NOT_FOUND for an unknown receipt or version. */
+void triage_show(struct store *st, int64_t actor, const char *receipt, uint32_t version,
+                 bool diff, store_reply_cb cb, void *arg);
+
+/* Reply msg: Minyi__V1__ClaimResponse.  CONFLICT naming the holder when
+ * another editor holds an unexpired claim, or naming the state when the
+ * report cannot be claimed. */
+void triage_claim(struct store *st, int64_t actor, const char *receipt, int lease_s,
+                  store_reply_cb cb, void *arg);
+/* Reply msg: Minyi__V1__ClaimResponse. */
+void triage_renew(struct store *st, int64_t actor, const char *receipt, int lease_s,
+                  store_reply_cb cb, void *arg);
+/* Reply msg: Minyi__V1__Ok. */
+void triage_release(struct store *st, int64_t actor, const char *receipt,
+                    store_reply_cb cb, void *arg);
+/* Reply msg: Minyi__V1__EditResponse (the new version). */
+void triage_edit(struct store *st, int64_t actor, const char *receipt,
+                 const struct triage_edit *e, store_reply_cb cb, void *arg);
+/* Reply msg: Minyi__V1__DecideResponse.  decision is MINYI__V1__DECISION__*;
+ * into (MERGE) and dests (FORWARD, names already checked against the
+ * configuration) may be NULL otherwise. */
+void triage_decide(struct store *st, int64_t actor, const char *receipt, int decision,
+                   const char *note, const char *into, const char *const *dests,
+                   size_t n_dests, store_reply_cb cb, void *arg);
+/* Reply msg: Minyi__V1__SubmitResponse (the same receipt; duplicate when
+ * this revision's client_report_id was stored already).  r is validated
+ * like a submission; its text, category and urgency become the new version. */
+void triage_resubmit(struct store *st, int64_t principal_id, const char *receipt,
+                     const struct intake_report *r, store_reply_cb cb, void *arg);
+
+/* ---- the live queue -------------------------------------------------------- */
+
+/* Called on the loop for every minyi_queue notification from any gateway
+ * on the database.  ev and its fields live until the callback returns. */
+typedef void (*store_event_cb)(void *arg, const Minyi__V1__QueueEvent *ev);
+
+struct store_listener;
+
+/* Opens a dedicated connection that LISTENs on minyi_queue, reconnecting
+ * with backoff (reconnect_min_ms .. reconnect_max_ms) whenever it is lost.
+ * Events sent while it is down are missed. */
+struct store_listener *store_listen_open(struct event_base *base, const char *conninfo,
+                                         int reconnect_min_ms, int reconnect_max_ms,
+                                         store_event_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+/* True while the LISTEN is in force. */
+bool store_listen_up(const struct store_listener *l);
+void store_listen_free(struct store_listener *l);
+
+#endif
