@@ -34,6 +34,9 @@ void config_defaults(struct gw_config *cfg)
     cfg->frame_timeout_ms = 30000;
     cfg->idle_timeout_ms = 300000;
     cfg->max_connections = 10000;
+    cfg->max_connections_per_ip = 256;
+    cfg->rate_per_s = 100;
+    cfg->rate_burst = 1000;
     cfg->shutdown_grace_ms = 30000;
     snprintf(cfg->db_conninfo, sizeof(cfg->db_conninfo), "dbname=minyi");
     cfg->db_pool_size = 4;
@@ -43,6 +46,38 @@ void config_defaults(struct gw_config *cfg)
     snprintf(cfg->migrations_dir, sizeof(cfg->migrations_dir), "%s", MINYI_MIGRATIONS_DIR);
     cfg->pii_key_version = 1;
     cfg->log_level = LOG_INFO;
+    cfg->claim_lease_s = 1800;
+    cfg->deadline_received_s = 259200;
+    cfg->deadline_in_review_s = 604800;
+    snprintf(cfg->destinations, sizeof(cfg->destinations), "province");
+}
+
+/* Destination names: letters, digits, '_', '.', '-', separated by commas
+ * (spaces around them allowed). */
+static bool destinations_ok(const char *v)
+{
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && strchr("_.-, ", *p) == NULL)
+            return false;
+    return true;
+}
+
+bool config_destination_known(const struct gw_config *cfg, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = cfg->destinations;
+
+    if (n == 0)
+        return false;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t k = strcspn(p, ", ");
+        if (k == n && strncmp(p, name, n) == 0)
+            return true;
+        p += k;
+    }
+    return false;
 }
 
 static bool parse_int(const char *v, long min, long max, long *out)
@@ -115,6 +150,9 @@ static int on_option(void *user, const char *section, const char *name, const ch
     INT_OPT("gateway", "frame_timeout_ms", frame_timeout_ms, 1, 3600000)
     INT_OPT("gateway", "idle_timeout_ms", idle_timeout_ms, 1, 86400000)
     INT_OPT("gateway", "max_connections", max_connections, 1, 1000000)
+    INT_OPT("gateway", "max_connections_per_ip", max_connections_per_ip, 1, 1000000)
+    INT_OPT("gateway", "rate_per_s", rate_per_s, 0, 1000000)
+    INT_OPT("gateway", "rate_burst", rate_burst, 1, 1000000)
     INT_OPT("gateway", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000)
     PATH_OPT("tls", "cert", tls_cert)
     PATH_OPT("tls", "key", tls_key)
@@ -139,6 +177,14 @@ static int on_option(void *user, const char *section, const char *name, const ch
         if (l < 0)
             goto bad;
         cfg->log_level = l;
+        return 1;
+    }
+    INT_OPT("triage", "claim_lease_s", claim_lease_s, 1, 86400)
+    INT_OPT("triage", "deadline_received_s", deadline_received_s, 0, 31536000)
+    INT_OPT("triage", "deadline_in_review_s", deadline_in_review_s, 0, 31536000)
+    if (strcmp(section, "triage") == 0 && strcmp(name, "destinations") == 0) {
+        if (!destinations_ok(value) || !set_str(cfg->destinations, sizeof(cfg->destinations), value))
+            goto bad;
         return 1;
     }
     snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_DEST_LIST_MAX 1024     /* bytes of [triage] destinations */
 
 struct gw_config {
     /* [gateway] */
@@ -24,6 +25,9 @@ struct gw_config {
     int frame_timeout_ms;
     int idle_timeout_ms;
     int max_connections;
+    int max_connections_per_ip;
+    int rate_per_s;                  /* per principal; 0: no limit */
+    int rate_burst;
     int shutdown_grace_ms;
     /* [tls] */
     char tls_cert[CONFIG_PATH_MAX];
@@ -42,7 +46,15 @@ struct gw_config {
     int pii_key_version;
     /* [log] */
     int log_level;
+    /* [triage] */
+    int claim_lease_s;               /* default claim length */
+    int deadline_received_s;         /* RECEIVED longer than this is overdue (0: never) */
+    int deadline_in_review_s;        /* IN_REVIEW likewise */
+    char destinations[CONFIG_DEST_LIST_MAX]; /* comma-separated names for FORWARD */
 };
+
+/* True when name is one of the comma-separated names in cfg->destinations. */
+bool config_destination_known(const struct gw_config *cfg, const char *name);
 
 void config_defaults(struct gw_config *cfg);
 

@@ -20,10 +20,13 @@
 
 #include "config.h"
 #include "log.h"
+#include "quota.h"
+#include "reload.h"
 #include "server.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
+#include "watch.h"
 
 static void usage(FILE *out)
 {
@@ -34,7 +37,8 @@ static void usage(FILE *out)
             "                                   --name NAME --region CODE [--sector S]\n"
             "       minyid -c FILE principal list\n"
             "       minyid -c FILE principal disable|enable ID\n"
-            "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered).\n");
+            "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered);\n"
+            "         SIGHUP reloads config, certificates and CRL and re-checks open connections.\n");
 }
 
 static bool cert_fingerprint(const char *path, unsigned char fp[32], char *err, size_t errlen)
@@ -181,6 +185,10 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"cannot start the database pool\"");
         goto out;
     }
+    if (!watch_start(gw)) {
+        log_error("event=start_failed reason=\"cannot start the live queue\"");
+        goto out;
+    }
     if (!server_start(gw, err, sizeof(err))) {
         log_error("event=start_failed reason=\"%s\"", err);
         goto out;
@@ -189,6 +197,10 @@ static int run_gateway(struct gw *gw)
     gw->sig_int = evsignal_new(gw->base, SIGINT, on_signal, gw);
     event_add(gw->sig_term, NULL);
     event_add(gw->sig_int, NULL);
+    if (!reload_install(gw)) {
+        log_error("event=start_failed reason=\"cannot handle SIGHUP\"");
+        goto out;
+    }
 
     log_info("event=ready listen=%s port=%d region=%s", gw->cfg.listen, gw->cfg.port,
              gw->cfg.body_region);
@@ -210,14 +222,18 @@ out:
         evconnlistener_free(gw->listener);
     while (gw->sessions != NULL)
         session_close(gw->sessions, "exiting");
+    watch_stop(gw);
     if (gw->store != NULL)
         store_free(gw->store);
     if (gw->sig_term != NULL)
         event_free(gw->sig_term);
     if (gw->sig_int != NULL)
         event_free(gw->sig_int);
+    if (gw->sig_hup != NULL)
+        event_free(gw->sig_hup);
     if (gw->grace_ev != NULL)
         event_free(gw->grace_ev);
+    quota_free(gw->lim);
     event_base_free(gw->base);
     SSL_CTX_free(gw->ssl_ctx);
     OPENSSL_cleanse(key, sizeof(key));
@@ -244,6 +260,7 @@ int main(int argc, char **argv)
         }
     }
     config_defaults(&gw.cfg);
+    gw.conf_path = conf;
     if (conf == NULL) {
         usage(stderr);
         return 2;

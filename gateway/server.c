@@ -10,6 +10,7 @@
 #include <event2/listener.h>
 
 #include "log.h"
+#include "quota.h"
 #include "server.h"
 #include "session.h"
 
@@ -27,7 +28,21 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
-    (void)session_accept(gw, fd, sa, salen);
+    char addr[QUOTA_ADDR_LEN];
+    quota_addr_key(sa, addr);
+    /* Only IP sources are counted; a session releases what it counted. */
+    if (addr[0] != '\0' && !quota_conn_acquire(gw->lim, addr, gw->cfg.max_connections_per_ip)) {
+        log_warnx("event=refused reason=max_connections_per_ip addr=%s limit=%d", addr,
+                  gw->cfg.max_connections_per_ip);
+        evutil_closesocket(fd);
+        return;
+    }
+    /* The session releases the count when it closes; a session that could
+     * not be set up never counted. */
+    if (session_accept(gw, fd, sa, salen))
+        snprintf(gw->sessions->addr, sizeof(gw->sessions->addr), "%s", addr);
+    else if (addr[0] != '\0')
+        quota_conn_release(gw->lim, addr);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -47,6 +62,10 @@ bool server_start(struct gw *gw, char *err, size_t errlen)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICHOST;
     snprintf(port, sizeof(port), "%d", gw->cfg.port);
+    if (gw->lim == NULL && (gw->lim = quota_new()) == NULL) {
+        snprintf(err, errlen, "out of memory for the connection limits");
+        return false;
+    }
     int rc = evutil_getaddrinfo(gw->cfg.listen, port, &hints, &ai);
     if (rc != 0) {
         snprintf(err, errlen, "listen address %s: %s (a numeric address is required)",

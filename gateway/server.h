@@ -17,6 +17,8 @@
 #include "validate.h"
 
 struct session;
+struct quota;
+struct watch;
 
 struct gw {
     struct event_base *base;
@@ -32,6 +34,10 @@ struct gw {
     bool store_drained;
     struct event *grace_ev;
     struct event *sig_term, *sig_int;
+    struct quota *lim;               /* per-address and per-principal limits */
+    const char *conf_path;           /* read again on SIGHUP */
+    struct event *sig_hup;
+    struct watch *watch;             /* sessions watching the live queue */
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */

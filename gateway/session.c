@@ -16,6 +16,7 @@
 #include "log.h"
 #include "session.h"
 #include "tls.h"
+#include "watch.h"
 
 static const char *state_names[] = {
     [SESSION_HANDSHAKE] = "HANDSHAKE", [SESSION_LOOKUP] = "LOOKUP",
@@ -81,6 +82,9 @@ void session_close(struct session *s, const char *reason)
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
     gw->n_sessions--;
+    if (s->addr[0] != '\0')
+        quota_conn_release(gw->lim, s->addr);
+    watch_remove(s);
     s->refs++;
     session_unref(s);
     server_session_gone(gw);
@@ -319,6 +323,20 @@ static void session_process_input(struct session *s)
             frame_arena_free(arena);
             session_close_after_flush(s, "principal refused");
             goto out;
+        }
+        uint32_t retry_after_ms = 0;
+        if (!quota_take_token(s->gw->lim, s->principal.id, cfg->rate_per_s, cfg->rate_burst,
+                               &retry_after_ms)) {
+            quota_send_rate_error(s, f->id, retry_after_ms);
+            frame_arena_free(arena);
+            /* Refusals take no slot in flight, so max_inflight does not
+             * stop a client that floods and never reads them: bound its
+             * unread answers instead. */
+            if (evbuffer_get_length(bufferevent_get_output(s->bev)) > cfg->max_frame_bytes) {
+                session_close(s, "rate-limited answers not read");
+                goto out;
+            }
+            continue;
         }
         s->inflight++;
         dispatch_frame(s, f, arena);

@@ -19,6 +19,7 @@
 #include <event2/util.h>
 
 #include "frame.h"
+#include "quota.h"
 #include "principal.h"
 #include "server.h"
 
@@ -50,6 +51,7 @@ struct session {
     struct principal principal;
     int deny_code;
     char peer[64];
+    char addr[QUOTA_ADDR_LEN];      /* source address counted in gw->lim; "" when none */
     struct session *prev, *next;
 };
 

@@ -1,0 +1,154 @@
+/*
+ * reload: SIGHUP handling.  See reload.h.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+#include "reload.h"
+#include "session.h"
+#include "store.h"
+#include "tls.h"
+
+/* CRLs read from one file at most: a CA publishes one, a few when rolling. */
+#define RELOAD_MAX_CRLS 16
+
+/* Options that need a restart; a reload keeps the running values. */
+static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
+{
+    if (strcmp(next->listen, cur->listen) != 0 || next->port != cur->port ||
+        strcmp(next->db_conninfo, cur->db_conninfo) != 0 ||
+        strcmp(next->body_region, cur->body_region) != 0 ||
+        strcmp(next->pii_key_file, cur->pii_key_file) != 0 ||
+        next->pii_key_version != cur->pii_key_version || next->db_pool_size != cur->db_pool_size)
+        log_warnx("event=reload_partial reason=\"listen, port, database, region, pool and "
+                  "privacy options take effect only after a restart\"");
+    snprintf(next->listen, sizeof(next->listen), "%s", cur->listen);
+    next->port = cur->port;
+    snprintf(next->body_region, sizeof(next->body_region), "%s", cur->body_region);
+    snprintf(next->db_conninfo, sizeof(next->db_conninfo), "%s", cur->db_conninfo);
+    snprintf(next->migrations_dir, sizeof(next->migrations_dir), "%s", cur->migrations_dir);
+    snprintf(next->pii_key_file, sizeof(next->pii_key_file), "%s", cur->pii_key_file);
+    next->pii_key_version = cur->pii_key_version;
+    next->db_pool_size = cur->db_pool_size;
+    next->db_batch_max = cur->db_batch_max;
+    next->db_queue_max = cur->db_queue_max;
+    next->db_query_timeout_ms = cur->db_query_timeout_ms;
+}
+
+/* Reads every CRL in a PEM file; returns how many (0 on none or error). */
+static int read_crls(const char *path, X509_CRL **out, int max)
+{
+    int n = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    while (n < max) {
+        X509_CRL *crl = PEM_read_X509_CRL(f, NULL, NULL, NULL);
+        if (crl == NULL)
+            break;
+        out[n++] = crl;
+    }
+    fclose(f);
+    return n;
+}
+
+static void on_recheck(void *arg, int code, const struct principal *p)
+{
+    struct session *s = arg;
+    if (s->state != SESSION_DEAD) {
+        if (code == 0 && p != NULL && !p->active)
+            session_close(s, "principal disabled (reload)");
+        else if (code == MINYI__V1__ERROR_CODE__NOT_FOUND)
+            session_close(s, "principal removed (reload)");
+        else if (code != 0)
+            /* The database is down: keep the connection; the next reload
+             * or the next connection checks again. */
+            log_warnx("event=recheck_failed sid=%llu principal=%lld code=%d",
+                      (unsigned long long)s->sid, (long long)s->principal.id, code);
+    }
+    session_unref(s);
+}
+
+/* Closes s when a CRL lists its certificate, else looks its principal up
+ * again.  Sessions still in the handshake are left to the new checks the
+ * handshake itself makes (they were created with the old context, whose
+ * CRL they are verified against; the deadline bounds them). */
+static void recheck_session(struct session *s, X509_CRL **crls, int n_crls)
+{
+    if (s->state != SESSION_READY && s->state != SESSION_LOOKUP && s->state != SESSION_DENIED)
+        return;
+    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    X509 *cert = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+    for (int i = 0; cert != NULL && i < n_crls; i++) {
+        X509_REVOKED *rev = NULL;
+        if (X509_CRL_get0_by_cert(crls[i], &rev, cert) == 1) {
+            session_close(s, "certificate revoked (reload)");
+            return;
+        }
+    }
+    unsigned char fp[32];
+    if (s->state != SESSION_READY || !tls_peer_fingerprint(ssl, fp))
+        return;
+    s->refs++;
+    store_principal_lookup(s->gw->store, fp, on_recheck, s);
+}
+
+bool reload_now(struct gw *gw)
+{
+    char err[512];
+    struct gw_config next;
+
+    if (gw->stopping || gw->conf_path == NULL)
+        return false;
+    config_defaults(&next);
+    if (!config_load(gw->conf_path, &next, err, sizeof(err))) {
+        log_error("event=reload_failed reason=\"%s\"", err);
+        return false;
+    }
+    SSL_CTX *ctx = tls_server_ctx(&next, err, sizeof(err));
+    if (ctx == NULL) {
+        log_error("event=reload_failed reason=\"%s\"", err);
+        return false;
+    }
+    keep_fixed(&next, &gw->cfg);
+    /* Open connections hold their own reference to the old context. */
+    SSL_CTX_free(gw->ssl_ctx);
+    gw->ssl_ctx = ctx;
+    gw->cfg = next;
+    log_set_level(gw->cfg.log_level);
+
+    X509_CRL *crls[RELOAD_MAX_CRLS];
+    int n_crls = gw->cfg.tls_crl[0] != '\0' ? read_crls(gw->cfg.tls_crl, crls, RELOAD_MAX_CRLS) : 0;
+    int checked = 0;
+    struct session *s = gw->sessions;
+    while (s != NULL) {
+        /* A close unlinks s: take the next one first. */
+        struct session *after = s->next;
+        recheck_session(s, crls, n_crls);
+        checked++;
+        s = after;
+    }
+    for (int i = 0; i < n_crls; i++)
+        X509_CRL_free(crls[i]);
+    log_info("event=reloaded config=%s sessions=%d crls=%d", gw->conf_path, checked, n_crls);
+    return true;
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)reload_now(arg);
+}
+
+bool reload_install(struct gw *gw)
+{
+    gw->sig_hup = evsignal_new(gw->base, SIGHUP, on_sighup, gw);
+    return gw->sig_hup != NULL && event_add(gw->sig_hup, NULL) == 0;
+}

@@ -1,0 +1,226 @@
+/*
+ * it_reload: SIGHUP.  The gateway reads its config, certificates and CRL
+ * again: a changed limit applies at once, a connection whose principal was
+ * disabled or whose certificate the new CRL revokes is closed, a new
+ * connection with the revoked certificate is refused, and the other
+ * connections carry on undisturbed on their old TLS sessions.
+ *
+ * The test revokes a certificate, so it works on its own copy of the test
+ * CA (the shared one is used by tests running at the same time).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "client_err.h"
+#include "itkit.h"
+
+#define CLOSE_MAX_MS 5000        /* a re-checked connection must close within this */
+#define RATE_PER_S 1             /* the limit the reloaded config sets */
+#define PIPELINED 5              /* requests sent at once against that limit */
+
+static struct itenv env;
+static char cadir[64];
+
+static void run(const char *cmd)
+{
+    int rc = system(cmd);
+    if (rc != 0)
+        fail_msg("command failed (%d): %s", rc, cmd);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char cmd[512], extra[256];
+    snprintf(cadir, sizeof(cadir), "/tmp/minyi-reload-XXXXXX");
+    if (mkdtemp(cadir) == NULL)
+        return -1;
+    snprintf(cmd, sizeof(cmd), "cp -rp '%s'/. '%s'/", MINYI_BINARY_DIR "/tests/certs", cadir);
+    if (system(cmd) != 0)
+        return -1;
+    snprintf(extra, sizeof(extra), "[tls]\ncrl = %s/crl.pem\n[gateway]\nrate_per_s = 0\n", cadir);
+    return itenv_up(&env, extra) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    int rc = itenv_down(&env);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cadir);
+    if (system(cmd) != 0)
+        return -1;
+    return rc == 0 ? 0 : -1;
+}
+
+static void hup(void)
+{
+    assert_true(env.gw.pid > 0);
+    assert_int_equal(kill(env.gw.pid, SIGHUP), 0);
+}
+
+/* Waits until the gateway's log shows its nth reload. */
+static void wait_reloaded(int nth)
+{
+    long long until = itnow_ms() + CLOSE_MAX_MS;
+    for (;;) {
+        int seen = 0;
+        FILE *f = fopen(env.gw.log, "r");
+        if (f != NULL) {
+            char line[2048];
+            while (fgets(line, sizeof(line), f) != NULL)
+                seen += strstr(line, "event=reloaded") != NULL;
+            fclose(f);
+        }
+        if (seen >= nth)
+            return;
+        if (itnow_ms() > until)
+            fail_msg("the gateway did not log reload number %d", nth);
+        itsleep_ms(50);
+    }
+}
+
+/* The gateway closes c: a receive ends without a frame, before the
+ * client's own timeout. */
+static void expect_closed(struct client_conn *c)
+{
+    char err[512];
+    struct frame_arena *arena = NULL;
+    long long t0 = itnow_ms();
+    Frame *f = client_recv(c, &arena, err, sizeof(err));
+    if (f != NULL)
+        fail_msg("expected a close, got a frame with id %llu", (unsigned long long)f->id);
+    if (client_err_is(err, CLIENT_ERR_TIMEOUT) || itnow_ms() - t0 > CLOSE_MAX_MS)
+        fail_msg("the connection was not closed: %s", err);
+}
+
+static void submit_ok(struct client_conn *c)
+{
+    Minyi__V1__Report *r = tmake_report(NULL, NULL);
+    assert_non_null(r);
+    itsubmit_ok(c, r, NULL);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+static int reloads;
+
+/* A lower rate in the file applies to the open connection after SIGHUP. */
+static void test_reload_applies_limits(void **state)
+{
+    (void)state;
+    struct client_conn *c = itconnect(&env, "contact1");
+    for (int i = 0; i < PIPELINED; i++)
+        itsend_status(c, 100 + i, "330400-2026-000001");
+    for (int i = 0; i < PIPELINED; i++) {
+        struct frame_arena *arena = NULL;
+        Frame *f = itrecv(c, &arena);
+        assert_int_not_equal(f->error != NULL ? f->error->code : 0,
+                             MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED);
+        frame_arena_free(arena);
+    }
+    FILE *conf = fopen(env.gw.conf, "a");
+    assert_non_null(conf);
+    fprintf(conf, "\n[gateway]\nrate_per_s = %d\nrate_burst = 1\n", RATE_PER_S);
+    assert_int_equal(fclose(conf), 0);
+    hup();
+    wait_reloaded(++reloads);
+    for (int i = 0; i < PIPELINED; i++)
+        itsend_status(c, 200 + i, "330400-2026-000001");
+    int exhausted = 0;
+    for (int i = 0; i < PIPELINED; i++) {
+        struct frame_arena *arena = NULL;
+        Frame *f = itrecv(c, &arena);
+        if (f->error != NULL && f->error->code == MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED) {
+            assert_true(f->error->retry_after_ms > 0);
+            exhausted++;
+        }
+        frame_arena_free(arena);
+    }
+    assert_true(exhausted >= PIPELINED - 2);
+    /* Back to no limit for the other tests. */
+    conf = fopen(env.gw.conf, "a");
+    assert_non_null(conf);
+    fprintf(conf, "\n[gateway]\nrate_per_s = 0\n");
+    assert_int_equal(fclose(conf), 0);
+    hup();
+    wait_reloaded(++reloads);
+    submit_ok(c);
+    client_close(c);
+}
+
+/* minyid principal disable + SIGHUP closes that principal's connections only. */
+static void test_disabled_principal_closed(void **state)
+{
+    (void)state;
+    char cmd[8192];
+    struct client_conn *keep = itconnect(&env, "contact1");
+    struct client_conn *gone = itconnect(&env, "contact2");
+    submit_ok(keep);
+    submit_ok(gone);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' principal disable %lld", MINYID_PATH, env.gw.conf,
+             (long long)env.contact2);
+    run(cmd);
+    hup();
+    expect_closed(gone);
+    client_close(gone);
+    submit_ok(keep);
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' principal enable %lld", MINYID_PATH, env.gw.conf,
+             (long long)env.contact2);
+    run(cmd);
+    wait_reloaded(++reloads);
+    client_close(keep);
+}
+
+/* A certificate revoked in the CRL file: its open connection is closed at
+ * SIGHUP and a new one is refused by the new TLS context. */
+static void test_revoked_certificate_closed(void **state)
+{
+    (void)state;
+    char cmd[1024], err[512];
+    struct client_conn *keep = itconnect(&env, "contact1");
+    struct client_conn *gone = itconnect(&env, "contact2");
+    submit_ok(keep);
+    submit_ok(gone);
+    snprintf(cmd, sizeof(cmd), "'%s/deploy/certs' revoke '%s' contact2 >/dev/null",
+             MINYI_SOURCE_DIR, cadir);
+    run(cmd);
+    hup();
+    expect_closed(gone);
+    client_close(gone);
+    wait_reloaded(++reloads);
+    submit_ok(keep);
+    /* TLS 1.3 reports a refused client certificate after the client's side
+     * of the handshake: on connect or on the first answer. */
+    struct client_conn *again = ittry_connect(&env, "contact2", err, sizeof(err));
+    if (again != NULL) {
+        Minyi__V1__Report *r = tmake_report(NULL, NULL);
+        assert_non_null(r);
+        struct frame_arena *arena = NULL;
+        Frame *f = tsubmit(again, r, &arena, err, sizeof(err));
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        if (f != NULL)
+            fail_msg("a revoked certificate was served after the reload");
+        client_close(again);
+    }
+    client_close(keep);
+    assert_true(tgw_log_contains(&env.gw, "certificate revoked (reload)"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reload_applies_limits),
+        cmocka_unit_test(test_disabled_principal_closed),
+        cmocka_unit_test(test_revoked_certificate_closed),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,88 @@
+/*
+ * test_quota: the per-address connection counts and the per-principal
+ * token bucket, without a network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+
+#include "quota.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void test_addr_key(void **state)
+{
+    (void)state;
+    char key[QUOTA_ADDR_LEN];
+    struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(4242) };
+    inet_pton(AF_INET, "192.0.2.7", &in.sin_addr);
+    quota_addr_key((struct sockaddr *)&in, key);
+    assert_string_equal(key, "192.0.2.7");
+    struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+    inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+    quota_addr_key((struct sockaddr *)&in6, key);
+    assert_string_equal(key, "2001:db8::1");
+}
+
+static void test_connections_per_address(void **state)
+{
+    (void)state;
+    struct quota *q = quota_new();
+    assert_non_null(q);
+    for (int i = 0; i < 3; i++)
+        assert_true(quota_conn_acquire(q, "192.0.2.7", 3));
+    assert_false(quota_conn_acquire(q, "192.0.2.7", 3));
+    assert_true(quota_conn_acquire(q, "192.0.2.8", 3));
+    assert_int_equal(quota_conn_count(q, "192.0.2.7"), 3);
+    quota_conn_release(q, "192.0.2.7");
+    assert_true(quota_conn_acquire(q, "192.0.2.7", 3));
+    for (int i = 0; i < 3; i++)
+        quota_conn_release(q, "192.0.2.7");
+    assert_int_equal(quota_conn_count(q, "192.0.2.7"), 0);
+    quota_conn_release(q, "192.0.2.8");
+    quota_free(q);
+}
+
+static void test_token_bucket(void **state)
+{
+    (void)state;
+    struct quota *q = quota_new();
+    uint32_t retry = 0;
+    assert_non_null(q);
+    for (int i = 0; i < 4; i++)
+        assert_true(quota_take_token(q, 1, 10, 4, &retry));
+    assert_false(quota_take_token(q, 1, 10, 4, &retry));
+    assert_true(retry > 0 && retry <= 101);
+    /* Another principal has a bucket of its own. */
+    assert_true(quota_take_token(q, 2, 10, 4, &retry));
+    /* One token comes back after 1/rate seconds. */
+    sleep_ms(120);
+    assert_true(quota_take_token(q, 1, 10, 4, &retry));
+    assert_false(quota_take_token(q, 1, 10, 4, &retry));
+    /* rate 0 is no limit. */
+    for (int i = 0; i < 1000; i++)
+        assert_true(quota_take_token(q, 3, 0, 1, &retry));
+    quota_free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr_key),
+        cmocka_unit_test(test_connections_per_address),
+        cmocka_unit_test(test_token_bucket),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
