@@ -237,20 +237,47 @@ static enum forbidden scan_forbidden(const uint8_t *s, size_t len, bool multilin
 }
 
 /*
- * True for code points that NFC leaves alone in any context: no canonical
- * decomposition, combining class 0, and never the second part of a
- * composition.  Text made only of these (ASCII, CJK ideographs, the usual
- * Chinese punctuation, full-width forms) is already in NFC, which spares
- * utf8proc's two passes and allocation for nearly every report.
+ * True for code points that NFC leaves alone in any context: combining
+ * class 0 (nothing is reordered around them), no canonical decomposition
+ * (a compatibility one does not count: NFC ignores it), and never the
+ * second part of a canonical composition (so no preceding character can
+ * absorb them).  Text made only of these is already in NFC, which spares
+ * utf8proc's two passes and allocation for nearly every report, whatever
+ * its script.  The usual ranges of Chinese text are answered without a
+ * table lookup; the rest from utf8proc's own character properties, so the
+ * answer follows the Unicode version of the library that normalises.
+ * Hangul jamo and syllables compose algorithmically, outside those
+ * properties, and always take the full path.  tests/unit/test_nfc_inert.c
+ * checks this against utf8proc_map over every code point.
  */
-static bool nfc_inert(uint32_t cp)
+bool validate_nfc_inert(uint32_t cp)
 {
-    return cp < 0x80 ||
-           (cp >= 0x2010 && cp <= 0x2027) ||   /* dashes, quotes, ellipsis */
-           (cp >= 0x3000 && cp <= 0x3029) ||   /* CJK punctuation before the tone marks */
-           (cp >= 0x3400 && cp <= 0x4DBF) ||   /* CJK Extension A */
-           (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK Unified Ideographs */
-           (cp >= 0xFF01 && cp <= 0xFF5E);     /* full-width ASCII forms */
+    const utf8proc_property_t *p;
+
+    if (cp < 0x80 ||
+        (cp >= 0x3400 && cp <= 0x4DBF) ||   /* CJK Extension A */
+        (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK Unified Ideographs */
+        (cp >= 0xFF01 && cp <= 0xFF5E))     /* full-width ASCII forms */
+        return true;
+    if ((cp >= 0x1100 && cp <= 0x11FF) ||   /* Hangul Jamo */
+        (cp >= 0xA960 && cp <= 0xA97F) ||   /* Hangul Jamo Extended-A */
+        (cp >= 0xAC00 && cp <= 0xD7FF) ||   /* Hangul syllables, Jamo Extended-B */
+        (cp >= 0x3130 && cp <= 0x318F) ||   /* Hangul compatibility jamo */
+        cp > 0x10FFFF)
+        return false;
+    p = utf8proc_get_property((utf8proc_int32_t)cp);
+    if (p->combining_class != 0)
+        return false;
+    if (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0)
+        return false;
+    /* Whether the code point can be the second of a composition pair:
+     * before utf8proc 2.9 a comb_index at or above 0x8000 (UINT16_MAX
+     * meaning none), since then a flag of its own. */
+#if UTF8PROC_VERSION_MAJOR == 2 && UTF8PROC_VERSION_MINOR < 9
+    return p->comb_index == UINT16_MAX || p->comb_index < 0x8000;
+#else
+    return !p->comb_issecond;
+#endif
 }
 
 static bool all_nfc_inert(const uint8_t *s, size_t len)
@@ -262,7 +289,7 @@ static bool all_nfc_inert(const uint8_t *s, size_t len)
             i++;
             continue;
         }
-        if (!nfc_inert(decode_next(s, &i)))
+        if (!validate_nfc_inert(decode_next(s, &i)))
             return false;
     }
     return true;
@@ -304,12 +331,46 @@ static long normalise(const uint8_t *s, size_t len, unsigned extra_options,
     return 0;
 }
 
-/* Returns the classification mark found in s, or NULL. */
-static const char *find_mark(const char *s, size_t len)
+/*
+ * Scans text once for classification marks: returns the first one found,
+ * or NULL.  When split is not NULL it is set when a mark's first character
+ * is directly followed by a default-ignorable code point, which may hide a
+ * mark (see check_marks).  Every mark begins with one of the leads, so only
+ * positions holding a lead are compared.
+ */
+static const char *scan_marks(const char *s, size_t len, bool *split)
 {
-    for (size_t m = 0; m < N_MARKS; m++)
-        if (memmem(s, len, classification_marks[m], strlen(classification_marks[m])) != NULL)
-            return classification_marks[m];
+    const uint8_t *u = (const uint8_t *)s;
+
+    if (split != NULL)
+        *split = false;
+    for (size_t i = 0; i < len; i++) {
+        /* Leads are multi-byte characters: skip ASCII and continuation bytes. */
+        if (u[i] < 0xC0)
+            continue;
+        for (size_t k = 0; k < N_LEADS; k++) {
+            size_t lead_len;
+            /* The first two bytes rule out nearly every position without a
+             * call (the leads are multi-byte characters). */
+            if (u[i] != (uint8_t)classification_leads[k][0] || i + 1 >= len ||
+                u[i + 1] != (uint8_t)classification_leads[k][1])
+                continue;
+            lead_len = strlen(classification_leads[k]);
+            if (lead_len > len - i || memcmp(s + i, classification_leads[k], lead_len) != 0)
+                continue;
+            for (size_t m = 0; m < N_MARKS; m++) {
+                size_t mark_len = strlen(classification_marks[m]);
+                if (mark_len <= len - i && memcmp(s + i, classification_marks[m], mark_len) == 0)
+                    return classification_marks[m];
+            }
+            if (split != NULL && !*split && i + lead_len < len) {
+                size_t next = i + lead_len;
+                uint32_t cp = decode_next(u, &next);
+                *split = utf8proc_get_property((utf8proc_int32_t)cp)->ignorable;
+            }
+            break;
+        }
+    }
     return NULL;
 }
 
@@ -317,24 +378,26 @@ static const char *find_mark(const char *s, size_t len)
  * Looks for classification marks in NFC text.  A mark split by characters
  * that are invisible by definition (zero-width space, joiners, soft hyphen,
  * variation selectors) still reads as the mark, so when a mark's first
- * character occurs, the text is looked at again with those removed.
+ * character is directly followed by such a character, the text is looked at
+ * again with those removed.  Removing them cannot make a mark anywhere else:
+ * a lead followed by a visible character that is not the mark's second one
+ * stays so (the text is NFC already, and the marks' characters neither
+ * compose nor decompose).
  */
 static bool check_marks(const char *s, size_t len, const struct field *f,
                         struct validation_error *err)
 {
-    const char *mark = find_mark(s, len);
-    bool has_lead = false;
+    bool split;
+    const char *mark = scan_marks(s, len, &split);
 
-    for (size_t k = 0; mark == NULL && k < N_LEADS && !has_lead; k++)
-        has_lead = memmem(s, len, classification_leads[k], strlen(classification_leads[k])) != NULL;
-    if (mark == NULL && has_lead) {
+    if (mark == NULL && split) {
         char *stripped;
         size_t stripped_len;
         long rc = normalise((const uint8_t *)s, len, UTF8PROC_IGNORE, &stripped, &stripped_len);
         if (rc == UTF8PROC_ERROR_NOMEM)
             return reject_nomem(err, f);
         if (rc == 0) {
-            mark = find_mark(stripped, stripped_len);
+            mark = scan_marks(stripped, stripped_len, NULL);
             free(stripped);
         }
     }

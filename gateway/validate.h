@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "minyi.pb-c.h"
 #include "intake.h"
@@ -75,5 +76,9 @@ bool validate_text(const ProtobufCBinaryData *in, enum validate_text_kind kind,
                    const char *field, const char *field_zh, bool required,
                    const struct validate_limits *lim, char **out, struct validation_error *err)
     __attribute__((warn_unused_result));
+
+/* True when NFC leaves the code point unchanged whatever surrounds it, so
+ * text made only of such code points is in NFC already. */
+bool validate_nfc_inert(uint32_t cp);
 
 #endif

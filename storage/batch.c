@@ -18,6 +18,12 @@
  * costs only itself.  A solo row that fails is answered INTERNAL with the
  * database's message (UNAVAILABLE when the SQLSTATE says the failure is
  * transient).
+ *
+ * Once a batch has committed, the receipts it stored go to
+ * minyi_notify_received() as an operation of their own (OP_NOTIFY), which
+ * tells listening gateways about the new reports.  Sending the NOTIFY from
+ * inside the batch would serialise the commits of concurrent batches (see
+ * storage/migrations/0003_intake_fast.sql).
  */
 #include "store_int.h"
 
@@ -348,11 +354,79 @@ static void batch_failed(struct store_conn *c)
     c->n_ops = 0;
 }
 
+/* Nobody waits for the answer of a notification: it is a hint to editors
+ * and the reports are stored whether or not it is sent. */
+static void notify_done(void *arg, struct store_reply *rep)
+{
+    (void)arg;
+    (void)rep;
+}
+
+/* What a 'new' notification says besides its kind and state. */
+struct fresh_row {
+    const char *receipt;       /* in c->res, valid until the result is cleared */
+    int64_t at_ms;
+    int64_t principal_id;
+};
+
+/* Longest text of an int64 with its separator. */
+#define INT64_TEXT_MAX 24
+
+/* Queues the 'new' notifications of the rows this batch inserted, as three
+ * text[] / int8[] literals.  Receipts are digits and dashes (made by
+ * minyi_submit_batch, and checked by the caller), so they need no quoting;
+ * a failure here costs only the hint, so it is logged and dropped. */
+static void notify_inserted(struct store_conn *c, const struct fresh_row *rows, size_t n)
+{
+    struct store_op *op;
+    char *lit[3];
+    size_t cap[3] = { 3, 3 + n * INT64_TEXT_MAX, 3 + n * INT64_TEXT_MAX };
+    size_t at[3] = { 0, 0, 0 };
+    size_t i, k;
+
+    if (n == 0)
+        return;
+    for (i = 0; i < n; i++)
+        cap[0] += strlen(rows[i].receipt) + 1;
+    for (k = 0; k < 3; k++)
+        lit[k] = malloc(cap[k]);
+    if (!lit[0] || !lit[1] || !lit[2]) {
+        for (k = 0; k < 3; k++)
+            free(lit[k]);
+        store_log("warn", "event=notify_dropped reason=out_of_memory rows=%zu", n);
+        return;
+    }
+    for (k = 0; k < 3; k++)
+        lit[k][at[k]++] = '{';
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(rows[i].receipt);
+        const char *sep = i ? "," : "";
+        at[0] += (size_t)snprintf(lit[0] + at[0], cap[0] - at[0], "%s", sep);
+        memcpy(lit[0] + at[0], rows[i].receipt, l);
+        at[0] += l;
+        at[1] += (size_t)snprintf(lit[1] + at[1], cap[1] - at[1], "%s%lld", sep,
+                                  (long long)rows[i].at_ms);
+        at[2] += (size_t)snprintf(lit[2] + at[2], cap[2] - at[2], "%s%lld", sep,
+                                  (long long)rows[i].principal_id);
+    }
+    for (k = 0; k < 3; k++) {
+        lit[k][at[k]++] = '}';
+        lit[k][at[k]] = '\0';
+    }
+    op = store_op_new(OP_NOTIFY, NULL);
+    op->reply_cb = notify_done;
+    for (k = 0; k < 3; k++)
+        op->params[k] = lit[k];
+    op->nparams = 3;
+    store_op_enqueue(c->st, op);
+}
+
 void batch_finish(struct store_conn *c)
 {
     struct store *st = c->st;
     int t, ntuples;
-    size_t i;
+    size_t i, n_new = 0;
+    struct fresh_row *fresh;
 
     if (c->failed) {
         batch_failed(c);
@@ -366,6 +440,8 @@ void batch_finish(struct store_conn *c)
         c->n_ops = 0;
         return;
     }
+    /* The receipts stay valid until c->res is cleared after this returns. */
+    fresh = malloc(c->n_rows * sizeof *fresh);
     for (t = 0; t < ntuples; t++) {
         long ord = strtol(PQgetvalue(c->res, t, 0), NULL, 10);
         if (ord >= 1 && (size_t)ord <= c->n_rows)
@@ -393,10 +469,22 @@ void batch_finish(struct store_conn *c)
                           "该 client_report_id 已用于另一份内容不同的信息");
             continue;
         }
+        if (inserted && !op->first && fresh && n_new < c->n_rows &&
+            strspn(receipt, "0123456789-") == strlen(receipt)) {
+            fresh[n_new].receipt = receipt;
+            fresh[n_new].at_ms = (int64_t)at_ms;
+            fresh[n_new].principal_id = op->report->principal_id;
+            n_new++;
+        }
         /* Only the op whose row this call inserted is not a duplicate. */
         submit_ok(st, op, receipt, (int64_t)at_ms, !(inserted && !op->first));
     }
     c->n_ops = 0;
+    if (fresh)
+        notify_inserted(c, fresh, n_new);
+    else
+        store_log("warn", "event=notify_dropped reason=out_of_memory rows=%zu", c->n_rows);
+    free(fresh);
 }
 
 void batch_free_buffers(struct store_conn *c)

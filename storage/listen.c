@@ -3,7 +3,8 @@
  * pool's: a pool connection is lent to one query at a time, while this one
  * sits in LISTEN minyi_queue for ever and only reads.  Every gateway on the
  * database has one, so a NOTIFY sent by any of them (the events trigger in
- * 0002_triage.sql) reaches the editors of all.
+ * 0002_triage.sql, and for new reports minyi_notify_received() after each
+ * intake batch, see 0003_intake_fast.sql) reaches the editors of all.
  *
  * States: DOWN (waiting for the reconnect timer) -> CONNECTING
  * (PQconnectPoll) -> SETUP (LISTEN sent) -> UP (reading notifications);

@@ -29,6 +29,8 @@ const char store_prepare_sql[] =
     "PREPARE " STMT_MINE "(int8, int8, int4) AS"
     " SELECT id, receipt, title, state, " MS_OF("received_at")
     " FROM reports WHERE principal_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3;"
+    "PREPARE " STMT_NOTIFY "(text[], int8[], int8[]) AS"
+    " SELECT minyi_notify_received($1, $2, $3);"
     TRIAGE_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24
@@ -71,6 +73,12 @@ void query_start(struct store_conn *c, struct store_op *op)
         return;
     case OP_TRIAGE:
         triage_send(c, op);
+        return;
+    case OP_NOTIFY:
+        values[0] = op->params[0];
+        values[1] = op->params[1];
+        values[2] = op->params[2];
+        pool_send(c, STMT_NOTIFY, 3, values, lengths, formats);
         return;
     case OP_SUBMIT:
     default:
@@ -211,6 +219,9 @@ void query_finish(struct store_conn *c)
     case OP_TRIAGE:
         triage_finish(st, op, res);
         return;
+    case OP_NOTIFY:
+        ok = true;
+        break;
     case OP_STATUS: {
         Minyi__V1__StatusResponse *m;
         if (PQntuples(res) == 0) {

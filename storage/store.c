@@ -142,22 +142,43 @@ static void check_drained(struct store *st)
         st->drain_cb(st->drain_arg);
 }
 
+/* Intake batches running now. */
+static int submit_batches(const struct store *st)
+{
+    int i, n = 0;
+
+    for (i = 0; i < st->n_conns; i++)
+        if (st->conns[i].state == CONN_BUSY && st->conns[i].kind == OP_SUBMIT)
+            n++;
+    return n;
+}
+
 /* Gives queued work to idle connections: other operations first (they are
- * small and someone is waiting for each), then a batch of submissions. */
+ * small and someone is waiting for each), then batches of submissions on
+ * all but STORE_CONNS_KEPT_FOR_QUERIES connections at most.  A finished
+ * batch kicks again, and the submissions that gathered meanwhile go out
+ * together in the next one; when a batch connection is free, a submission
+ * goes out at once. */
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct store *st = arg;
-    int i;
+    int i, batches = submit_batches(st);
+    int batches_max = st->n_conns > STORE_CONNS_KEPT_FOR_QUERIES
+                          ? st->n_conns - STORE_CONNS_KEPT_FOR_QUERIES : 1;
 
     (void)fd;
     (void)what;
     for (i = 0; i < st->n_conns; i++) {
         struct store_conn *c = &st->conns[i];
-        while (c->state == CONN_IDLE && (st->opq.n || st->subq.n)) {
-            if (st->opq.n)
+        while (c->state == CONN_IDLE &&
+               (st->opq.n || (st->subq.n && batches < batches_max))) {
+            if (st->opq.n) {
                 query_start(c, store_op_queue_pop(&st->opq));
-            else
+            } else {
                 batch_start(c);
+                if (c->state == CONN_BUSY)
+                    batches++;
+            }
         }
     }
     check_drained(st);

@@ -34,6 +34,12 @@
 #define STORE_RECEIPT_MAX           63     /* bytes of a receipt; longer ones cannot exist */
 #define STORE_LIST_DEFAULT          20
 #define STORE_LIST_MAX              100
+/* Connections intake batches leave to other operations (when the pool has
+ * more than one).  Status queries, triage calls and the notifications of
+ * stored batches then never wait behind intake, and submissions arriving
+ * while every batch connection is busy gather into one larger batch rather
+ * than many small transactions, each paying the per-call cost again. */
+#define STORE_CONNS_KEPT_FOR_QUERIES 1
 
 /* Associated data that binds each sealed personal field to its column. */
 #define STORE_AAD_PHONE         "minyi:reports.phone_enc"
@@ -44,6 +50,7 @@
 #define STMT_PRINCIPAL "minyi_principal"
 #define STMT_STATUS    "minyi_status"
 #define STMT_MINE      "minyi_mine"
+#define STMT_NOTIFY    "minyi_notify"
 
 enum op_kind {
     OP_SUBMIT = 1,
@@ -51,6 +58,7 @@ enum op_kind {
     OP_STATUS,
     OP_MINE,
     OP_TRIAGE,                 /* one call of a triage SQL function (triage.c) */
+    OP_NOTIFY,                 /* a stored batch's queue notifications (batch.c) */
 };
 
 /* Most text parameters of a triage statement (minyi_t_queue has 18). */

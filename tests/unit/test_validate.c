@@ -809,6 +809,8 @@ static void test_classification_marks(void **state)
         "绝\xE2\x80\x8B密",          /* split by a zero-width space */
         "机\xC2\xAD密",              /* split by a soft hyphen */
         "秘\xEF\xB8\x80密",          /* split by a variation selector */
+        "机\xE2\x80\x8B\xE2\x80\x8D密",  /* split by two invisible characters */
+        "机关绝\xE2\x80\x8B密",      /* split, after a lead that is no mark */
     };
     static const struct {
         size_t offset;
