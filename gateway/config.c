@@ -50,6 +50,13 @@ void config_defaults(struct gw_config *cfg)
     cfg->deadline_received_s = 259200;
     cfg->deadline_in_review_s = 604800;
     snprintf(cfg->destinations, sizeof(cfg->destinations), "province");
+    cfg->fwd_poll_ms = 1000;
+    cfg->fwd_lease_s = 120;
+    cfg->fwd_claim_max = 64;
+    cfg->fwd_max_attempts = 20;
+    cfg->fwd_backoff_min_ms = 1000;
+    cfg->fwd_backoff_max_ms = 600000;
+    cfg->fwd_timeout_ms = 30000;
 }
 
 /* Destination names: letters, digits, '_', '.', '-', separated by commas
@@ -126,10 +133,87 @@ static bool set_str(char *dst, size_t size, const char *v)
         return 1;                                                          \
     }
 
+const struct gw_peer *config_peer(const struct gw_config *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_peers; i++)
+        if (strcmp(cfg->peers[i].name, name) == 0)
+            return &cfg->peers[i];
+    return NULL;
+}
+
+#define PEER_PREFIX "peer."
+
+/* One option of a [peer.NAME] section; 1 when taken, 0 when bad. */
+static int on_peer_option(struct load_ctx *ctx, const char *pname, const char *name,
+                          const char *value)
+{
+    struct gw_config *cfg = ctx->cfg;
+    struct gw_peer *p = (struct gw_peer *)config_peer(cfg, pname);
+    long n;
+
+    if (pname[0] == '\0' || strlen(pname) > CONFIG_PEER_NAME_MAX || strchr(pname, ',') ||
+        strchr(pname, ' ') || !destinations_ok(pname)) {
+        snprintf(ctx->err, sizeof(ctx->err), "bad peer name [peer.%s]", pname);
+        return 0;
+    }
+    if (p == NULL) {
+        if (cfg->n_peers >= CONFIG_PEERS_MAX) {
+            snprintf(ctx->err, sizeof(ctx->err), "more than %d [peer.NAME] sections",
+                     CONFIG_PEERS_MAX);
+            return 0;
+        }
+        p = &cfg->peers[cfg->n_peers++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->name, sizeof(p->name), "%s", pname);
+    }
+    if (strcmp(name, "host") == 0 && value[0] && set_str(p->host, sizeof(p->host), value))
+        return 1;
+    if (strcmp(name, "port") == 0 && parse_int(value, 1, 65535, &n)) {
+        p->port = (int)n;
+        return 1;
+    }
+    if (strcmp(name, "server_name") == 0 && set_str(p->server_name, sizeof(p->server_name), value))
+        return 1;
+    if (strcmp(name, "ca") == 0 && value[0] && set_path(ctx, p->ca, value))
+        return 1;
+    if (strcmp(name, "cert") == 0 && value[0] && set_path(ctx, p->cert, value))
+        return 1;
+    if (strcmp(name, "key") == 0 && value[0] && set_path(ctx, p->key, value))
+        return 1;
+    if (strcmp(name, "host") != 0 && strcmp(name, "port") != 0 && strcmp(name, "ca") != 0 &&
+        strcmp(name, "server_name") != 0 && strcmp(name, "cert") != 0 && strcmp(name, "key") != 0)
+        snprintf(ctx->err, sizeof(ctx->err), "unknown option [peer.%s] %s", pname, name);
+    else
+        snprintf(ctx->err, sizeof(ctx->err), "bad value for [peer.%s] %s: \"%s\"", pname, name,
+                 value);
+    return 0;
+}
+
+/* Every peer needs an address, its CA and our certificate; the name its
+ * certificate must carry defaults to the host it is reached at. */
+static bool peers_complete(struct gw_config *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < cfg->n_peers; i++) {
+        struct gw_peer *p = &cfg->peers[i];
+        const char *missing = !p->host[0] ? "host" : p->port == 0 ? "port" : !p->ca[0] ? "ca"
+                              : !p->cert[0] ? "cert" : !p->key[0] ? "key" : NULL;
+        if (missing != NULL) {
+            snprintf(err, errlen, "[peer.%s] needs %s", p->name, missing);
+            return false;
+        }
+        if (!p->server_name[0])
+            memcpy(p->server_name, p->host, sizeof(p->server_name));
+    }
+    return true;
+}
+
 static int on_option(void *user, const char *section, const char *name, const char *value)
 {
     struct load_ctx *ctx = user;
     struct gw_config *cfg = ctx->cfg;
+
+    if (strncmp(section, PEER_PREFIX, strlen(PEER_PREFIX)) == 0)
+        return on_peer_option(ctx, section + strlen(PEER_PREFIX), name, value);
 
     STR_OPT("gateway", "listen", listen)
     INT_OPT("gateway", "port", port, 1, 65535)
@@ -187,6 +271,13 @@ static int on_option(void *user, const char *section, const char *name, const ch
             goto bad;
         return 1;
     }
+    INT_OPT("forward", "poll_ms", fwd_poll_ms, 10, 3600000)
+    INT_OPT("forward", "lease_s", fwd_lease_s, 1, 86400)
+    INT_OPT("forward", "claim_max", fwd_claim_max, 1, 10000)
+    INT_OPT("forward", "max_attempts", fwd_max_attempts, 1, 1000)
+    INT_OPT("forward", "backoff_min_ms", fwd_backoff_min_ms, 1, 86400000)
+    INT_OPT("forward", "backoff_max_ms", fwd_backoff_max_ms, 1, 86400000)
+    INT_OPT("forward", "timeout_ms", fwd_timeout_ms, 1, 3600000)
     snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);
     return 0;
 bad:
@@ -220,6 +311,10 @@ bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errl
     if (rc > 0) {
         snprintf(err, errlen, "config %s line %d: %s", path, rc,
                  ctx.err[0] ? ctx.err : "syntax error");
+        return false;
+    }
+    if (!peers_complete(cfg, ctx.err, sizeof(ctx.err))) {
+        snprintf(err, errlen, "config %s: %s", path, ctx.err);
         return false;
     }
     return true;

@@ -11,6 +11,20 @@
 
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_DEST_LIST_MAX 1024     /* bytes of [triage] destinations */
+#define CONFIG_PEERS_MAX 8            /* [peer.NAME] sections */
+#define CONFIG_PEER_NAME_MAX 64       /* bytes of NAME, as in destinations */
+#define CONFIG_HOST_MAX 256
+
+/* [peer.NAME]: an instance above this one that FORWARD delivers to. */
+struct gw_peer {
+    char name[CONFIG_PEER_NAME_MAX + 1];
+    char host[CONFIG_HOST_MAX];       /* address to connect to */
+    int port;
+    char ca[CONFIG_PATH_MAX];         /* CA that signs the peer's certificate */
+    char server_name[CONFIG_HOST_MAX];/* host name or IP its certificate must carry (default host) */
+    char cert[CONFIG_PATH_MAX];       /* our client certificate for it */
+    char key[CONFIG_PATH_MAX];
+};
 
 struct gw_config {
     /* [gateway] */
@@ -51,7 +65,21 @@ struct gw_config {
     int deadline_received_s;         /* RECEIVED longer than this is overdue (0: never) */
     int deadline_in_review_s;        /* IN_REVIEW likewise */
     char destinations[CONFIG_DEST_LIST_MAX]; /* comma-separated names for FORWARD */
+    /* [forward]: the forwarder that delivers outbox rows to the peers */
+    int fwd_poll_ms;                 /* how often due rows are claimed */
+    int fwd_lease_s;                 /* a claimed row is due again after this */
+    int fwd_claim_max;               /* rows claimed at once */
+    int fwd_max_attempts;            /* temporary failures before a row is dead */
+    int fwd_backoff_min_ms;          /* wait after the first failure, doubling */
+    int fwd_backoff_max_ms;
+    int fwd_timeout_ms;              /* connect + handshake, and each answer */
+    /* [peer.NAME] */
+    struct gw_peer peers[CONFIG_PEERS_MAX];
+    int n_peers;
 };
+
+/* The [peer.NAME] section of name, or NULL. */
+const struct gw_peer *config_peer(const struct gw_config *cfg, const char *name);
 
 /* True when name is one of the comma-separated names in cfg->destinations. */
 bool config_destination_known(const struct gw_config *cfg, const char *name);

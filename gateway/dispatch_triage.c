@@ -9,155 +9,25 @@
 
 #include "dispatch_triage.h"
 #include "log.h"
+#include "request.h"
 #include "triage.h"
 #include "utf8.h"
 #include "validate.h"
 #include "watch.h"
 
-#define TRIAGE_RECEIPT_MAX 40   /* bytes of a receipt in a request */
-#define TRIAGE_CURSOR_MAX 64    /* bytes of a queue cursor */
-
-struct treq {
-    struct session *s;
-    uint64_t id;
-    int op;                     /* Frame body case of the request */
-};
-
-static const char *op_name(int op)
-{
-    switch (op) {
-    case MINYI__V1__FRAME__BODY_QUEUE: return "queue";
-    case MINYI__V1__FRAME__BODY_SHOW: return "show";
-    case MINYI__V1__FRAME__BODY_CLAIM: return "claim";
-    case MINYI__V1__FRAME__BODY_RENEW: return "renew";
-    case MINYI__V1__FRAME__BODY_RELEASE: return "release";
-    case MINYI__V1__FRAME__BODY_EDIT: return "edit";
-    case MINYI__V1__FRAME__BODY_DECIDE: return "decide";
-    case MINYI__V1__FRAME__BODY_RESUBMIT: return "resubmit";
-    case MINYI__V1__FRAME__BODY_WATCH: return "watch";
-    default: return "other";
-    }
-}
+#define TRIAGE_RECEIPT_MAX REQUEST_RECEIPT_MAX
+#define TRIAGE_CURSOR_MAX REQUEST_CURSOR_MAX
 
 static void answer_error(struct session *s, uint64_t id, int op, int code, const char *field,
                          const char *msg, const char *msg_zh)
 {
-    log_info("event=request sid=%llu id=%llu op=%s result=%d field=%s",
-             (unsigned long long)s->sid, (unsigned long long)id, op_name(op), code, field);
-    session_send_error(s, id, code, field, msg, msg_zh);
-    session_request_done(s);
-}
-
-static void answer_nomem(struct session *s, uint64_t id, int op)
-{
-    answer_error(s, id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
-                 "服务器内存不足");
+    request_fail(s, id, op, code, field, msg, msg_zh);
 }
 
 static void answer_invalid(struct session *s, uint64_t id, int op,
                            const struct validation_error *e)
 {
-    answer_error(s, id, op, e->code, e->field, e->message, e->message_zh);
-}
-
-static void on_reply(void *arg, struct store_reply *reply)
-{
-    struct treq *req = arg;
-    struct session *s = req->s;
-
-    if (s->state != SESSION_DEAD) {
-        if (reply->code != 0) {
-            answer_error(s, req->id, req->op, reply->code, reply->field ? reply->field : "",
-                         reply->message, reply->message_zh);
-        } else {
-            Frame f = MINYI__V1__FRAME__INIT;
-            f.id = req->id;
-            if (reply->msg == NULL)
-                fatal("store reply without message for op %s", op_name(req->op));
-            switch (req->op) {
-            case MINYI__V1__FRAME__BODY_QUEUE:
-                f.body_case = MINYI__V1__FRAME__BODY_QUEUE_OK;
-                f.queue_ok = (Minyi__V1__QueueResponse *)reply->msg;
-                break;
-            case MINYI__V1__FRAME__BODY_SHOW:
-                f.body_case = MINYI__V1__FRAME__BODY_SHOW_OK;
-                f.show_ok = (Minyi__V1__ShowResponse *)reply->msg;
-                break;
-            case MINYI__V1__FRAME__BODY_CLAIM:
-            case MINYI__V1__FRAME__BODY_RENEW:
-                f.body_case = MINYI__V1__FRAME__BODY_CLAIM_OK;
-                f.claim_ok = (Minyi__V1__ClaimResponse *)reply->msg;
-                break;
-            case MINYI__V1__FRAME__BODY_RELEASE:
-                f.body_case = MINYI__V1__FRAME__BODY_OK;
-                f.ok = (Minyi__V1__Ok *)reply->msg;
-                break;
-            case MINYI__V1__FRAME__BODY_EDIT:
-                f.body_case = MINYI__V1__FRAME__BODY_EDIT_OK;
-                f.edit_ok = (Minyi__V1__EditResponse *)reply->msg;
-                break;
-            case MINYI__V1__FRAME__BODY_DECIDE:
-                f.body_case = MINYI__V1__FRAME__BODY_DECIDE_OK;
-                f.decide_ok = (Minyi__V1__DecideResponse *)reply->msg;
-                break;
-            case MINYI__V1__FRAME__BODY_RESUBMIT:
-                f.body_case = MINYI__V1__FRAME__BODY_SUBMIT_OK;
-                f.submit_ok = (Minyi__V1__SubmitResponse *)reply->msg;
-                break;
-            default:
-                fatal("reply for unknown op %d", req->op);
-            }
-            log_info("event=request sid=%llu id=%llu op=%s result=0", (unsigned long long)s->sid,
-                     (unsigned long long)req->id, op_name(req->op));
-            session_send(s, &f);
-            session_request_done(s);
-        }
-    } else {
-        s->inflight--;
-    }
-    if (reply->msg != NULL)
-        protobuf_c_message_free_unpacked(reply->msg, NULL);
-    session_unref(s);
-    free(req);
-}
-
-static struct treq *treq_new(struct session *s, uint64_t id, int op)
-{
-    struct treq *r = malloc(sizeof(*r));
-    if (r == NULL) {
-        answer_nomem(s, id, op);
-        return NULL;
-    }
-    r->s = s;
-    r->id = id;
-    r->op = op;
-    s->refs++;
-    return r;
-}
-
-/* Short clean text (receipt, cursor, filter): valid UTF-8 without control
- * characters, at most max bytes, copied NUL-terminated into out. */
-static bool take_short(const ProtobufCBinaryData *b, size_t max, char *out)
-{
-    if (b->len > max || (b->len > 0 && !utf8_valid(b->data, b->len, NULL)))
-        return false;
-    for (size_t i = 0; i < b->len; i++)
-        if (b->data[i] < 0x20 || b->data[i] == 0x7f)
-            return false;
-    if (b->len > 0)
-        memcpy(out, b->data, b->len);
-    out[b->len] = '\0';
-    return true;
-}
-
-static bool take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
-                         const char *field, char out[TRIAGE_RECEIPT_MAX + 1])
-{
-    if (b->len > 0 && take_short(b, TRIAGE_RECEIPT_MAX, out))
-        return true;
-    answer_error(s, id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field,
-                 "receipt is missing or malformed", "回执编号缺失或格式错误");
-    return false;
+    request_fail(s, id, op, e->code, e->field, e->message, e->message_zh);
 }
 
 static bool require(struct session *s, uint64_t id, int op, enum principal_kind kind)
@@ -182,17 +52,17 @@ static void do_queue(struct session *s, const Frame *f)
 
     if (flt == NULL)
         flt = &empty;
-    if (!take_short(&q->cursor, TRIAGE_CURSOR_MAX, cursor)) {
+    if (!request_take_short(&q->cursor, TRIAGE_CURSOR_MAX, cursor)) {
         answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.cursor",
                      "cursor is malformed", "分页游标格式错误");
         return;
     }
-    if (!take_short(&flt->text, TRIAGE_TEXT_FILTER_MAX, text)) {
+    if (!request_take_short(&flt->text, TRIAGE_TEXT_FILTER_MAX, text)) {
         answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.filter.text",
                      "text filter is too long or not clean UTF-8", "文本筛选条件过长或编码无效");
         return;
     }
-    if (!take_short(&flt->region_prefix, 6, region)) {
+    if (!request_take_short(&flt->region_prefix, 6, region)) {
         answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "queue.filter.region_prefix", "a region prefix is 1 to 6 digits",
                      "地区代码前缀应为1至6位数字");
@@ -222,9 +92,9 @@ static void do_queue(struct session *s, const Frame *f)
         .deadline_received_s = s->gw->cfg.deadline_received_s,
         .deadline_in_review_s = s->gw->cfg.deadline_in_review_s,
     };
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req != NULL)
-        triage_queue(s->gw->store, s->principal.id, &tq, on_reply, req);
+        triage_queue(s->gw->store, s->principal.id, &tq, request_on_reply, req);
 }
 
 static void do_show(struct session *s, const Frame *f)
@@ -232,12 +102,12 @@ static void do_show(struct session *s, const Frame *f)
     const int op = MINYI__V1__FRAME__BODY_SHOW;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
 
-    if (!take_receipt(s, f->id, op, &f->show->receipt, "show.receipt", receipt))
+    if (!request_take_receipt(s, f->id, op, &f->show->receipt, "show.receipt", receipt))
         return;
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req != NULL)
         triage_show(s->gw->store, s->principal.id, receipt, f->show->version, f->show->diff,
-                    on_reply, req);
+                    request_on_reply, req);
 }
 
 static void do_lease(struct session *s, const Frame *f, int op)
@@ -253,7 +123,7 @@ static void do_lease(struct session *s, const Frame *f, int op)
         rc = &f->renew->receipt;
         lease = f->renew->lease_seconds;
     }
-    if (!take_receipt(s, f->id, op, rc,
+    if (!request_take_receipt(s, f->id, op, rc,
                       op == MINYI__V1__FRAME__BODY_CLAIM ? "claim.receipt" : "renew.receipt",
                       receipt))
         return;
@@ -266,13 +136,13 @@ static void do_lease(struct session *s, const Frame *f, int op)
                      "the lease must be at most one day", "认领时长不得超过一天");
         return;
     }
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req == NULL)
         return;
     if (op == MINYI__V1__FRAME__BODY_CLAIM)
-        triage_claim(s->gw->store, s->principal.id, receipt, (int)lease, on_reply, req);
+        triage_claim(s->gw->store, s->principal.id, receipt, (int)lease, request_on_reply, req);
     else
-        triage_renew(s->gw->store, s->principal.id, receipt, (int)lease, on_reply, req);
+        triage_renew(s->gw->store, s->principal.id, receipt, (int)lease, request_on_reply, req);
 }
 
 static void do_release(struct session *s, const Frame *f)
@@ -280,11 +150,11 @@ static void do_release(struct session *s, const Frame *f)
     const int op = MINYI__V1__FRAME__BODY_RELEASE;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
 
-    if (!take_receipt(s, f->id, op, &f->release->receipt, "release.receipt", receipt))
+    if (!request_take_receipt(s, f->id, op, &f->release->receipt, "release.receipt", receipt))
         return;
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req != NULL)
-        triage_release(s->gw->store, s->principal.id, receipt, on_reply, req);
+        triage_release(s->gw->store, s->principal.id, receipt, request_on_reply, req);
 }
 
 static void do_edit(struct session *s, const Frame *f)
@@ -296,7 +166,7 @@ static void do_edit(struct session *s, const Frame *f)
     struct validation_error verr;
     const struct validate_limits *lim = &s->gw->limits;
 
-    if (!take_receipt(s, f->id, op, &e->receipt, "edit.receipt", receipt))
+    if (!request_take_receipt(s, f->id, op, &e->receipt, "edit.receipt", receipt))
         return;
     /* Empty fields are left unchanged, so each is validated only when sent. */
     if ((e->title.len > 0 && !validate_text(&e->title, VALIDATE_TEXT_TITLE, "edit.title", "标题",
@@ -319,9 +189,9 @@ static void do_edit(struct session *s, const Frame *f)
         .title = title, .situation = situation, .analysis = analysis,
         .suggestions = suggestions, .category = (int)e->category, .note = note,
     };
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req != NULL)
-        triage_edit(s->gw->store, s->principal.id, receipt, &te, on_reply, req);
+        triage_edit(s->gw->store, s->principal.id, receipt, &te, request_on_reply, req);
 out:
     free(title);
     free(situation);
@@ -343,7 +213,7 @@ static void do_decide(struct session *s, const Frame *f)
     bool need_note = d->decision == MINYI__V1__DECISION__REJECT ||
                      d->decision == MINYI__V1__DECISION__RETURN;
 
-    if (!take_receipt(s, f->id, op, &d->receipt, "decide.receipt", receipt))
+    if (!request_take_receipt(s, f->id, op, &d->receipt, "decide.receipt", receipt))
         return;
     if (d->decision < MINYI__V1__DECISION__ADOPT || d->decision > MINYI__V1__DECISION__FORWARD) {
         answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.decision",
@@ -352,7 +222,7 @@ static void do_decide(struct session *s, const Frame *f)
         return;
     }
     if (d->decision == MINYI__V1__DECISION__MERGE &&
-        !take_receipt(s, f->id, op, &d->into_receipt, "decide.into_receipt", into))
+        !request_take_receipt(s, f->id, op, &d->into_receipt, "decide.into_receipt", into))
         return;
     if (d->decision == MINYI__V1__DECISION__FORWARD) {
         const char *bad = NULL;
@@ -361,7 +231,7 @@ static void do_decide(struct session *s, const Frame *f)
         else if (d->n_destinations > TRIAGE_DEST_MAX)
             bad = "too many destinations";
         for (size_t i = 0; bad == NULL && i < d->n_destinations; i++) {
-            if (!take_short(&d->destinations[i], TRIAGE_DEST_NAME_MAX, dests[i]) ||
+            if (!request_take_short(&d->destinations[i], TRIAGE_DEST_NAME_MAX, dests[i]) ||
                 !config_destination_known(&s->gw->cfg, dests[i])) {
                 bad = "not a configured destination";
                 break;
@@ -382,10 +252,10 @@ static void do_decide(struct session *s, const Frame *f)
         answer_invalid(s, f->id, op, &verr);
         return;
     }
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req != NULL)
         triage_decide(s->gw->store, s->principal.id, receipt, (int)d->decision, note, into,
-                      dest_ptrs, n_dests, on_reply, req);
+                      dest_ptrs, n_dests, request_on_reply, req);
     free(note);
 }
 
@@ -396,7 +266,7 @@ static void do_resubmit(struct session *s, const Frame *f)
     struct validation_error verr;
     struct intake_report r;
 
-    if (!take_receipt(s, f->id, op, &f->resubmit->receipt, "resubmit.receipt", receipt))
+    if (!request_take_receipt(s, f->id, op, &f->resubmit->receipt, "resubmit.receipt", receipt))
         return;
     if (f->resubmit->report == NULL) {
         answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
@@ -407,9 +277,9 @@ static void do_resubmit(struct session *s, const Frame *f)
         answer_invalid(s, f->id, op, &verr);
         return;
     }
-    struct treq *req = treq_new(s, f->id, op);
+    struct request *req = request_new(s, f->id, op);
     if (req != NULL)
-        triage_resubmit(s->gw->store, s->principal.id, receipt, &r, on_reply, req);
+        triage_resubmit(s->gw->store, s->principal.id, receipt, &r, request_on_reply, req);
     intake_report_free(&r);
 }
 
@@ -418,7 +288,8 @@ static void do_watch(struct session *s, const Frame *f)
     const int op = MINYI__V1__FRAME__BODY_WATCH;
 
     if (!watch_add(s, f->id)) {
-        answer_nomem(s, f->id, op);
+        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+                     "服务器内存不足");
         return;
     }
     Minyi__V1__Ok ok = MINYI__V1__OK__INIT;

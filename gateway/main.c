@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "quota.h"
+#include "forwarder.h"
 #include "reload.h"
 #include "server.h"
 #include "session.h"
@@ -189,6 +190,10 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"cannot start the live queue\"");
         goto out;
     }
+    if (!forwarder_start(gw)) {
+        log_error("event=start_failed reason=\"cannot start the forwarder\"");
+        goto out;
+    }
     if (!server_start(gw, err, sizeof(err))) {
         log_error("event=start_failed reason=\"%s\"", err);
         goto out;
@@ -223,8 +228,10 @@ out:
     while (gw->sessions != NULL)
         session_close(gw->sessions, "exiting");
     watch_stop(gw);
+    forwarder_stop(gw);
     if (gw->store != NULL)
         store_free(gw->store);
+    forwarder_free(gw);
     if (gw->sig_term != NULL)
         event_free(gw->sig_term);
     if (gw->sig_int != NULL)

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "quota.h"
+#include "forwarder.h"
 #include "server.h"
 #include "session.h"
 
@@ -118,6 +119,7 @@ void server_stop(struct gw *gw)
 {
     if (gw->stopping)
         return;
+    forwarder_stop(gw);
     gw->stopping = true;
     log_info("event=stopping sessions=%d", gw->n_sessions);
     if (gw->listener != NULL) {

@@ -19,6 +19,7 @@
 struct session;
 struct quota;
 struct watch;
+struct forwarder;
 
 struct gw {
     struct event_base *base;
@@ -38,6 +39,7 @@ struct gw {
     const char *conf_path;           /* read again on SIGHUP */
     struct event *sig_hup;
     struct watch *watch;             /* sessions watching the live queue */
+    struct forwarder *fwd;           /* delivers the outbox; NULL without peers */
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */

@@ -73,6 +73,10 @@ enum op_kind {
 #define STMT_T_EDIT     "minyi_t_edit"
 #define STMT_T_DECIDE   "minyi_t_decide"
 #define STMT_T_RESUBMIT "minyi_t_resubmit"
+#define STMT_F_NOTE     "minyi_f_note"
+#define STMT_FW_CLAIM   "minyi_fw_claim"
+#define STMT_FW_DONE    "minyi_fw_delivered"
+#define STMT_FW_FAILED  "minyi_fw_failed"
 #define TRIAGE_PREPARE_SQL                                                                  \
     "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
     " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
@@ -87,7 +91,13 @@ enum op_kind {
     "PREPARE " STMT_T_DECIDE "(int8, text, text, text, text, text[]) AS"                    \
     " SELECT minyi_t_decide($1, $2, $3, $4, $5, $6);"                                       \
     "PREPARE " STMT_T_RESUBMIT "(int8, text, uuid, text, text, text, text, int2, int2) AS"  \
-    " SELECT minyi_t_resubmit($1, $2, $3, $4, $5, $6, $7, $8, $9);"
+    " SELECT minyi_t_resubmit($1, $2, $3, $4, $5, $6, $7, $8, $9);"                       \
+    "PREPARE " STMT_F_NOTE "(int8, text, text, text, text, text[]) AS"                      \
+    " SELECT minyi_f_note($1, $2, $3, $4, $5, $6);"                                        \
+    "PREPARE " STMT_FW_CLAIM "(text[], int4, int4) AS SELECT minyi_fw_claim($1, $2, $3);"   \
+    "PREPARE " STMT_FW_DONE "(int8, int4, text) AS SELECT minyi_fw_delivered($1, $2, $3);"  \
+    "PREPARE " STMT_FW_FAILED "(int8, int4, text, bool, int4, int4, int4) AS"               \
+    " SELECT minyi_fw_failed($1, $2, $3, $4, $5, $6, $7);"
 
 /* One caller's request, from the call that made it until its callback. */
 struct store_op {

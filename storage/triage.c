@@ -27,6 +27,9 @@ enum triage_kind {
     T_EDIT,
     T_DECIDE,
     T_RESUBMIT,
+    T_FORWARD_NOTE,
+    T_FW_CLAIM,
+    T_FW_MARK,
 };
 
 /* A diff compares at most this many line pairs (the LCS table's cells). */
@@ -39,7 +42,7 @@ static const char *const known_fields[] = {
     "show.receipt", "show.version", "claim.receipt", "renew.receipt", "release.receipt",
     "edit", "edit.receipt", "decide.receipt", "decide.decision", "decide.note",
     "decide.destinations", "decide.into_receipt", "resubmit.receipt",
-    "report.client_report_id",
+    "report.client_report_id", "forward.origin_receipt", "outbox", "destinations",
 };
 
 static const char *static_field(const char *f)
@@ -455,6 +458,88 @@ void triage_resubmit(struct store *st, int64_t principal_id, const char *receipt
     param_str(op, 6, r->suggestions);
     param_i64(op, 7, r->category);
     param_i64(op, 8, r->urgency);
+    store_op_enqueue(st, op);
+}
+
+void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
+                         const char *origin_region, const char *origin_receipt,
+                         const char *origin_body, const char *const *chain, size_t n_chain,
+                         store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_FORWARD_NOTE, STMT_F_NOTE, cb, arg);
+    char arr[TRIAGE_CHAIN_MAX * 9 + 4];
+    size_t i, n;
+
+    param_i64(op, 0, peer_id);
+    if (!t_receipt(st, op, 1, receipt, "forward.origin_receipt"))
+        return;
+    param_str(op, 2, origin_region);
+    param_str(op, 3, origin_receipt);
+    param_str(op, 4, origin_body);
+    if (n_chain > TRIAGE_CHAIN_MAX) {
+        t_invalid(st, op, "forward.origin_receipt", "the chain of bodies is too long",
+                  "经转层级过多");
+        return;
+    }
+    /* The gateway has checked each element is a six-digit region code. */
+    n = (size_t)snprintf(arr, sizeof arr, "{");
+    for (i = 0; i < n_chain; i++)
+        n += (size_t)snprintf(arr + n, sizeof arr - n, "%s\"%.6s\"", i ? "," : "", chain[i]);
+    snprintf(arr + n, sizeof arr - n, "}");
+    param_str(op, 5, arr);
+    store_op_enqueue(st, op);
+}
+
+void triage_fw_claim(struct store *st, const char *const *dests, size_t n_dests, int limit,
+                     int lease_s, store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_FW_CLAIM, STMT_FW_CLAIM, cb, arg);
+    char arr[TRIAGE_DEST_MAX * (TRIAGE_DEST_NAME_MAX + 3) + 4];
+    size_t i, n;
+
+    if (n_dests > TRIAGE_DEST_MAX) {
+        t_invalid(st, op, "destinations", "too many destinations", "报送去向过多");
+        return;
+    }
+    n = (size_t)snprintf(arr, sizeof arr, "{");
+    for (i = 0; i < n_dests; i++) {
+        if (!dest_name_ok(dests[i])) {
+            t_invalid(st, op, "destinations", "bad destination name", "报送去向名称错误");
+            return;
+        }
+        n += (size_t)snprintf(arr + n, sizeof arr - n, "%s\"%s\"", i ? "," : "", dests[i]);
+    }
+    snprintf(arr + n, sizeof arr - n, "}");
+    param_str(op, 0, arr);
+    param_i64(op, 1, limit);
+    param_i64(op, 2, lease_s);
+    store_op_enqueue(st, op);
+}
+
+void triage_fw_delivered(struct store *st, int64_t outbox_id, uint32_t attempt,
+                         const char *upstream_receipt, store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_FW_MARK, STMT_FW_DONE, cb, arg);
+
+    param_i64(op, 0, outbox_id);
+    param_i64(op, 1, attempt);
+    param_str(op, 2, upstream_receipt);
+    store_op_enqueue(st, op);
+}
+
+void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, const char *error,
+                      bool permanent, int max_attempts, int backoff_min_ms, int backoff_max_ms,
+                      store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_FW_MARK, STMT_FW_FAILED, cb, arg);
+
+    param_i64(op, 0, outbox_id);
+    param_i64(op, 1, attempt);
+    param_str(op, 2, error);
+    param_bool(op, 3, permanent);
+    param_i64(op, 4, max_attempts);
+    param_i64(op, 5, backoff_min_ms);
+    param_i64(op, 6, backoff_max_ms);
     store_op_enqueue(st, op);
 }
 
@@ -883,6 +968,93 @@ static bool build_show(const struct store *st, const json_t *j, bool diff,
         var = m_;                                   \
     } while (0)
 
+static bool jbytes(ProtobufCBinaryData *b, const json_t *o, const char *key);
+
+/* One claimed outbox row as the request to send upstream.  A report that
+ * came here from below keeps its origin; one received here names this
+ * body as its origin.  Either way this body joins the chain. */
+static bool build_outbox_item(const struct store *st, const json_t *x, Minyi__V1__OutboxItem *it)
+{
+    Minyi__V1__ForwardRequest *fr;
+    Minyi__V1__Report *r;
+    Minyi__V1__Reporter *rep;
+    const json_t *chain = json_object_get(x, "origin_chain");
+    size_t n = json_array_size(chain), i;
+
+    it->outbox_id = jint(x, "outbox_id");
+    it->attempt = (uint32_t)jint(x, "attempt");
+    if (!jbytes(&it->destination, x, "destination") || !jbytes(&it->receipt, x, "receipt"))
+        return false;
+    if (!(fr = malloc(sizeof *fr)))
+        return false;
+    minyi__v1__forward_request__init(fr);
+    it->forward = fr;
+    if (!(r = malloc(sizeof *r)))
+        return false;
+    minyi__v1__report__init(r);
+    fr->report = r;
+    if (!(rep = malloc(sizeof *rep)))
+        return false;
+    minyi__v1__reporter__init(rep);
+    r->reporter = rep;
+    if (!jbytes(&r->title, x, "title") || !jbytes(&r->situation, x, "situation") ||
+        !jbytes(&r->analysis, x, "analysis") || !jbytes(&r->suggestions, x, "suggestions") ||
+        !jbytes(&r->region, x, "region") || !jbytes(&rep->unit, x, "reporter_unit") ||
+        !jbytes(&rep->sector, x, "reporter_sector"))
+        return false;
+    r->category = (Minyi__V1__Category)jint(x, "category");
+    r->urgency = (Minyi__V1__Urgency)jint(x, "urgency");
+    rep->kind = (Minyi__V1__ReporterKind)jint(x, "reporter_kind");
+    if (json_is_string(json_object_get(x, "reporter_name"))) {
+        if (!jbytes(&rep->name, x, "reporter_name"))
+            return false;
+    } else if (!open_sealed(st, jstr(x, "reporter_name_enc"), STORE_AAD_REPORTER_NAME,
+                            &rep->name)) {
+        return false;
+    }
+    if (!open_sealed(st, jstr(x, "phone_enc"), STORE_AAD_PHONE, &r->phone))
+        return false;
+    if (json_is_string(json_object_get(x, "origin_receipt"))) {
+        if (!jbytes(&fr->origin_region, x, "origin_region") ||
+            !jbytes(&fr->origin_receipt, x, "origin_receipt") ||
+            !jbytes(&fr->origin_body, x, "origin_body"))
+            return false;
+    } else {
+        if (!set_bytes(&fr->origin_region, st->body_region) ||
+            !jbytes(&fr->origin_receipt, x, "receipt"))
+            return false;
+    }
+    if (n >= TRIAGE_CHAIN_MAX)
+        n = TRIAGE_CHAIN_MAX - 1;
+    if (!(fr->chain = calloc(n + 1, sizeof *fr->chain)))
+        return false;
+    for (i = 0; i < n; i++)
+        if (!set_bytes(&fr->chain[fr->n_chain++], json_string_value(json_array_get(chain, i))))
+            return false;
+    return set_bytes(&fr->chain[fr->n_chain++], st->body_region);
+}
+
+static bool build_outbox_claim(const struct store *st, const json_t *j, Minyi__V1__OutboxClaim *m)
+{
+    const json_t *arr = json_object_get(j, "items");
+    size_t n = json_array_size(arr), i;
+
+    if (n == 0)
+        return true;
+    if (!(m->items = calloc(n, sizeof *m->items)))
+        return false;
+    for (i = 0; i < n; i++) {
+        Minyi__V1__OutboxItem *it = malloc(sizeof *it);
+        if (!it)
+            return false;
+        minyi__v1__outbox_item__init(it);
+        m->items[m->n_items++] = it;
+        if (!build_outbox_item(st, json_array_get(arr, i), it))
+            return false;
+    }
+    return true;
+}
+
 void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
 {
     ProtobufCMessage *msg = NULL;
@@ -928,6 +1100,13 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
             m->expires_ms = jint(j, "expires_ms");
         break;
     }
+    case T_FW_CLAIM: {
+        Minyi__V1__OutboxClaim *m;
+        NEW_MSG(Minyi__V1__OutboxClaim, minyi__v1__outbox_claim__init, m);
+        ok = m && build_outbox_claim(st, j, m);
+        break;
+    }
+    case T_FW_MARK:
     case T_RELEASE: {
         Minyi__V1__Ok *m;
         NEW_MSG(Minyi__V1__Ok, minyi__v1__ok__init, m);
@@ -950,7 +1129,8 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
             m->state = jstate(j, "state");
         break;
     }
-    case T_RESUBMIT: {
+    case T_RESUBMIT:
+    case T_FORWARD_NOTE: {
         Minyi__V1__SubmitResponse *m;
         NEW_MSG(Minyi__V1__SubmitResponse, minyi__v1__submit_response__init, m);
         ok = m && jbytes(&m->receipt, j, "receipt");

@@ -36,6 +36,7 @@
 #define TRIAGE_DEST_NAME_MAX   64      /* bytes of a destination name */
 #define TRIAGE_SIMILAR_MAX     5       /* duplicate hints shown with a report */
 #define TRIAGE_SIMILAR_MIN     0.2     /* least shingle similarity worth showing */
+#define TRIAGE_CHAIN_MAX       16      /* bodies a forwarded report may have passed through */
 #define TRIAGE_DIFF_LINES_MAX  4000    /* lines per side a diff compares line by line */
 
 struct triage_queue_query {
@@ -100,6 +101,34 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
  * like a submission; its text, category and urgency become the new version. */
 void triage_resubmit(struct store *st, int64_t principal_id, const char *receipt,
                      const struct intake_report *r, store_reply_cb cb, void *arg);
+
+/* Records the provenance of a report a peer forwarded here, stored just
+ * before under receipt by store_submit (the lower body's idempotency key
+ * is (origin_region, origin_receipt); see migration 0004).  chain holds
+ * six-digit region codes, at most TRIAGE_CHAIN_MAX.  Reply msg:
+ * Minyi__V1__SubmitResponse (duplicate when the provenance was recorded
+ * already); CONFLICT when the origin was forwarded by another peer. */
+void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
+                         const char *origin_region, const char *origin_receipt,
+                         const char *origin_body, const char *const *chain, size_t n_chain,
+                         store_reply_cb cb, void *arg);
+
+/* The forwarder's side of the outbox (migration 0004).  Claims up to limit
+ * due rows for dests with a lease of lease_s seconds; reply msg:
+ * Minyi__V1__OutboxClaim, each item with the request to send upstream
+ * (personal fields opened, this body appended to the chain). */
+void triage_fw_claim(struct store *st, const char *const *dests, size_t n_dests, int limit,
+                     int lease_s, store_reply_cb cb, void *arg);
+/* Marks the row delivered with the upper body's receipt.  Reply msg:
+ * Minyi__V1__Ok; CONFLICT on field "outbox" when attempt no longer holds it. */
+void triage_fw_delivered(struct store *st, int64_t outbox_id, uint32_t attempt,
+                         const char *upstream_receipt, store_reply_cb cb, void *arg);
+/* Marks an attempt failed: dead when permanent or after max_attempts,
+ * else due again after backoff (min doubling to max, with jitter).  Reply
+ * as triage_fw_delivered. */
+void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, const char *error,
+                      bool permanent, int max_attempts, int backoff_min_ms, int backoff_max_ms,
+                      store_reply_cb cb, void *arg);
 
 /* ---- the live queue -------------------------------------------------------- */
 

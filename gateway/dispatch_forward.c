@@ -1,0 +1,290 @@
+/*
+ * dispatch_forward: see dispatch_forward.h.  Two storage calls answer one
+ * request: the submission (idempotent by its derived client_report_id) and
+ * the provenance note (idempotent by the origin).  Only when both have
+ * committed does the peer get its submit_ok; if either fails the peer
+ * resends, and both steps then find their work done and answer the same
+ * receipt.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "dispatch_forward.h"
+#include "log.h"
+#include "request.h"
+#include "triage.h"
+#include "utf8.h"
+#include "validate.h"
+
+#define FWD_RECEIPT_MAX   40    /* bytes of an origin receipt */
+#define FWD_BODY_NAME_MAX 128   /* bytes of the origin body's display name */
+#define FWD_REGION_LEN    6
+#define FWD_CRID_DOMAIN   "minyi.forward.v1"
+
+struct freq {
+    struct session *s;
+    uint64_t id;
+    char origin_region[FWD_REGION_LEN + 1];
+    char origin_receipt[FWD_RECEIPT_MAX + 1];
+    char origin_body[FWD_BODY_NAME_MAX + 1];
+    char chain[TRIAGE_CHAIN_MAX][FWD_REGION_LEN + 1];
+    size_t n_chain;
+};
+
+static void answer_error(struct session *s, uint64_t id, int code, const char *field,
+                         const char *msg, const char *msg_zh)
+{
+    request_fail(s, id, MINYI__V1__FRAME__BODY_FORWARD, code, field, msg, msg_zh);
+}
+
+static void answer_invalid(struct session *s, uint64_t id, const char *field, const char *msg,
+                           const char *msg_zh)
+{
+    answer_error(s, id, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg, msg_zh);
+}
+
+/* Drops the request's hold on its session; true when the session can
+ * still be answered. */
+static bool freq_live(struct freq *req)
+{
+    if (req->s->state != SESSION_DEAD)
+        return true;
+    req->s->inflight--;
+    session_unref(req->s);
+    free(req);
+    return false;
+}
+
+static void freq_done(struct freq *req)
+{
+    session_unref(req->s);
+    free(req);
+}
+
+static void on_note(void *arg, struct store_reply *reply)
+{
+    struct freq *req = arg;
+    struct session *s = req->s;
+
+    if (freq_live(req)) {
+        if (reply->code != 0) {
+            answer_error(s, req->id, reply->code, reply->field ? reply->field : "",
+                         reply->message, reply->message_zh);
+        } else {
+            Frame f = MINYI__V1__FRAME__INIT;
+            Minyi__V1__SubmitResponse *m = (Minyi__V1__SubmitResponse *)reply->msg;
+
+            if (m == NULL)
+                fatal("store reply without message for op forward");
+            f.id = req->id;
+            f.body_case = MINYI__V1__FRAME__BODY_SUBMIT_OK;
+            f.submit_ok = m;
+            log_info("event=request sid=%llu id=%llu op=forward result=0 origin=%s/%s "
+                     "receipt=%.*s duplicate=%d",
+                     (unsigned long long)s->sid, (unsigned long long)req->id,
+                     req->origin_region, req->origin_receipt, (int)m->receipt.len,
+                     (const char *)m->receipt.data, m->duplicate ? 1 : 0);
+            session_send(s, &f);
+            session_request_done(s);
+        }
+        freq_done(req);
+    }
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+}
+
+static void on_stored(void *arg, struct store_reply *reply)
+{
+    struct freq *req = arg;
+    struct session *s = req->s;
+    Minyi__V1__SubmitResponse *m = (Minyi__V1__SubmitResponse *)reply->msg;
+    char receipt[FWD_RECEIPT_MAX + 1];
+
+    if (!freq_live(req))
+        goto out;
+    if (reply->code != 0) {
+        answer_error(s, req->id, reply->code, reply->field ? reply->field : "", reply->message,
+                     reply->message_zh);
+        freq_done(req);
+        goto out;
+    }
+    if (m == NULL || m->receipt.len == 0 || m->receipt.len > FWD_RECEIPT_MAX)
+        fatal("store reply without a receipt for op forward");
+    memcpy(receipt, m->receipt.data, m->receipt.len);
+    receipt[m->receipt.len] = '\0';
+    const char *chain[TRIAGE_CHAIN_MAX];
+    for (size_t i = 0; i < req->n_chain; i++)
+        chain[i] = req->chain[i];
+    /* req moves on to the second step with its session reference. */
+    triage_forward_note(s->gw->store, s->principal.id, receipt, req->origin_region,
+                        req->origin_receipt, req->origin_body, chain, req->n_chain, on_note, req);
+out:
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+}
+
+static bool region_ok(const ProtobufCBinaryData *b, char out[FWD_REGION_LEN + 1])
+{
+    if (b->len != FWD_REGION_LEN)
+        return false;
+    for (size_t i = 0; i < FWD_REGION_LEN; i++)
+        if (b->data[i] < '0' || b->data[i] > '9')
+            return false;
+    memcpy(out, b->data, FWD_REGION_LEN);
+    out[FWD_REGION_LEN] = '\0';
+    return true;
+}
+
+/* Digits, letters and dashes, like every receipt minyi hands out. */
+static bool receipt_ok(const ProtobufCBinaryData *b, char out[FWD_RECEIPT_MAX + 1])
+{
+    if (b->len == 0 || b->len > FWD_RECEIPT_MAX)
+        return false;
+    for (size_t i = 0; i < b->len; i++) {
+        uint8_t c = b->data[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '-'))
+            return false;
+    }
+    memcpy(out, b->data, b->len);
+    out[b->len] = '\0';
+    return true;
+}
+
+/* Short display text: valid UTF-8 without control characters. */
+static bool name_ok(const ProtobufCBinaryData *b, char out[FWD_BODY_NAME_MAX + 1])
+{
+    return request_take_short(b, FWD_BODY_NAME_MAX, out);
+}
+
+bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt, char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, FWD_CRID_DOMAIN, sizeof FWD_CRID_DOMAIN) == 1 &&
+              EVP_DigestUpdate(ctx, origin_region, strlen(origin_region) + 1) == 1 &&
+              EVP_DigestUpdate(ctx, origin_receipt, strlen(origin_receipt)) == 1 &&
+              EVP_DigestFinal_ex(ctx, md, &n) == 1 && n >= 16;
+
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return false;
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);   /* version 8: custom */
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);   /* RFC 9562 variant */
+    size_t k = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[k++] = '-';
+        out[k++] = hex[md[i] >> 4];
+        out[k++] = hex[md[i] & 15];
+    }
+    out[k] = '\0';
+    return true;
+}
+
+static void do_forward(struct session *s, const Frame *f)
+{
+    const Minyi__V1__ForwardRequest *fr = f->forward;
+    struct validation_error verr;
+    struct intake_report *r;
+    struct freq *req;
+    char crid[37];
+
+    req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        answer_error(s, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+                     "服务器内存不足");
+        return;
+    }
+    if (!region_ok(&fr->origin_region, req->origin_region)) {
+        free(req);
+        answer_invalid(s, f->id, "forward.origin_region", "must be a six-digit region code",
+                       "须为六位行政区划代码");
+        return;
+    }
+    if (!receipt_ok(&fr->origin_receipt, req->origin_receipt)) {
+        free(req);
+        answer_invalid(s, f->id, "forward.origin_receipt", "receipt is missing or malformed",
+                       "回执编号缺失或格式错误");
+        return;
+    }
+    if (!name_ok(&fr->origin_body, req->origin_body)) {
+        free(req);
+        answer_invalid(s, f->id, "forward.origin_body", "body name is too long or malformed",
+                       "来源单位名称过长或格式错误");
+        return;
+    }
+    if (fr->n_chain > TRIAGE_CHAIN_MAX) {
+        free(req);
+        answer_invalid(s, f->id, "forward.chain", "the chain of bodies is too long",
+                       "经转层级过多");
+        return;
+    }
+    for (size_t i = 0; i < fr->n_chain; i++) {
+        if (!region_ok(&fr->chain[i], req->chain[i])) {
+            free(req);
+            answer_invalid(s, f->id, "forward.chain", "must be six-digit region codes",
+                           "须为六位行政区划代码");
+            return;
+        }
+    }
+    req->n_chain = fr->n_chain;
+    if (fr->report == NULL) {
+        free(req);
+        answer_invalid(s, f->id, "forward.report", "report is missing", "缺少信息内容");
+        return;
+    }
+    if (!dispatch_forward_crid(req->origin_region, req->origin_receipt, crid)) {
+        free(req);
+        answer_error(s, f->id, MINYI__V1__ERROR_CODE__INTERNAL, "", "cannot derive the key",
+                     "无法生成幂等键");
+        return;
+    }
+    /* The report is validated as sent except for its client_report_id,
+     * which is ours: the lower body's own id must not decide our key. */
+    Minyi__V1__Report rep = *fr->report;
+    rep.client_report_id.data = (uint8_t *)crid;
+    rep.client_report_id.len = 36;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        free(req);
+        answer_error(s, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+                     "服务器内存不足");
+        return;
+    }
+    memset(&verr, 0, sizeof(verr));
+    if (!validate_report(&rep, &s->gw->limits, r, &verr)) {
+        free(r);
+        free(req);
+        answer_error(s, f->id, verr.code, verr.field, verr.message, verr.message_zh);
+        return;
+    }
+    r->principal_id = s->principal.id;
+    req->s = s;
+    req->id = f->id;
+    s->refs++;
+    store_submit(s->gw->store, r, on_stored, req);
+}
+
+bool dispatch_forward_frame(struct session *s, const Frame *f)
+{
+    if (f->body_case != MINYI__V1__FRAME__BODY_FORWARD)
+        return false;
+    if (s->principal.kind != PRINCIPAL_PEER) {
+        answer_error(s, f->id, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+                     "only peer instances may forward reports", "只有下级平台可以报送信息");
+        return true;
+    }
+    if (f->forward == NULL) {
+        answer_invalid(s, f->id, "body", "request body is missing", "缺少请求内容");
+        return true;
+    }
+    do_forward(s, f);
+    return true;
+}

@@ -1,0 +1,510 @@
+/*
+ * forwarder: see forwarder.h.
+ *
+ * Each claimed row becomes a `job` queued on its peer's connection.  A job
+ * is sent once the connection is up, then waits for the answer carrying
+ * its frame id.  Whatever happens to the connection, every job ends in
+ * exactly one storage call (delivered or failed) fenced by the claim's
+ * attempt number, or — when the gateway stops — in nothing, and its lease
+ * runs out.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "forwarder.h"
+#include "frame.h"
+#include "log.h"
+#include "tls.h"
+#include "triage.h"
+
+#define FWD_ERROR_MAX 300          /* bytes of a failure reason stored with the row */
+
+struct job {
+    struct job *next;
+    Minyi__V1__OutboxItem *item;   /* owned */
+    uint64_t frame_id;             /* 0 until sent */
+};
+
+struct peer_conn {
+    struct forwarder *fw;
+    struct gw_peer peer;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    SSL_CTX *ctx;
+    struct bufferevent *bev;
+    bool up;
+    struct job *queued;            /* claimed, not yet sent */
+    struct job *sent;              /* sent, waiting for the answer */
+    uint64_t next_id;
+};
+
+struct forwarder {
+    struct gw *gw;
+    struct event *timer;
+    bool claiming;                 /* a claim is outstanding */
+    bool stopping;
+    struct peer_conn *conns;
+    int n_conns;
+    const char *dests[CONFIG_PEERS_MAX];
+    int pending_ops;               /* storage calls not yet answered */
+};
+
+static void conn_kick(struct peer_conn *pc);
+
+static void job_free(struct job *j)
+{
+    if (j->item != NULL)
+        protobuf_c_message_free_unpacked(&j->item->base, NULL);
+    free(j);
+}
+
+static void on_marked(void *arg, struct store_reply *reply)
+{
+    struct forwarder *fw = arg;
+
+    fw->pending_ops--;
+    if (reply->code != 0 && reply->code != MINYI__V1__ERROR_CODE__CONFLICT)
+        log_warnx("event=forward_mark_failed code=%d reason=\"%s\"", reply->code, reply->message);
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+}
+
+/* Ends a job: delivered (upstream set) or failed with a reason. */
+static void job_finish(struct peer_conn *pc, struct job *j, const char *upstream,
+                       const char *error, bool permanent)
+{
+    struct forwarder *fw = pc->fw;
+    const struct gw_config *cfg = &fw->gw->cfg;
+    const Minyi__V1__OutboxItem *it = j->item;
+
+    if (fw->stopping) {
+        job_free(j);
+        return;
+    }
+    fw->pending_ops++;
+    if (upstream != NULL) {
+        log_info("event=forward_delivered outbox=%lld dest=%s attempt=%u upstream=%s",
+                 (long long)it->outbox_id, pc->peer.name, it->attempt, upstream);
+        triage_fw_delivered(fw->gw->store, it->outbox_id, it->attempt, upstream, on_marked, fw);
+    } else {
+        log_warnx("event=forward_failed outbox=%lld dest=%s attempt=%u permanent=%d "
+                  "reason=\"%s\"", (long long)it->outbox_id, pc->peer.name, it->attempt,
+                  permanent ? 1 : 0, error);
+        triage_fw_failed(fw->gw->store, it->outbox_id, it->attempt, error, permanent,
+                         cfg->fwd_max_attempts, cfg->fwd_backoff_min_ms, cfg->fwd_backoff_max_ms,
+                         on_marked, fw);
+    }
+    job_free(j);
+}
+
+static void fail_list(struct peer_conn *pc, struct job **list, const char *error)
+{
+    while (*list != NULL) {
+        struct job *j = *list;
+        *list = j->next;
+        job_finish(pc, j, NULL, error, false);
+    }
+}
+
+/* The connection is gone: every job on it failed for the same reason. */
+static void conn_down(struct peer_conn *pc, const char *error)
+{
+    if (pc->bev != NULL) {
+        bufferevent_free(pc->bev);
+        pc->bev = NULL;
+    }
+    pc->up = false;
+    fail_list(pc, &pc->sent, error);
+    fail_list(pc, &pc->queued, error);
+}
+
+/* Why a TLS connection failed, as precisely as OpenSSL says. */
+static void tls_reason(struct peer_conn *pc, short what, char *out, size_t len)
+{
+    SSL *ssl = pc->bev ? bufferevent_openssl_get_ssl(pc->bev) : NULL;
+    unsigned long e = bufferevent_get_openssl_error(pc->bev);
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+    if (vr != X509_V_OK)
+        snprintf(out, len, "TLS: certificate of %s refused: %s", pc->peer.server_name,
+                 X509_verify_cert_error_string(vr));
+    else if (e != 0)
+        snprintf(out, len, "TLS: %s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+                                                                 : "handshake failed");
+    else if (what & BEV_EVENT_TIMEOUT)
+        snprintf(out, len, "timeout talking to %s:%d", pc->peer.host, pc->peer.port);
+    else if (what & BEV_EVENT_EOF)
+        snprintf(out, len, "connection to %s:%d closed", pc->peer.host, pc->peer.port);
+    else
+        snprintf(out, len, "cannot connect to %s:%d: %s", pc->peer.host, pc->peer.port,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static bool send_job(struct peer_conn *pc, struct job *j)
+{
+    Minyi__V1__ForwardRequest *fr = j->item->forward;
+    Frame f = MINYI__V1__FRAME__INIT;
+    bool own = fr->origin_body.len == 0;
+    size_t n;
+
+    j->frame_id = ++pc->next_id;
+    f.id = j->frame_id;
+    f.body_case = MINYI__V1__FRAME__BODY_FORWARD;
+    f.forward = fr;
+    /* A report received here names this body as its origin; the name is
+     * borrowed from the config for the encoding only. */
+    if (own)
+        fr->origin_body = frame_bytes(pc->fw->gw->cfg.body_name);
+    uint8_t *buf = frame_encode(&f, &n);
+    if (own) {
+        fr->origin_body.data = NULL;
+        fr->origin_body.len = 0;
+    }
+    if (buf == NULL)
+        return false;
+    bool ok = bufferevent_write(pc->bev, buf, n) == 0;
+    free(buf);
+    return ok;
+}
+
+static void set_answer_timeout(struct peer_conn *pc)
+{
+    struct timeval tv = { pc->fw->gw->cfg.fwd_timeout_ms / 1000,
+                          (pc->fw->gw->cfg.fwd_timeout_ms % 1000) * 1000 };
+    /* Waiting for answers: the peer must say something in time.  Idle:
+     * no deadline of ours (the peer's idle timeout closes it). */
+    bufferevent_set_timeouts(pc->bev, pc->sent ? &tv : NULL, NULL);
+}
+
+static void send_queued(struct peer_conn *pc)
+{
+    while (pc->queued != NULL) {
+        struct job *j = pc->queued;
+        pc->queued = j->next;
+        if (!send_job(pc, j)) {
+            job_finish(pc, j, NULL, "cannot encode the request", false);
+            continue;
+        }
+        j->next = pc->sent;
+        pc->sent = j;
+    }
+    set_answer_timeout(pc);
+}
+
+static struct job *take_sent(struct peer_conn *pc, uint64_t id)
+{
+    for (struct job **p = &pc->sent; *p != NULL; p = &(*p)->next) {
+        if ((*p)->frame_id == id) {
+            struct job *j = *p;
+            *p = j->next;
+            return j;
+        }
+    }
+    return NULL;
+}
+
+static void on_answer(struct peer_conn *pc, const Frame *f)
+{
+    char buf[FWD_ERROR_MAX];
+    struct job *j = take_sent(pc, f->id);
+
+    if (j == NULL) {
+        log_warnx("event=forward_stray_answer dest=%s id=%llu", pc->peer.name,
+                  (unsigned long long)f->id);
+        return;
+    }
+    if (f->body_case == MINYI__V1__FRAME__BODY_SUBMIT_OK && f->submit_ok->receipt.len > 0 &&
+        f->submit_ok->receipt.len < sizeof(buf)) {
+        memcpy(buf, f->submit_ok->receipt.data, f->submit_ok->receipt.len);
+        buf[f->submit_ok->receipt.len] = '\0';
+        job_finish(pc, j, buf, NULL, false);
+    } else if (f->body_case == MINYI__V1__FRAME__BODY_ERROR && f->error != NULL) {
+        int code = f->error->code;
+        bool permanent = code == MINYI__V1__ERROR_CODE__INVALID_ARGUMENT ||
+                         code == MINYI__V1__ERROR_CODE__PERMISSION_DENIED ||
+                         code == MINYI__V1__ERROR_CODE__CONFLICT;
+        snprintf(buf, sizeof(buf), "%s: error %d on %.*s: %.*s", pc->peer.name, code,
+                 (int)(f->error->field.len < 64 ? f->error->field.len : 64),
+                 (const char *)f->error->field.data,
+                 (int)(f->error->message.len < 200 ? f->error->message.len : 200),
+                 (const char *)f->error->message.data);
+        job_finish(pc, j, NULL, buf, permanent);
+    } else {
+        job_finish(pc, j, NULL, "unexpected answer", false);
+    }
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct peer_conn *pc = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    const struct gw_config *cfg = &pc->fw->gw->cfg;
+
+    for (;;) {
+        uint8_t hdr[FRAME_HEADER_LEN];
+        if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+            break;
+        uint32_t len = frame_peek_len(hdr);
+        if (len > cfg->max_frame_bytes) {
+            conn_down(pc, "answer frame too large");
+            return;
+        }
+        if (evbuffer_get_length(in) < FRAME_HEADER_LEN + (size_t)len)
+            break;
+        evbuffer_drain(in, FRAME_HEADER_LEN);
+        uint8_t *body = evbuffer_pullup(in, len);
+        struct frame_arena *arena = NULL;
+        Frame *f = frame_decode(len ? body : (const uint8_t *)"", len,
+                                cfg->decode_budget_bytes, &arena);
+        evbuffer_drain(in, len);
+        if (f == NULL) {
+            frame_arena_free(arena);
+            conn_down(pc, "malformed answer frame");
+            return;
+        }
+        on_answer(pc, f);
+        frame_arena_free(arena);
+    }
+    set_answer_timeout(pc);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct peer_conn *pc = arg;
+    char reason[FWD_ERROR_MAX];
+
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        log_info("event=forward_connected dest=%s", pc->peer.name);
+        pc->up = true;
+        send_queued(pc);
+        return;
+    }
+    tls_reason(pc, what, reason, sizeof(reason));
+    log_warnx("event=forward_connection_lost dest=%s reason=\"%s\"", pc->peer.name, reason);
+    conn_down(pc, reason);
+}
+
+static void conn_kick(struct peer_conn *pc)
+{
+    if (pc->up) {
+        send_queued(pc);
+        return;
+    }
+    if (pc->bev != NULL || pc->queued == NULL)
+        return;
+    SSL *ssl = SSL_new(pc->ctx);
+    if (ssl == NULL) {
+        fail_list(pc, &pc->queued, "TLS: cannot make a connection");
+        return;
+    }
+    /* The peer's certificate must name the configured host; SNI only for
+     * names, which is all TLS allows. */
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (SSL_set1_host(ssl, pc->peer.server_name) != 1) {
+        SSL_free(ssl);
+        fail_list(pc, &pc->queued, "TLS: bad server_name");
+        return;
+    }
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, pc->peer.server_name, &a4) != 1 &&
+        inet_pton(AF_INET6, pc->peer.server_name, &a6) != 1)
+        SSL_set_tlsext_host_name(ssl, pc->peer.server_name);
+    pc->bev = bufferevent_openssl_socket_new(pc->fw->gw->base, -1, ssl,
+                                             BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    if (pc->bev == NULL) {
+        SSL_free(ssl);
+        fail_list(pc, &pc->queued, "cannot make a connection");
+        return;
+    }
+    bufferevent_setcb(pc->bev, on_read, NULL, on_event, pc);
+    struct timeval tv = { pc->fw->gw->cfg.fwd_timeout_ms / 1000,
+                          (pc->fw->gw->cfg.fwd_timeout_ms % 1000) * 1000 };
+    bufferevent_set_timeouts(pc->bev, &tv, &tv);
+    bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(pc->bev, (struct sockaddr *)&pc->addr, (int)pc->addrlen) != 0) {
+        char reason[FWD_ERROR_MAX];
+        snprintf(reason, sizeof(reason), "cannot connect to %s:%d", pc->peer.host, pc->peer.port);
+        conn_down(pc, reason);
+    }
+}
+
+static struct peer_conn *conn_by_name(struct forwarder *fw, const ProtobufCBinaryData *name)
+{
+    for (int i = 0; i < fw->n_conns; i++)
+        if (strlen(fw->conns[i].peer.name) == name->len &&
+            memcmp(fw->conns[i].peer.name, name->data, name->len) == 0)
+            return &fw->conns[i];
+    return NULL;
+}
+
+static void on_claimed(void *arg, struct store_reply *reply)
+{
+    struct forwarder *fw = arg;
+    Minyi__V1__OutboxClaim *m = (Minyi__V1__OutboxClaim *)reply->msg;
+
+    fw->claiming = false;
+    fw->pending_ops--;
+    if (reply->code != 0) {
+        log_debug("event=forward_claim_failed code=%d reason=\"%s\"", reply->code,
+                  reply->message);
+        return;
+    }
+    for (size_t i = 0; m != NULL && i < m->n_items; i++) {
+        Minyi__V1__OutboxItem *it = m->items[i];
+        struct peer_conn *pc = conn_by_name(fw, &it->destination);
+        struct job *j = calloc(1, sizeof(*j));
+        if (j == NULL || pc == NULL || fw->stopping) {
+            /* The lease brings it back. */
+            free(j);
+            protobuf_c_message_free_unpacked(&it->base, NULL);
+            continue;
+        }
+        j->item = it;
+        /* Oldest first on the wire: append. */
+        struct job **tail = &pc->queued;
+        while (*tail != NULL)
+            tail = &(*tail)->next;
+        *tail = j;
+    }
+    if (m != NULL) {
+        m->n_items = 0;
+        protobuf_c_message_free_unpacked(&m->base, NULL);
+    }
+    for (int i = 0; i < fw->n_conns && !fw->stopping; i++)
+        conn_kick(&fw->conns[i]);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct forwarder *fw = arg;
+
+    (void)fd;
+    (void)what;
+    if (fw->stopping || fw->claiming)
+        return;
+    fw->claiming = true;
+    fw->pending_ops++;
+    triage_fw_claim(fw->gw->store, fw->dests, (size_t)fw->n_conns, fw->gw->cfg.fwd_claim_max,
+                    fw->gw->cfg.fwd_lease_s, on_claimed, fw);
+}
+
+static bool resolve(struct peer_conn *pc)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+    char port[8];
+
+    snprintf(port, sizeof(port), "%d", pc->peer.port);
+    int rc = getaddrinfo(pc->peer.host, port, &hints, &res);
+    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(pc->addr)) {
+        log_error("event=start_failed reason=\"[peer.%s] cannot resolve %s: %s\"",
+                  pc->peer.name, pc->peer.host, rc ? gai_strerror(rc) : "no address");
+        if (res != NULL)
+            freeaddrinfo(res);
+        return false;
+    }
+    memcpy(&pc->addr, res->ai_addr, res->ai_addrlen);
+    pc->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return true;
+}
+
+static SSL_CTX *peer_ctx(const struct gw_peer *p)
+{
+    static const unsigned char alpn[] = "\x07" TLS_ALPN;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_load_verify_locations(ctx, p->ca, NULL) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, p->cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, p->key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1 ||
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
+        log_error("event=start_failed reason=\"[peer.%s] cannot load ca, cert or key: %s\"",
+                  p->name, ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+bool forwarder_start(struct gw *gw)
+{
+    const struct gw_config *cfg = &gw->cfg;
+    struct forwarder *fw;
+
+    gw->fwd = NULL;
+    if (cfg->n_peers == 0)
+        return true;
+    fw = calloc(1, sizeof(*fw));
+    if (fw == NULL)
+        return false;
+    fw->gw = gw;
+    gw->fwd = fw;
+    fw->conns = calloc((size_t)cfg->n_peers, sizeof(*fw->conns));
+    if (fw->conns == NULL)
+        return false;
+    for (int i = 0; i < cfg->n_peers; i++) {
+        struct peer_conn *pc = &fw->conns[fw->n_conns++];
+        pc->fw = fw;
+        pc->peer = cfg->peers[i];
+        fw->dests[i] = pc->peer.name;
+        if (!resolve(pc) || (pc->ctx = peer_ctx(&pc->peer)) == NULL)
+            return false;
+    }
+    fw->timer = event_new(gw->base, -1, EV_PERSIST, on_timer, fw);
+    if (fw->timer == NULL)
+        return false;
+    struct timeval tv = { cfg->fwd_poll_ms / 1000, (cfg->fwd_poll_ms % 1000) * 1000 };
+    event_add(fw->timer, &tv);
+    log_info("event=forwarder_started peers=%d", fw->n_conns);
+    return true;
+}
+
+void forwarder_stop(struct gw *gw)
+{
+    struct forwarder *fw = gw->fwd;
+
+    if (fw == NULL || fw->stopping)
+        return;
+    fw->stopping = true;
+    if (fw->timer != NULL)
+        event_del(fw->timer);
+    for (int i = 0; i < fw->n_conns; i++)
+        conn_down(&fw->conns[i], "stopping");
+}
+
+void forwarder_free(struct gw *gw)
+{
+    struct forwarder *fw = gw->fwd;
+
+    if (fw == NULL)
+        return;
+    fw->stopping = true;
+    for (int i = 0; i < fw->n_conns; i++) {
+        conn_down(&fw->conns[i], "stopping");
+        SSL_CTX_free(fw->conns[i].ctx);
+    }
+    if (fw->timer != NULL)
+        event_free(fw->timer);
+    free(fw->conns);
+    free(fw);
+    gw->fwd = NULL;
+}

@@ -1,0 +1,148 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "request.h"
+#include "utf8.h"
+
+const char *request_op_name(int op)
+{
+    switch (op) {
+    case MINYI__V1__FRAME__BODY_SUBMIT: return "submit";
+    case MINYI__V1__FRAME__BODY_STATUS: return "status";
+    case MINYI__V1__FRAME__BODY_LIST_MINE: return "list_mine";
+    case MINYI__V1__FRAME__BODY_RESUBMIT: return "resubmit";
+    case MINYI__V1__FRAME__BODY_QUEUE: return "queue";
+    case MINYI__V1__FRAME__BODY_SHOW: return "show";
+    case MINYI__V1__FRAME__BODY_CLAIM: return "claim";
+    case MINYI__V1__FRAME__BODY_RENEW: return "renew";
+    case MINYI__V1__FRAME__BODY_RELEASE: return "release";
+    case MINYI__V1__FRAME__BODY_EDIT: return "edit";
+    case MINYI__V1__FRAME__BODY_DECIDE: return "decide";
+    case MINYI__V1__FRAME__BODY_WATCH: return "watch";
+    case MINYI__V1__FRAME__BODY_FORWARD: return "forward";
+    default: return "other";
+    }
+}
+
+void request_fail(struct session *s, uint64_t id, int op, int code, const char *field,
+                  const char *message, const char *message_zh)
+{
+    log_info("event=request sid=%llu id=%llu op=%s result=%d field=%s",
+             (unsigned long long)s->sid, (unsigned long long)id, request_op_name(op), code,
+             field != NULL ? field : "");
+    session_send_error(s, id, code, field != NULL ? field : "", message, message_zh);
+    session_request_done(s);
+}
+
+struct request *request_new(struct session *s, uint64_t id, int op)
+{
+    struct request *r = malloc(sizeof(*r));
+    if (r == NULL) {
+        request_fail(s, id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+                     "服务器内存不足");
+        return NULL;
+    }
+    r->s = s;
+    r->id = id;
+    r->op = op;
+    s->refs++;
+    return r;
+}
+
+/* Puts the storage answer into the frame's body for the request's op. */
+static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
+{
+    switch (op) {
+    case MINYI__V1__FRAME__BODY_SUBMIT:
+    case MINYI__V1__FRAME__BODY_RESUBMIT:
+        f->body_case = MINYI__V1__FRAME__BODY_SUBMIT_OK;
+        f->submit_ok = (Minyi__V1__SubmitResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_STATUS:
+        f->body_case = MINYI__V1__FRAME__BODY_STATUS_OK;
+        f->status_ok = (Minyi__V1__StatusResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_LIST_MINE:
+        f->body_case = MINYI__V1__FRAME__BODY_LIST_MINE_OK;
+        f->list_mine_ok = (Minyi__V1__ListMineResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_QUEUE:
+        f->body_case = MINYI__V1__FRAME__BODY_QUEUE_OK;
+        f->queue_ok = (Minyi__V1__QueueResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_SHOW:
+        f->body_case = MINYI__V1__FRAME__BODY_SHOW_OK;
+        f->show_ok = (Minyi__V1__ShowResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_CLAIM:
+    case MINYI__V1__FRAME__BODY_RENEW:
+        f->body_case = MINYI__V1__FRAME__BODY_CLAIM_OK;
+        f->claim_ok = (Minyi__V1__ClaimResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_RELEASE:
+        f->body_case = MINYI__V1__FRAME__BODY_OK;
+        f->ok = (Minyi__V1__Ok *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_EDIT:
+        f->body_case = MINYI__V1__FRAME__BODY_EDIT_OK;
+        f->edit_ok = (Minyi__V1__EditResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_DECIDE:
+        f->body_case = MINYI__V1__FRAME__BODY_DECIDE_OK;
+        f->decide_ok = (Minyi__V1__DecideResponse *)msg;
+        break;
+    default:
+        fatal("storage answered a request of unknown op %d", op);
+    }
+}
+
+void request_on_reply(void *arg, struct store_reply *reply)
+{
+    struct request *req = arg;
+    struct session *s = req->s;
+
+    if (s->state == SESSION_DEAD) {
+        session_request_done(s);
+    } else if (reply->code != 0) {
+        request_fail(s, req->id, req->op, reply->code, reply->field, reply->message,
+                     reply->message_zh);
+    } else {
+        Frame f = MINYI__V1__FRAME__INIT;
+        if (reply->msg == NULL)
+            fatal("store reply without message for op %s", request_op_name(req->op));
+        f.id = req->id;
+        set_answer_body(&f, req->op, reply->msg);
+        log_debug("event=request sid=%llu id=%llu op=%s result=0", (unsigned long long)s->sid,
+                  (unsigned long long)req->id, request_op_name(req->op));
+        session_send(s, &f);
+        session_request_done(s);
+    }
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+    session_unref(s);
+    free(req);
+}
+
+bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
+{
+    if (b->len > max || (b->len > 0 && !utf8_valid(b->data, b->len, NULL)))
+        return false;
+    for (size_t i = 0; i < b->len; i++)
+        if (b->data[i] < 0x20 || b->data[i] == 0x7f)
+            return false;
+    if (b->len > 0)
+        memcpy(out, b->data, b->len);
+    out[b->len] = '\0';
+    return true;
+}
+
+bool request_take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
+                          const char *field, char out[REQUEST_RECEIPT_MAX + 1])
+{
+    if (b->len > 0 && request_take_short(b, REQUEST_RECEIPT_MAX, out))
+        return true;
+    request_fail(s, id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field,
+                 "receipt is missing or malformed", "回执编号缺失或格式错误");
+    return false;
+}

@@ -1,0 +1,56 @@
+/*
+ * request: one request of a session on its way through storage.
+ *
+ * Every dispatcher (intake, triage, forwarding) hands storage a request
+ * record that holds a reference on its session.  request_on_reply() is the
+ * one storage callback for all of them: it sends the answer when the session
+ * is still there, accounts for the request either way and frees the record.
+ */
+#ifndef MINYI_REQUEST_H
+#define MINYI_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "session.h"
+#include "store.h"
+
+/* The longest receipt and cursor accepted in a request, in bytes. */
+#define REQUEST_RECEIPT_MAX 40
+#define REQUEST_CURSOR_MAX 64
+
+struct request {
+    struct session *s;
+    uint64_t id;
+    int op;                      /* Frame body case of the request */
+};
+
+/* Name of a request body case for logs, e.g. "submit". */
+const char *request_op_name(int op);
+
+/* A new record holding a reference on s.  On allocation failure the request
+ * is answered RESOURCE_EXHAUSTED here and NULL is returned. */
+struct request *request_new(struct session *s, uint64_t id, int op);
+
+/* Answers a request that never reached storage with an Error frame. */
+void request_fail(struct session *s, uint64_t id, int op, int code, const char *field,
+                  const char *message, const char *message_zh);
+
+/* The store_reply_cb for every request; arg is a struct request. */
+void request_on_reply(void *arg, struct store_reply *reply);
+
+/* Copies short clean text (receipt, cursor, name): valid UTF-8 without
+ * control characters, at most max bytes, NUL-terminated into out, which
+ * holds max + 1 bytes.  False when the text is not acceptable. */
+bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
+    __attribute__((warn_unused_result));
+
+/* A non-empty receipt in out, or the request answered INVALID_ARGUMENT on
+ * field and false. */
+bool request_take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
+                          const char *field, char out[REQUEST_RECEIPT_MAX + 1])
+    __attribute__((warn_unused_result));
+
+#endif
