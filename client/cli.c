@@ -6,6 +6,7 @@
  *   minyi --profile FILE mine [--limit N] [--cursor C] [--json]
  *   minyi --profile FILE resubmit RECEIPT --file report.json [--json]
  *   minyi --profile FILE queue|show|claim|... (editors; see cli_triage.c)
+ *   minyi --profile FILE outbox [retry|cancel ID] (editors; see cli_outbox.c)
  *
  * Results go to standard output (the receipt is always the first line of a
  * plain submit), errors to standard error as "minyi: CODE field: message",
@@ -26,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "cli_outbox.h"
 #include "cli_triage.h"
 #include "cli_util.h"
 #include "client.h"
@@ -70,7 +72,8 @@ static void usage(FILE *out)
         "        A submission that gets no answer, or UNAVAILABLE / RESOURCE_EXHAUSTED /\n"
         "        INTERNAL, is retried N times (default 3) with the same client_report_id.\n"
         "  status RECEIPT [--json]\n"
-        "        Prints the state, then the history (time, state, action, note).\n"
+        "        Prints the state, then the history (time, state, action, note), with\n"
+        "        the results from the bodies above: who acted (by BODY), 批示 and level.\n"
         "  mine [--limit N] [--cursor C] [--json]\n"
         "        Lists your own reports, newest first, one page at a time.\n"
         "  resubmit RECEIPT [--file REPORT.json] [field options] [--retries N] [--json]\n"
@@ -79,6 +82,7 @@ static void usage(FILE *out)
         "\n",
         out);
     cli_triage_usage(out);
+    cli_outbox_usage(out);
     fputs(
         "\n"
         "Options:\n"
@@ -441,14 +445,7 @@ static int cmd_status(const struct cli *cli, const char *receipt)
     const Minyi__V1__StatusResponse *s = ans->status_ok;
     char st[32], when[64];
     if (cli->json) {
-        json_t *hist = json_array();
-        for (size_t i = 0; i < s->n_history; i++) {
-            const Minyi__V1__HistoryEntry *h = s->history[i];
-            cli_state_text(h->state, st, sizeof(st));
-            json_array_append_new(hist, json_pack("{s:I,s:s,s:o,s:o}", "at_ms", (json_int_t)h->at_ms,
-                                                  "state", st, "action", cli_jbytes(&h->action), "note",
-                                                  cli_jbytes(&h->note)));
-        }
+        json_t *hist = cli_history_json(s->history, s->n_history);
         cli_state_text(s->state, st, sizeof(st));
         json_t *j = json_pack("{s:o,s:s,s:o,s:I,s:o}", "receipt", cli_jbytes(&s->receipt), "state", st,
                               "title", cli_jbytes(&s->title), "received_at_ms",
@@ -463,18 +460,7 @@ static int cmd_status(const struct cli *cli, const char *receipt)
         fputs("\ntitle: ", stdout);
         cli_print_bytes(&s->title);
         printf("\nreceived: %s\nhistory:\n", when);
-        for (size_t i = 0; i < s->n_history; i++) {
-            const Minyi__V1__HistoryEntry *h = s->history[i];
-            cli_state_text(h->state, st, sizeof(st));
-            cli_format_time(h->at_ms, when, sizeof(when));
-            printf("  %s\t%s\t", when, st);
-            cli_print_bytes(&h->action);
-            if (h->note.len > 0) {
-                fputc('\t', stdout);
-                cli_print_bytes(&h->note);
-            }
-            fputc('\n', stdout);
-        }
+        cli_print_history(s->history, s->n_history);
     }
     frame_arena_free(arena);
     return EXIT_DONE;
@@ -548,7 +534,7 @@ static bool option_wants_value(const char *name, size_t len, const struct option
     for (const struct option *o = longopts; o->name != NULL; o++)
         if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
             return o->has_arg == required_argument;
-    return cli_triage_option_wants_value(name, len);
+    return cli_triage_option_wants_value(name, len) || cli_outbox_option_wants_value(name, len);
 }
 
 /* The command word: the first argument that is neither an option nor an
@@ -602,6 +588,8 @@ int main(int argc, char **argv)
     const char *first = find_command(argc, argv, longopts);
     if (first != NULL && cli_triage_is_command(first))
         return cli_triage_main(argc, argv, usage);
+    if (first != NULL && cli_outbox_is_command(first))
+        return cli_outbox_main(argc, argv, usage);
 
     int ch;
     unsigned long v;

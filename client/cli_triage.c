@@ -74,6 +74,8 @@ enum topt {
     T_NOTE,
     T_REASON,
     T_INTO,
+    T_INSTRUCTION,
+    T_LEVEL,
 };
 
 /* Each option with the commands it belongs to. */
@@ -97,6 +99,7 @@ static const struct topt_def topts[] = {
     {{"text", required_argument, NULL, T_TEXT}, C(QUEUE)},
     {{"overdue", no_argument, NULL, T_OVERDUE}, C(QUEUE)},
     {{"dead", no_argument, NULL, T_DEAD}, C(QUEUE)},
+    {{"dead-delivery", no_argument, NULL, T_DEAD}, C(QUEUE)},
     {{"limit", required_argument, NULL, T_LIMIT}, C(QUEUE)},
     {{"cursor", required_argument, NULL, T_CURSOR}, C(QUEUE)},
     {{"version", required_argument, NULL, T_VERSION}, C(SHOW)},
@@ -112,6 +115,8 @@ static const struct topt_def topts[] = {
     {{"note", required_argument, NULL, T_NOTE}, C(EDIT) | C(ADOPT) | C(MERGE) | C(FORWARD)},
     {{"reason", required_argument, NULL, T_REASON}, C(REJECT) | C(RETURN)},
     {{"into", required_argument, NULL, T_INTO}, C(MERGE)},
+    {{"instruction", required_argument, NULL, T_INSTRUCTION}, C(ADOPT)},
+    {{"level", required_argument, NULL, T_LEVEL}, C(ADOPT)},
 };
 #define N_TOPTS (sizeof(topts) / sizeof(topts[0]))
 
@@ -121,13 +126,15 @@ void cli_triage_usage(FILE *out)
         "Editors' commands (an editor profile; each also takes --json):\n"
         "  queue [--state S]... [--category C]... [--urgency NORMAL|URGENT]\n"
         "        [--region PREFIX] [--contact-point ID] [--from DATE] [--to DATE]\n"
-        "        [--mine] [--text T] [--overdue] [--dead] [--limit N] [--cursor C]\n"
+        "        [--mine] [--text T] [--overdue] [--dead-delivery] [--limit N]\n"
+        "        [--cursor C]\n"
         "        Lists the queue, urgent first, then oldest first: receipt, urgency,\n"
         "        category, state, received, claimed by, overdue (!) and title.  Without\n"
         "        --state: RECEIVED and IN_REVIEW.  DATE is YYYY-MM-DD or\n"
         "        YYYY-MM-DDTHH:MM[:SS], local time; --to is exclusive, and a bare date\n"
-        "        there includes that whole day.  --mine: claimed by me; --dead: with\n"
-        "        a dead delivery.  More pages: --cursor with the printed next_cursor.\n"
+        "        there includes that whole day.  --mine: claimed by me;\n"
+        "        --dead-delivery (or --dead): with a dead delivery, in any state unless\n"
+        "        --state is given (see outbox).  More pages: --cursor with next_cursor.\n"
         "  show RECEIPT [--version N] [--diff]\n"
         "        Every field of a version (default the latest), the history, the most\n"
         "        similar open reports and the deliveries; --diff adds a diff of the\n"
@@ -140,7 +147,9 @@ void cli_triage_usage(FILE *out)
         "        [--analysis T | --analysis-file F] [--suggestions T |\n"
         "        --suggestions-file F] [--category C] [--note N]\n"
         "        Saves a new version; prints its number.\n"
-        "  adopt RECEIPT [--note N]            本级采用\n"
+        "  adopt RECEIPT [--note N] [--instruction TEXT [--level LEVEL]]    本级采用\n"
+        "        --instruction records a leader's 批示 with the adoption, --level the\n"
+        "        leader's level (e.g. 省领导); the body below sees both in its history.\n"
         "  reject RECEIPT --reason R           不予采用\n"
         "  return RECEIPT --reason R           退回修改 (the contact point sees the reason)\n"
         "  merge RECEIPT --into OTHER [--note N]\n"
@@ -421,6 +430,12 @@ static bool apply_opt(struct cli_triage_args *a, const struct raw_opt *o, char *
     case T_INTO:
         a->into = val;
         return true;
+    case T_INSTRUCTION:
+        a->instruction = val;
+        return true;
+    case T_LEVEL:
+        a->level = val;
+        return true;
     default:
         abort(); /* every option in topts has a case */
     }
@@ -448,6 +463,10 @@ static bool check_args(struct cli_triage_args *a, char *err, size_t errlen)
     case CLI_TRIAGE_RETURN:
         if (a->note == NULL || a->note[0] == '\0')
             return fail(err, errlen, "%s wants --reason R", cmd);
+        break;
+    case CLI_TRIAGE_ADOPT:
+        if (a->level != NULL && (a->instruction == NULL || a->instruction[0] == '\0'))
+            return fail(err, errlen, "--level goes with --instruction TEXT (the 批示 itself)");
         break;
     case CLI_TRIAGE_MERGE:
         if (a->into == NULL || a->into[0] == '\0')
@@ -679,6 +698,8 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
                              : a->cmd == CLI_TRIAGE_MERGE  ? MINYI__V1__DECISION__MERGE
                                                            : MINYI__V1__DECISION__FORWARD;
         r->decide.into_receipt = opt_bytes(a->into);
+        r->decide.instruction = opt_bytes(a->instruction);
+        r->decide.instruction_level = opt_bytes(a->level);
         for (size_t i = 0; i < a->n_destinations; i++)
             r->destinations[i] = frame_bytes(a->destinations[i]);
         r->decide.n_destinations = a->n_destinations;
@@ -762,15 +783,7 @@ static void print_padded_bytes(const ProtobufCBinaryData *b, size_t width)
 
 static json_t *history_json(Minyi__V1__HistoryEntry **h, size_t n)
 {
-    char st[32];
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        cli_state_text(h[i]->state, st, sizeof(st));
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:o,s:o}", "at_ms", (json_int_t)h[i]->at_ms,
-                                             "state", st, "action", cli_jbytes(&h[i]->action),
-                                             "note", cli_jbytes(&h[i]->note)));
-    }
-    return arr;
+    return cli_history_json(h, n);
 }
 
 static void print_queue(bool json, const Minyi__V1__QueueResponse *q)
@@ -995,18 +1008,7 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
     if (s->diff.len > 0)
         print_block("diff against version 1", &s->diff);
     fputs("history:\n", stdout);
-    for (size_t i = 0; i < s->n_history; i++) {
-        const Minyi__V1__HistoryEntry *h = s->history[i];
-        cli_state_text(h->state, st, sizeof(st));
-        cli_format_time(h->at_ms, when, sizeof(when));
-        printf("  %s\t%s\t", when, st);
-        cli_print_bytes(&h->action);
-        if (h->note.len > 0) {
-            fputc('\t', stdout);
-            cli_print_bytes(&h->note);
-        }
-        fputc('\n', stdout);
-    }
+    cli_print_history(s->history, s->n_history);
     fputs("similar:\n", stdout);
     if (s->n_similar == 0)
         fputs("  -\n", stdout);

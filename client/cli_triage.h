@@ -77,6 +77,8 @@ struct cli_triage_args {
     /* decisions: --note, or --reason for reject and return */
     const char *note;
     const char *into;
+    const char *instruction;           /* adopt: 批示 text */
+    const char *level;                 /* adopt: the leader's level, with --instruction */
     const char *destinations[CLI_TRIAGE_MAX_REPEAT];
     size_t n_destinations;
 };

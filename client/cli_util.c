@@ -66,6 +66,63 @@ void cli_print_bytes(const ProtobufCBinaryData *b)
         fwrite(b->data, 1, b->len, stdout);
 }
 
+void cli_print_history(Minyi__V1__HistoryEntry *const *hist, size_t n)
+{
+    char st[32], when[64];
+
+    for (size_t i = 0; i < n; i++) {
+        const Minyi__V1__HistoryEntry *h = hist[i];
+        cli_state_text(h->state, st, sizeof(st));
+        cli_format_time(h->at_ms, when, sizeof(when));
+        printf("  %s\t%s\t", when, st);
+        cli_print_bytes(&h->action);
+        /* A result from above names the body that acted there. */
+        if (h->body.len > 0 || h->body_region.len > 0) {
+            fputs("\tby ", stdout);
+            cli_print_bytes(&h->body);
+            if (h->body_region.len > 0) {
+                fputs(" (", stdout);
+                cli_print_bytes(&h->body_region);
+                fputc(')', stdout);
+            }
+        }
+        if (h->instruction.len > 0) {
+            fputs("\t批示", stdout);
+            if (h->instruction_level.len > 0) {
+                fputs(" (", stdout);
+                cli_print_bytes(&h->instruction_level);
+                fputc(')', stdout);
+            }
+            fputs(": ", stdout);
+            cli_print_bytes(&h->instruction);
+        }
+        if (h->note.len > 0) {
+            fputc('\t', stdout);
+            cli_print_bytes(&h->note);
+        }
+        fputc('\n', stdout);
+    }
+}
+
+json_t *cli_history_json(Minyi__V1__HistoryEntry *const *hist, size_t n)
+{
+    char st[32];
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n && arr != NULL; i++) {
+        const Minyi__V1__HistoryEntry *h = hist[i];
+        cli_state_text(h->state, st, sizeof(st));
+        json_array_append_new(
+            arr, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "at_ms", (json_int_t)h->at_ms,
+                           "state", st, "action", cli_jbytes(&h->action), "note",
+                           cli_jbytes(&h->note), "body", cli_jbytes(&h->body), "body_region",
+                           cli_jbytes(&h->body_region), "instruction",
+                           cli_jbytes(&h->instruction), "instruction_level",
+                           cli_jbytes(&h->instruction_level)));
+    }
+    return arr;
+}
+
 int cli_exit_for_code(int code)
 {
     switch (code) {

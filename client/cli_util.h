@@ -47,6 +47,13 @@ void cli_print_json(json_t *j);
 /* Prints j on one line (JSON Lines) and releases it. */
 void cli_print_json_line(json_t *j);
 void cli_print_bytes(const ProtobufCBinaryData *b);
+/* A report's history, oldest first, one line per entry: time, state,
+ * action, then for a result from above "by BODY (REGION)", a 批示 as
+ * "批示 (LEVEL): TEXT", and the note, separated by tabs. */
+void cli_print_history(Minyi__V1__HistoryEntry *const *hist, size_t n);
+/* The same as a JSON array of objects (at_ms, state, action, note, body,
+ * body_region, instruction, instruction_level). */
+json_t *cli_history_json(Minyi__V1__HistoryEntry *const *hist, size_t n);
 
 /* The exit status for an Error frame's code. */
 int cli_exit_for_code(int code);

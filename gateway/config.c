@@ -51,11 +51,14 @@ void config_defaults(struct gw_config *cfg)
     cfg->deadline_in_review_s = 604800;
     snprintf(cfg->destinations, sizeof(cfg->destinations), "province");
     cfg->fwd_poll_ms = 1000;
+    cfg->results_interval_ms = 10000;
     cfg->fwd_lease_s = 120;
     cfg->fwd_claim_max = 64;
     cfg->fwd_max_attempts = 20;
     cfg->fwd_backoff_min_ms = 1000;
     cfg->fwd_backoff_max_ms = 600000;
+    cfg->fwd_reconnect_min_ms = 1000;
+    cfg->fwd_reconnect_max_ms = 60000;
     cfg->fwd_timeout_ms = 30000;
 }
 
@@ -272,11 +275,14 @@ static int on_option(void *user, const char *section, const char *name, const ch
         return 1;
     }
     INT_OPT("forward", "poll_ms", fwd_poll_ms, 10, 3600000)
+    INT_OPT("forward", "results_interval_ms", results_interval_ms, 10, 3600000)
     INT_OPT("forward", "lease_s", fwd_lease_s, 1, 86400)
     INT_OPT("forward", "claim_max", fwd_claim_max, 1, 10000)
     INT_OPT("forward", "max_attempts", fwd_max_attempts, 1, 1000)
     INT_OPT("forward", "backoff_min_ms", fwd_backoff_min_ms, 1, 86400000)
     INT_OPT("forward", "backoff_max_ms", fwd_backoff_max_ms, 1, 86400000)
+    INT_OPT("forward", "reconnect_min_ms", fwd_reconnect_min_ms, 1, 86400000)
+    INT_OPT("forward", "reconnect_max_ms", fwd_reconnect_max_ms, 1, 86400000)
     INT_OPT("forward", "timeout_ms", fwd_timeout_ms, 1, 3600000)
     snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);
     return 0;

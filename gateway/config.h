@@ -67,11 +67,14 @@ struct gw_config {
     char destinations[CONFIG_DEST_LIST_MAX]; /* comma-separated names for FORWARD */
     /* [forward]: the forwarder that delivers outbox rows to the peers */
     int fwd_poll_ms;                 /* how often due rows are claimed */
+    int results_interval_ms;         /* how often each peer is asked for results */
     int fwd_lease_s;                 /* a claimed row is due again after this */
     int fwd_claim_max;               /* rows claimed at once */
     int fwd_max_attempts;            /* temporary failures before a row is dead */
     int fwd_backoff_min_ms;          /* wait after the first failure, doubling */
     int fwd_backoff_max_ms;
+    int fwd_reconnect_min_ms;        /* no new connection to an unreachable peer for */
+    int fwd_reconnect_max_ms;        /* this long, doubling per failure up to max */
     int fwd_timeout_ms;              /* connect + handshake, and each answer */
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];

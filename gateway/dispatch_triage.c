@@ -208,7 +208,7 @@ static void do_decide(struct session *s, const Frame *f)
     char dests[TRIAGE_DEST_MAX][TRIAGE_DEST_NAME_MAX + 1];
     const char *dest_ptrs[TRIAGE_DEST_MAX];
     size_t n_dests = 0;
-    char *note = NULL;
+    char *note = NULL, *instruction = NULL, *level = NULL;
     struct validation_error verr;
     bool need_note = d->decision == MINYI__V1__DECISION__REJECT ||
                      d->decision == MINYI__V1__DECISION__RETURN;
@@ -247,16 +247,36 @@ static void do_decide(struct session *s, const Frame *f)
             return;
         }
     }
-    if (!validate_text(&d->note, VALIDATE_TEXT_NOTE, "decide.note", "理由", need_note,
-                       &s->gw->limits, &note, &verr)) {
-        answer_invalid(s, f->id, op, &verr);
+    /* A 批示 is recorded with an adoption, and its level only with its text. */
+    if (d->instruction.len > 0 && d->decision != MINYI__V1__DECISION__ADOPT) {
+        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.instruction",
+                     "an instruction (批示) goes only with ADOPT", "批示只能随采用决定一并录入");
         return;
+    }
+    if (d->instruction_level.len > 0 && d->instruction.len == 0) {
+        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "decide.instruction_level",
+                     "a leader's level needs the instruction (批示) text",
+                     "批示领导级别须与批示内容一并录入");
+        return;
+    }
+    if (!validate_text(&d->note, VALIDATE_TEXT_NOTE, "decide.note", "理由", need_note,
+                       &s->gw->limits, &note, &verr) ||
+        !validate_text(&d->instruction, VALIDATE_TEXT_INSTRUCTION, "decide.instruction", "批示",
+                       false, &s->gw->limits, &instruction, &verr) ||
+        !validate_text(&d->instruction_level, VALIDATE_TEXT_LEVEL, "decide.instruction_level",
+                       "批示领导级别", false, &s->gw->limits, &level, &verr)) {
+        answer_invalid(s, f->id, op, &verr);
+        goto out;
     }
     struct request *req = request_new(s, f->id, op);
     if (req != NULL)
         triage_decide(s->gw->store, s->principal.id, receipt, (int)d->decision, note, into,
-                      dest_ptrs, n_dests, request_on_reply, req);
+                      dest_ptrs, n_dests, instruction, level, request_on_reply, req);
+out:
     free(note);
+    free(instruction);
+    free(level);
 }
 
 static void do_resubmit(struct session *s, const Frame *f)

@@ -14,22 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "forwarder.h"
 #include "frame.h"
 #include "log.h"
+#include "results.h"
 #include "tls.h"
 #include "triage.h"
 
 #define FWD_ERROR_MAX 300          /* bytes of a failure reason stored with the row */
+#define FWD_RECONNECT_FAILS_MAX 40 /* failures in a row counted (the wait is capped long before) */
 
 struct job {
     struct job *next;
@@ -45,9 +49,12 @@ struct peer_conn {
     SSL_CTX *ctx;
     struct bufferevent *bev;
     bool up;
+    bool want_up;                  /* results.c asked for it with no job queued */
     struct job *queued;            /* claimed, not yet sent */
     struct job *sent;              /* sent, waiting for the answer */
     uint64_t next_id;
+    int fails;                     /* connections that failed in a row, for the backoff */
+    int64_t retry_at_ms;           /* monotonic: no new connection before this */
 };
 
 struct forwarder {
@@ -59,6 +66,7 @@ struct forwarder {
     int n_conns;
     const char *dests[CONFIG_PEERS_MAX];
     int pending_ops;               /* storage calls not yet answered */
+    struct results *results;       /* pulls the peers' results (results.c) */
 };
 
 static void conn_kick(struct peer_conn *pc);
@@ -118,9 +126,58 @@ static void fail_list(struct peer_conn *pc, struct job **list, const char *error
     }
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True while the peer is backing off: no connection to it is made, and no
+ * rows for it are claimed (on_timer). */
+static bool conn_waiting(const struct peer_conn *pc)
+{
+    return pc->retry_at_ms > mono_ms();
+}
+
+/* The peer could not be reached (a dial, handshake or connection with work
+ * on it failed): no new connection before a wait that doubles with each
+ * failure in a row, from reconnect_min_ms up to reconnect_max_ms, half of
+ * it random ("equal jitter") so that gateways sharing a database do not
+ * all come back at the same moment.  Without it a dead peer would be
+ * dialled again on every poll that finds a row due, and with many rows,
+ * each on its own backoff, some row is nearly always due.  A decoded
+ * answer (on_read) ends the backoff. */
+static void conn_backoff(struct peer_conn *pc)
+{
+    const struct gw_config *cfg = &pc->fw->gw->cfg;
+    int64_t wait = cfg->fwd_reconnect_min_ms;
+    uint32_t r = 0;
+
+    if (pc->fails < FWD_RECONNECT_FAILS_MAX)
+        pc->fails++;
+    for (int i = 1; i < pc->fails && wait < cfg->fwd_reconnect_max_ms; i++)
+        wait *= 2;
+    if (wait > cfg->fwd_reconnect_max_ms)
+        wait = cfg->fwd_reconnect_max_ms;
+    /* Without random bytes, the whole wait rather than none. */
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = UINT32_MAX;
+    wait = wait - wait / 2 + (int64_t)((uint64_t)r * (uint64_t)(wait / 2) / UINT32_MAX);
+    pc->retry_at_ms = mono_ms() + wait;
+    log_info("event=forward_peer_backoff dest=%s failures=%d wait_ms=%lld", pc->peer.name,
+             pc->fails, (long long)wait);
+}
+
 /* The connection is gone: every job on it failed for the same reason. */
 static void conn_down(struct peer_conn *pc, const char *error)
 {
+    /* A dial that never came up, or a connection lost with work on it,
+     * says the peer is unreachable; one it closed while idle does not. */
+    bool unreachable = pc->bev != NULL && (!pc->up || pc->sent != NULL || pc->queued != NULL);
+
+    if (unreachable && !pc->fw->stopping)
+        conn_backoff(pc);
     if (pc->bev != NULL) {
         bufferevent_free(pc->bev);
         pc->bev = NULL;
@@ -218,8 +275,11 @@ static struct job *take_sent(struct peer_conn *pc, uint64_t id)
 static void on_answer(struct peer_conn *pc, const Frame *f)
 {
     char buf[FWD_ERROR_MAX];
-    struct job *j = take_sent(pc, f->id);
+    struct job *j;
 
+    if (results_on_answer(pc->fw->results, (int)(pc - pc->fw->conns), f))
+        return;
+    j = take_sent(pc, f->id);
     if (j == NULL) {
         log_warnx("event=forward_stray_answer dest=%s id=%llu", pc->peer.name,
                   (unsigned long long)f->id);
@@ -274,6 +334,7 @@ static void on_read(struct bufferevent *bev, void *arg)
             conn_down(pc, "malformed answer frame");
             return;
         }
+        pc->fails = 0;             /* the peer answers: reachable again */
         on_answer(pc, f);
         frame_arena_free(arena);
     }
@@ -290,6 +351,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         log_info("event=forward_connected dest=%s", pc->peer.name);
         pc->up = true;
         send_queued(pc);
+        results_conn_up(pc->fw->results, (int)(pc - pc->fw->conns));
         return;
     }
     tls_reason(pc, what, reason, sizeof(reason));
@@ -303,8 +365,11 @@ static void conn_kick(struct peer_conn *pc)
         send_queued(pc);
         return;
     }
-    if (pc->bev != NULL || pc->queued == NULL)
+    if (pc->bev != NULL || (pc->queued == NULL && !pc->want_up))
         return;
+    if (conn_waiting(pc))
+        return;                    /* on_timer kicks it once the wait is over */
+    pc->want_up = false;
     SSL *ssl = SSL_new(pc->ctx);
     if (ssl == NULL) {
         fail_list(pc, &pc->queued, "TLS: cannot make a connection");
@@ -339,6 +404,7 @@ static void conn_kick(struct peer_conn *pc)
     if (bufferevent_socket_connect(pc->bev, (struct sockaddr *)&pc->addr, (int)pc->addrlen) != 0) {
         char reason[FWD_ERROR_MAX];
         snprintf(reason, sizeof(reason), "cannot connect to %s:%d", pc->peer.host, pc->peer.port);
+        log_warnx("event=forward_connection_lost dest=%s reason=\"%s\"", pc->peer.name, reason);
         conn_down(pc, reason);
     }
 }
@@ -397,9 +463,23 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (fw->stopping || fw->claiming)
         return;
+    /* Rows are claimed only for peers not backing off, so a row's attempts
+     * count connections actually tried, and while every peer is
+     * unreachable the timer costs not even a query. */
+    const char *dests[CONFIG_PEERS_MAX];
+    size_t n = 0;
+    for (int i = 0; i < fw->n_conns; i++) {
+        struct peer_conn *pc = &fw->conns[i];
+        if (conn_waiting(pc))
+            continue;
+        conn_kick(pc);             /* what waited for the backoff to end */
+        dests[n++] = pc->peer.name;
+    }
+    if (n == 0)
+        return;
     fw->claiming = true;
     fw->pending_ops++;
-    triage_fw_claim(fw->gw->store, fw->dests, (size_t)fw->n_conns, fw->gw->cfg.fwd_claim_max,
+    triage_fw_claim(fw->gw->store, dests, n, fw->gw->cfg.fwd_claim_max,
                     fw->gw->cfg.fwd_lease_s, on_claimed, fw);
 }
 
@@ -445,6 +525,34 @@ static SSL_CTX *peer_ctx(const struct gw_peer *p)
     return ctx;
 }
 
+bool forwarder_peer_send(struct forwarder *fw, int peer, Frame *f)
+{
+    struct peer_conn *pc;
+    size_t n;
+
+    if (fw == NULL || fw->stopping || peer < 0 || peer >= fw->n_conns)
+        return false;
+    pc = &fw->conns[peer];
+    if (!pc->up) {
+        pc->want_up = true;
+        conn_kick(pc);
+        return false;
+    }
+    f->id = ++pc->next_id;
+    uint8_t *buf = frame_encode(f, &n);
+    if (buf == NULL)
+        return false;
+    bool ok = bufferevent_write(pc->bev, buf, n) == 0;
+    free(buf);
+    if (ok) {
+        /* The answer is awaited like a job's. */
+        struct timeval tv = { fw->gw->cfg.fwd_timeout_ms / 1000,
+                              (fw->gw->cfg.fwd_timeout_ms % 1000) * 1000 };
+        bufferevent_set_timeouts(pc->bev, &tv, NULL);
+    }
+    return ok;
+}
+
 bool forwarder_start(struct gw *gw)
 {
     const struct gw_config *cfg = &gw->cfg;
@@ -474,6 +582,9 @@ bool forwarder_start(struct gw *gw)
         return false;
     struct timeval tv = { cfg->fwd_poll_ms / 1000, (cfg->fwd_poll_ms % 1000) * 1000 };
     event_add(fw->timer, &tv);
+    fw->results = results_new(gw, fw);
+    if (fw->results == NULL)
+        return false;
     log_info("event=forwarder_started peers=%d", fw->n_conns);
     return true;
 }
@@ -487,6 +598,7 @@ void forwarder_stop(struct gw *gw)
     fw->stopping = true;
     if (fw->timer != NULL)
         event_del(fw->timer);
+    results_stop(fw->results);
     for (int i = 0; i < fw->n_conns; i++)
         conn_down(&fw->conns[i], "stopping");
 }
@@ -502,6 +614,7 @@ void forwarder_free(struct gw *gw)
         conn_down(&fw->conns[i], "stopping");
         SSL_CTX_free(fw->conns[i].ctx);
     }
+    results_free(fw->results);
     if (fw->timer != NULL)
         event_free(fw->timer);
     free(fw->conns);

@@ -8,12 +8,23 @@
  * or CONFLICT dead at once; anything else, and any connection, handshake
  * or timeout failure, a temporary failure retried with backoff.  A
  * handshake that succeeds is not acceptance: only the answer is.
+ *
+ * The same connections carry the pulls of results.c (results flowing back
+ * down): the forwarder hands it the answers that are not its own and tells
+ * it when a connection comes up, and connects for it even with no outbox
+ * row due (forwarder_peer_send).
+ *
+ * A peer that could not be reached is not dialled again, and no rows for
+ * it are claimed, until its own reconnect backoff ([forward]
+ * reconnect_min_ms doubling up to reconnect_max_ms) has passed: a peer
+ * down for hours costs a dial now and then, not one per poll.
  */
 #ifndef MINYI_FORWARDER_H
 #define MINYI_FORWARDER_H
 
 #include <stdbool.h>
 
+#include "frame.h"
 #include "server.h"
 
 /* Starts the forwarder when the config names peers (gw->fwd stays NULL
@@ -24,5 +35,12 @@ bool forwarder_start(struct gw *gw) __attribute__((warn_unused_result));
 void forwarder_stop(struct gw *gw);
 /* After the store has drained (no callback can arrive any more). */
 void forwarder_free(struct gw *gw);
+
+/* For results.c: sends f (its id is set here) on the connection to the
+ * peer of that index among the [peer.NAME] sections.  False when the
+ * connection is not up: it is then made, also with no outbox row due, and
+ * results_conn_up is called once it is. */
+bool forwarder_peer_send(struct forwarder *fw, int peer, Frame *f)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -21,6 +21,9 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_DECIDE: return "decide";
     case MINYI__V1__FRAME__BODY_WATCH: return "watch";
     case MINYI__V1__FRAME__BODY_FORWARD: return "forward";
+    case MINYI__V1__FRAME__BODY_RESULTS: return "results";
+    case MINYI__V1__FRAME__BODY_OUTBOX: return "outbox";
+    case MINYI__V1__FRAME__BODY_OUTBOX_ACTION: return "outbox_action";
     default: return "other";
     }
 }
@@ -81,6 +84,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
         f->claim_ok = (Minyi__V1__ClaimResponse *)msg;
         break;
     case MINYI__V1__FRAME__BODY_RELEASE:
+    case MINYI__V1__FRAME__BODY_OUTBOX_ACTION:
         f->body_case = MINYI__V1__FRAME__BODY_OK;
         f->ok = (Minyi__V1__Ok *)msg;
         break;
@@ -91,6 +95,14 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_DECIDE:
         f->body_case = MINYI__V1__FRAME__BODY_DECIDE_OK;
         f->decide_ok = (Minyi__V1__DecideResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_RESULTS:
+        f->body_case = MINYI__V1__FRAME__BODY_RESULTS_OK;
+        f->results_ok = (Minyi__V1__ResultsResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_OUTBOX:
+        f->body_case = MINYI__V1__FRAME__BODY_OUTBOX_OK;
+        f->outbox_ok = (Minyi__V1__OutboxResponse *)msg;
         break;
     default:
         fatal("storage answered a request of unknown op %d", op);

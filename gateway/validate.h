@@ -28,6 +28,8 @@
 #define VALIDATE_ATTACHMENT_NAME_MAX 100
 #define VALIDATE_MEDIA_TYPE_MAX   100    /* bytes */
 #define VALIDATE_NOTE_MAX         2000   /* an editor's note or reason */
+#define VALIDATE_INSTRUCTION_MAX  1000   /* 批示 text recorded with an adoption */
+#define VALIDATE_LEVEL_MAX        32     /* the level of the leader who gave a 批示, one line */
 
 struct validate_limits {
     size_t title_max, situation_max, analysis_max, suggestions_max;
@@ -63,6 +65,8 @@ enum validate_text_kind {
     VALIDATE_TEXT_ANALYSIS,
     VALIDATE_TEXT_SUGGESTIONS,
     VALIDATE_TEXT_NOTE,
+    VALIDATE_TEXT_INSTRUCTION,
+    VALIDATE_TEXT_LEVEL,
 };
 
 /*

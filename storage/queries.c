@@ -23,7 +23,9 @@ const char store_prepare_sql[] =
     " SELECT id, kind, active, name, region, sector FROM principals WHERE fingerprint = $1;"
     "PREPARE " STMT_STATUS "(text, int8) AS"
     " SELECT r.receipt, r.state, r.title, " MS_OF("r.received_at") ","
-    " e.action, e.state, e.note, " MS_OF("e.at")
+    " e.action, e.state, e.note, " MS_OF("e.at") ","
+    " coalesce(e.body_name, ''), coalesce(e.body_region, ''), coalesce(e.instruction, ''),"
+    " coalesce(e.instruction_level, '')"
     " FROM reports r LEFT JOIN events e ON e.report_id = r.id"
     " WHERE r.receipt = $1 AND r.principal_id = $2 ORDER BY e.id;"
     "PREPARE " STMT_MINE "(int8, int8, int4) AS"
@@ -157,7 +159,11 @@ static bool build_status(const PGresult *res, Minyi__V1__StatusResponse *m)
         minyi__v1__history_entry__init(h);
         m->history[m->n_history++] = h;
         if (!set_bytes(&h->action, PQgetvalue(res, t, 4)) ||
-            !set_bytes(&h->note, PQgetvalue(res, t, 6)))
+            !set_bytes(&h->note, PQgetvalue(res, t, 6)) ||
+            !set_bytes(&h->body, PQgetvalue(res, t, 8)) ||
+            !set_bytes(&h->body_region, PQgetvalue(res, t, 9)) ||
+            !set_bytes(&h->instruction, PQgetvalue(res, t, 10)) ||
+            !set_bytes(&h->instruction_level, PQgetvalue(res, t, 11)))
             return false;
         h->state = state_value(PQgetvalue(res, t, 5));
         h->at_ms = int64_at(res, t, 7);

@@ -77,6 +77,10 @@ enum op_kind {
 #define STMT_FW_CLAIM   "minyi_fw_claim"
 #define STMT_FW_DONE    "minyi_fw_delivered"
 #define STMT_FW_FAILED  "minyi_fw_failed"
+#define STMT_R_PULL     "minyi_r_pull"
+#define STMT_R_APPLY    "minyi_r_apply"
+#define STMT_O_LIST     "minyi_o_list"
+#define STMT_O_ACT      "minyi_o_act"
 #define TRIAGE_PREPARE_SQL                                                                  \
     "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
     " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
@@ -88,8 +92,8 @@ enum op_kind {
     "PREPARE " STMT_T_RELEASE "(int8, text) AS SELECT minyi_t_release($1, $2);"             \
     "PREPARE " STMT_T_EDIT "(int8, text, text, text, text, text, int2, text) AS"           \
     " SELECT minyi_t_edit($1, $2, $3, $4, $5, $6, $7, $8);"                                 \
-    "PREPARE " STMT_T_DECIDE "(int8, text, text, text, text, text[]) AS"                    \
-    " SELECT minyi_t_decide($1, $2, $3, $4, $5, $6);"                                       \
+    "PREPARE " STMT_T_DECIDE "(int8, text, text, text, text, text[], text, text) AS"        \
+    " SELECT minyi_t_decide($1, $2, $3, $4, $5, $6, $7, $8);"                               \
     "PREPARE " STMT_T_RESUBMIT "(int8, text, uuid, text, text, text, text, int2, int2) AS"  \
     " SELECT minyi_t_resubmit($1, $2, $3, $4, $5, $6, $7, $8, $9);"                       \
     "PREPARE " STMT_F_NOTE "(int8, text, text, text, text, text[]) AS"                      \
@@ -97,7 +101,13 @@ enum op_kind {
     "PREPARE " STMT_FW_CLAIM "(text[], int4, int4) AS SELECT minyi_fw_claim($1, $2, $3);"   \
     "PREPARE " STMT_FW_DONE "(int8, int4, text) AS SELECT minyi_fw_delivered($1, $2, $3);"  \
     "PREPARE " STMT_FW_FAILED "(int8, int4, text, bool, int4, int4, int4) AS"               \
-    " SELECT minyi_fw_failed($1, $2, $3, $4, $5, $6, $7);"
+    " SELECT minyi_fw_failed($1, $2, $3, $4, $5, $6, $7);"                                 \
+    "PREPARE " STMT_R_PULL "(int8, int8[], int4, text, text) AS"                            \
+    " SELECT minyi_r_pull($1, $2, $3, $4, $5);"                                             \
+    "PREPARE " STMT_R_APPLY "(text, text, jsonb) AS SELECT minyi_r_apply($1, $2, $3);"     \
+    "PREPARE " STMT_O_LIST "(int8, text[], text, text, int8, int4) AS"                      \
+    " SELECT minyi_o_list($1, $2, $3, $4, $5, $6);"                                        \
+    "PREPARE " STMT_O_ACT "(int8, int8, text, text) AS SELECT minyi_o_act($1, $2, $3, $4);"
 
 /* One caller's request, from the call that made it until its callback. */
 struct store_op {

@@ -30,6 +30,10 @@ enum triage_kind {
     T_FORWARD_NOTE,
     T_FW_CLAIM,
     T_FW_MARK,
+    T_R_PULL,
+    T_R_APPLY,
+    T_O_LIST,
+    T_O_ACT,
 };
 
 /* A diff compares at most this many line pairs (the LCS table's cells). */
@@ -42,7 +46,10 @@ static const char *const known_fields[] = {
     "show.receipt", "show.version", "claim.receipt", "renew.receipt", "release.receipt",
     "edit", "edit.receipt", "decide.receipt", "decide.decision", "decide.note",
     "decide.destinations", "decide.into_receipt", "resubmit.receipt",
+    "decide.instruction", "decide.instruction_level", "results",
     "report.client_report_id", "forward.origin_receipt", "outbox", "destinations",
+    "principal.kind", "outbox.cursor", "outbox.filter.states", "outbox_action.outbox_id",
+    "outbox_action.action",
 };
 
 static const char *static_field(const char *f)
@@ -209,7 +216,12 @@ void triage_queue(struct store *st, int64_t actor, const struct triage_queue_que
                   "筛选条件中的状态或类别过多");
         return;
     }
-    if (q->n_states == 0) {
+    if (q->n_states == 0 && q->dead_deliveries_only) {
+        /* A dead delivery belongs to a forwarded report, which the default
+         * states (the open ones) never show: without states, any state. */
+        param_str(op, 1, "{RECEIVED,IN_REVIEW,ADOPTED,REJECTED,RETURNED,MERGED,FORWARDED,"
+                         "ADOPTED_ABOVE,NOT_ADOPTED_ABOVE}");
+    } else if (q->n_states == 0) {
         param_null(op, 1);
     } else {
         n = (size_t)snprintf(arr, sizeof arr, "{");
@@ -399,7 +411,8 @@ static bool dest_name_ok(const char *s)
 
 void triage_decide(struct store *st, int64_t actor, const char *receipt, int decision,
                    const char *note, const char *into, const char *const *dests,
-                   size_t n_dests, store_reply_cb cb, void *arg)
+                   size_t n_dests, const char *instruction, const char *level,
+                   store_reply_cb cb, void *arg)
 {
     struct store_op *op = t_new(T_DECIDE, STMT_T_DECIDE, cb, arg);
     const char *name = enum_name(&minyi__v1__decision__descriptor, decision);
@@ -440,6 +453,8 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
     }
     snprintf(arr + n, sizeof arr - n, "}");
     param_str(op, 5, arr);
+    param_str(op, 6, instruction ? instruction : "");
+    param_str(op, 7, level ? level : "");
     store_op_enqueue(st, op);
 }
 
@@ -543,6 +558,86 @@ void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, con
     store_op_enqueue(st, op);
 }
 
+/* ---- results ------------------------------------------------------------------ */
+
+void triage_r_pull(struct store *st, int64_t peer_id, const int64_t *ack, size_t n_ack,
+                   uint32_t limit, const char *body_region, const char *body_name,
+                   store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_R_PULL, STMT_R_PULL, cb, arg);
+    size_t cap = n_ack * I64_TEXT + 3, n, i;
+    char *arr;
+
+    param_i64(op, 0, peer_id);
+    if (limit == 0 || limit > INT32_MAX) {
+        t_invalid(st, op, "results", "the limit is out of range", "条数超出范围");
+        return;
+    }
+    if (!(arr = malloc(cap)))
+        oom_abort();
+    n = (size_t)snprintf(arr, cap, "{");
+    for (i = 0; i < n_ack; i++)
+        n += (size_t)snprintf(arr + n, cap - n, "%s%" PRId64, i ? "," : "", ack[i]);
+    snprintf(arr + n, cap - n, "}");
+    param_str(op, 1, arr);
+    free(arr);
+    param_i64(op, 2, limit);
+    param_str(op, 3, body_region);
+    param_str(op, 4, body_name);
+    store_op_enqueue(st, op);
+}
+
+static json_t *jbin(const ProtobufCBinaryData *b)
+{
+    return json_stringn(b->len ? (const char *)b->data : "", b->len);
+}
+
+/* One result as the object minyi_r_apply reads; NULL when a text is not
+ * valid UTF-8 (the gateway validates it first, so never). */
+static json_t *result_json(const Minyi__V1__Result *x)
+{
+    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:o}",
+                     "id", (json_int_t)x->id, "receipt", jbin(&x->receipt),
+                     "origin_region", jbin(&x->origin_region),
+                     "origin_receipt", jbin(&x->origin_receipt), "kind", jbin(&x->kind),
+                     "body", jbin(&x->body), "body_region", jbin(&x->body_region),
+                     "at_ms", (json_int_t)x->at_ms, "note", jbin(&x->note),
+                     "instruction", jbin(&x->instruction),
+                     "instruction_level", jbin(&x->instruction_level),
+                     "destination", jbin(&x->destination),
+                     "destination_receipt", jbin(&x->destination_receipt));
+}
+
+void triage_r_apply(struct store *st, const char *dest, const char *body_region,
+                    const Minyi__V1__Result *const *results, size_t n_results,
+                    store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_R_APPLY, STMT_R_APPLY, cb, arg);
+    json_t *arr = json_array();
+    char *text = NULL;
+    size_t i;
+
+    if (!arr)
+        oom_abort();
+    for (i = 0; i < n_results; i++) {
+        json_t *x = result_json(results[i]);
+        if (!x || json_array_append_new(arr, x) != 0) {
+            json_decref(arr);
+            t_invalid(st, op, "results", "a result is not valid text", "结果内容编码无效");
+            return;
+        }
+    }
+    text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        oom_abort();
+    param_str(op, 0, dest);
+    param_str(op, 1, body_region);
+    param_str(op, 2, text);
+    free(text);
+    store_op_enqueue(st, op);
+}
+
 void triage_send(struct store_conn *c, struct store_op *op)
 {
     pool_send(c, op->stmt, op->nparams, (const char *const *)op->params, NULL, NULL);
@@ -640,7 +735,10 @@ static bool build_history(const json_t *arr, Minyi__V1__HistoryEntry ***out, siz
             return false;
         minyi__v1__history_entry__init(h);
         (*out)[(*n_out)++] = h;
-        if (!jbytes(&h->note, x, "note") || !jbytes(&h->action, x, "action"))
+        if (!jbytes(&h->note, x, "note") || !jbytes(&h->action, x, "action") ||
+            !jbytes(&h->body, x, "body") || !jbytes(&h->body_region, x, "body_region") ||
+            !jbytes(&h->instruction, x, "instruction") ||
+            !jbytes(&h->instruction_level, x, "instruction_level"))
             return false;
         h->at_ms = jint(x, "at_ms");
         h->state = jstate(x, "state");
@@ -1055,6 +1153,56 @@ static bool build_outbox_claim(const struct store *st, const json_t *j, Minyi__V
     return true;
 }
 
+/* The editors' outbox page (defined with its calls at the end). */
+static bool build_outbox_list(const json_t *j, Minyi__V1__OutboxResponse *m);
+
+static bool build_results(const json_t *j, Minyi__V1__ResultsResponse *m)
+{
+    const json_t *arr = json_object_get(j, "items");
+    size_t n = json_array_size(arr), i;
+
+    m->more = json_is_true(json_object_get(j, "more"));
+    if (n == 0)
+        return true;
+    if (!(m->results = calloc(n, sizeof *m->results)))
+        return false;
+    for (i = 0; i < n; i++) {
+        const json_t *x = json_array_get(arr, i);
+        Minyi__V1__Result *r = malloc(sizeof *r);
+        if (!r)
+            return false;
+        minyi__v1__result__init(r);
+        m->results[m->n_results++] = r;
+        r->id = jint(x, "id");
+        r->at_ms = jint(x, "at_ms");
+        if (!jbytes(&r->receipt, x, "receipt") ||
+            !jbytes(&r->origin_region, x, "origin_region") ||
+            !jbytes(&r->origin_receipt, x, "origin_receipt") || !jbytes(&r->kind, x, "kind") ||
+            !jbytes(&r->body, x, "body") || !jbytes(&r->body_region, x, "body_region") ||
+            !jbytes(&r->note, x, "note") || !jbytes(&r->instruction, x, "instruction") ||
+            !jbytes(&r->instruction_level, x, "instruction_level") ||
+            !jbytes(&r->destination, x, "destination") ||
+            !jbytes(&r->destination_receipt, x, "destination_receipt"))
+            return false;
+    }
+    return true;
+}
+
+/* The ids minyi_r_apply says may be acknowledged, as the next request's. */
+static bool build_acks(const json_t *j, Minyi__V1__ResultsRequest *m)
+{
+    const json_t *arr = json_object_get(j, "ack");
+    size_t n = json_array_size(arr), i;
+
+    if (n == 0)
+        return true;
+    if (!(m->ack = calloc(n, sizeof *m->ack)))
+        return false;
+    for (i = 0; i < n; i++)
+        m->ack[m->n_ack++] = (int64_t)json_integer_value(json_array_get(arr, i));
+    return true;
+}
+
 void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
 {
     ProtobufCMessage *msg = NULL;
@@ -1106,6 +1254,18 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
         ok = m && build_outbox_claim(st, j, m);
         break;
     }
+    case T_R_PULL: {
+        Minyi__V1__ResultsResponse *m;
+        NEW_MSG(Minyi__V1__ResultsResponse, minyi__v1__results_response__init, m);
+        ok = m && build_results(j, m);
+        break;
+    }
+    case T_R_APPLY: {
+        Minyi__V1__ResultsRequest *m;
+        NEW_MSG(Minyi__V1__ResultsRequest, minyi__v1__results_request__init, m);
+        ok = m && build_acks(j, m);
+        break;
+    }
     case T_FW_MARK:
     case T_RELEASE: {
         Minyi__V1__Ok *m;
@@ -1140,6 +1300,18 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
         }
         break;
     }
+    case T_O_LIST: {
+        Minyi__V1__OutboxResponse *m;
+        NEW_MSG(Minyi__V1__OutboxResponse, minyi__v1__outbox_response__init, m);
+        ok = m && build_outbox_list(j, m);
+        break;
+    }
+    case T_O_ACT: {
+        Minyi__V1__Ok *m;
+        NEW_MSG(Minyi__V1__Ok, minyi__v1__ok__init, m);
+        ok = m != NULL;
+        break;
+    }
     default:
         store_log("error", "event=bug reason=\"triage_finish with kind %d\"", op->tkind);
         abort();
@@ -1156,4 +1328,135 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
     op->reply.field = NULL;
     op->reply.msg = msg;
     store_op_done(st, op);
+}
+
+/* ---- the editors' outbox ---------------------------------------------------------- */
+
+static const char *const outbox_states[TRIAGE_OUTBOX_STATES] = {
+    "pending", "in_flight", "delivered", "result", "dead", "cancelled",
+};
+
+bool triage_outbox_state_known(const char *s)
+{
+    for (size_t i = 0; i < TRIAGE_OUTBOX_STATES; i++)
+        if (strcmp(s, outbox_states[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The cursor is the decimal id of the last row of a page. */
+static bool outbox_cursor_parse(const char *s, int64_t *id)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 18 || strspn(s, "0123456789") != n)
+        return false;
+    *id = (int64_t)strtoll(s, NULL, 10);
+    return *id > 0;
+}
+
+void triage_outbox_list(struct store *st, int64_t actor, const struct triage_outbox_query *q,
+                        store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_O_LIST, STMT_O_LIST, cb, arg);
+    /* {"in_flight",...}: every state at most once. */
+    char arr[TRIAGE_OUTBOX_STATES * 16 + 4];
+    int64_t cur;
+    uint32_t limit;
+    size_t i, n;
+
+    param_i64(op, 0, actor);
+    if (q->n_states == 0) {
+        param_null(op, 1);
+    } else {
+        if (q->n_states > TRIAGE_OUTBOX_STATES) {
+            t_invalid(st, op, "outbox.filter.states", "too many states in the filter",
+                      "筛选条件中的状态过多");
+            return;
+        }
+        n = (size_t)snprintf(arr, sizeof arr, "{");
+        for (i = 0; i < q->n_states; i++) {
+            /* Checked against the list: they become array elements. */
+            if (!q->states[i] || !triage_outbox_state_known(q->states[i])) {
+                t_invalid(st, op, "outbox.filter.states", "unknown delivery state",
+                          "未知的报送状态");
+                return;
+            }
+            n += (size_t)snprintf(arr + n, sizeof arr - n, "%s%s", i ? "," : "", q->states[i]);
+        }
+        snprintf(arr + n, sizeof arr - n, "}");
+        param_str(op, 1, arr);
+    }
+    if (q->destination && *q->destination)
+        param_str(op, 2, q->destination);
+    else
+        param_null(op, 2);
+    if (q->receipt && *q->receipt)
+        param_str(op, 3, q->receipt);
+    else
+        param_null(op, 3);
+    if (!q->cursor || !*q->cursor) {
+        param_null(op, 4);
+    } else if (!outbox_cursor_parse(q->cursor, &cur)) {
+        t_invalid(st, op, "outbox.cursor", "the cursor is not one this server gave out",
+                  "分页游标无效");
+        return;
+    } else {
+        param_i64(op, 4, cur);
+    }
+    limit = q->limit == 0 ? TRIAGE_OUTBOX_DEFAULT : q->limit;
+    if (limit > TRIAGE_OUTBOX_MAX)
+        limit = TRIAGE_OUTBOX_MAX;
+    param_i64(op, 5, limit);
+    store_op_enqueue(st, op);
+}
+
+void triage_outbox_act(struct store *st, int64_t actor, int64_t outbox_id, int action,
+                       const char *note, store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_O_ACT, STMT_O_ACT, cb, arg);
+    const char *name = enum_name(&minyi__v1__outbox_action__descriptor, action);
+
+    param_i64(op, 0, actor);
+    if (outbox_id <= 0) {
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "outbox_action.outbox_id",
+                      "no delivery with this id", "没有此编号的报送");
+        return;
+    }
+    param_i64(op, 1, outbox_id);
+    if (!name) {
+        t_invalid(st, op, "outbox_action.action", "action must be RETRY or CANCEL",
+                  "操作须为重试或取消");
+        return;
+    }
+    param_str(op, 2, name);
+    param_str(op, 3, note ? note : "");
+    store_op_enqueue(st, op);
+}
+
+static bool build_outbox_list(const json_t *j, Minyi__V1__OutboxResponse *m)
+{
+    const json_t *items = json_object_get(j, "items");
+    size_t i, n = json_array_size(items);
+
+    if (n > 0 && !(m->items = calloc(n, sizeof *m->items)))
+        return false;
+    for (i = 0; i < n; i++) {
+        const json_t *x = json_array_get(items, i);
+        Minyi__V1__OutboxEntry *e = malloc(sizeof *e);
+        if (!e)
+            return false;
+        minyi__v1__outbox_entry__init(e);
+        m->items[m->n_items++] = e;
+        if (!jbytes(&e->receipt, x, "receipt") || !jbytes(&e->title, x, "title") ||
+            !jbytes(&e->destination, x, "destination") || !jbytes(&e->state, x, "state") ||
+            !jbytes(&e->last_error, x, "last_error") ||
+            !jbytes(&e->upstream_receipt, x, "upstream_receipt"))
+            return false;
+        e->outbox_id = jint(x, "outbox_id");
+        e->attempts = (uint32_t)jint(x, "attempts");
+        e->next_attempt_ms = jint(x, "next_attempt_ms");
+        e->created_ms = jint(x, "created_ms");
+    }
+    return jbytes(&m->next_cursor, j, "next");
 }

@@ -92,10 +92,14 @@ void triage_edit(struct store *st, int64_t actor, const char *receipt,
                  const struct triage_edit *e, store_reply_cb cb, void *arg);
 /* Reply msg: Minyi__V1__DecideResponse.  decision is MINYI__V1__DECISION__*;
  * into (MERGE) and dests (FORWARD, names already checked against the
- * configuration) may be NULL otherwise. */
+ * configuration) may be NULL otherwise.  instruction and level are the
+ * 批示 of an ADOPT ("" or NULL for none); INVALID_ARGUMENT on
+ * decide.instruction with another decision, on decide.instruction_level
+ * for a level without a text. */
 void triage_decide(struct store *st, int64_t actor, const char *receipt, int decision,
                    const char *note, const char *into, const char *const *dests,
-                   size_t n_dests, store_reply_cb cb, void *arg);
+                   size_t n_dests, const char *instruction, const char *level,
+                   store_reply_cb cb, void *arg);
 /* Reply msg: Minyi__V1__SubmitResponse (the same receipt; duplicate when
  * this revision's client_report_id was stored already).  r is validated
  * like a submission; its text, category and urgency become the new version. */
@@ -130,6 +134,25 @@ void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, con
                       bool permanent, int max_attempts, int backoff_min_ms, int backoff_max_ms,
                       store_reply_cb cb, void *arg);
 
+/* ---- results flowing back down (migration 0005) ------------------------------ */
+
+/* The upper side: acknowledges the peer's stored results (ids, only its
+ * own count) and answers up to limit results still owed to it, oldest
+ * first.  body_region and body_name name this body in the results decided
+ * here.  Reply msg: Minyi__V1__ResultsResponse. */
+void triage_r_pull(struct store *st, int64_t peer_id, const int64_t *ack, size_t n_ack,
+                   uint32_t limit, const char *body_region, const char *body_name,
+                   store_reply_cb cb, void *arg);
+/* The lower side: stores results pulled from the peer dest in one
+ * transaction, each as an event on the report it concerns, once per
+ * (dest, result id).  The results' text must be validated already.  Reply
+ * msg: Minyi__V1__ResultsRequest whose ack holds the ids now safe to
+ * acknowledge (stored now or before); a result whose report is not found
+ * here is left out, so it is pulled again. */
+void triage_r_apply(struct store *st, const char *dest, const char *body_region,
+                    const Minyi__V1__Result *const *results, size_t n_results,
+                    store_reply_cb cb, void *arg);
+
 /* ---- the live queue -------------------------------------------------------- */
 
 /* Called on the loop for every minyi_queue notification from any gateway
@@ -148,5 +171,36 @@ struct store_listener *store_listen_open(struct event_base *base, const char *co
 /* True while the LISTEN is in force. */
 bool store_listen_up(const struct store_listener *l);
 void store_listen_free(struct store_listener *l);
+
+/* ---- the editors' outbox (migration 0006) ------------------------------------ */
+
+#define TRIAGE_OUTBOX_DEFAULT  50      /* deliveries per page when the request says 0 */
+#define TRIAGE_OUTBOX_MAX      200     /* most deliveries per page */
+#define TRIAGE_OUTBOX_STATES   6       /* distinct outbox states, so most in one filter */
+
+struct triage_outbox_query {
+    const char *const *states;         /* outbox state names; none: any */
+    size_t n_states;
+    const char *destination;           /* "" or NULL: any */
+    const char *receipt;               /* "" or NULL: any */
+    uint32_t limit;                    /* 0: TRIAGE_OUTBOX_DEFAULT; at most TRIAGE_OUTBOX_MAX */
+    const char *cursor;                /* "" or NULL: the first page */
+};
+
+/* True when s is the name of an outbox state (pending, in_flight,
+ * delivered, result, dead, cancelled). */
+bool triage_outbox_state_known(const char *s);
+
+/* The outbox rows of the reports of actor's body, newest first.  Reply
+ * msg: Minyi__V1__OutboxResponse; INVALID_ARGUMENT for a bad cursor or
+ * filter value, PERMISSION_DENIED when actor is not an active editor. */
+void triage_outbox_list(struct store *st, int64_t actor, const struct triage_outbox_query *q,
+                        store_reply_cb cb, void *arg);
+/* RETRY (a dead row) or CANCEL (a dead or pending row); action is
+ * MINYI__V1__OUTBOX_ACTION__*.  Reply msg: Minyi__V1__Ok.  NOT_FOUND for
+ * an unknown id or a row of another body's report, CONFLICT naming the
+ * row's state when the action does not apply to it. */
+void triage_outbox_act(struct store *st, int64_t actor, int64_t outbox_id, int action,
+                       const char *note, store_reply_cb cb, void *arg);
 
 #endif

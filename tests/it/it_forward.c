@@ -463,6 +463,7 @@ static void lower_up(struct lower *lo, const char *dbname, const char *server_na
     snprintf(ini, sizeof ini,
              "[gateway]\nbody_region = " LOWER_REGION "\nbody_name = 南湖区政协\n"
              "[forward]\npoll_ms = 100\nbackoff_min_ms = 200\nbackoff_max_ms = 800\n"
+             "reconnect_min_ms = 200\nreconnect_max_ms = 800\n"
              "max_attempts = %d\ntimeout_ms = 5000\n"
              "[peer.province]\nhost = 127.0.0.1\nport = %d\nca = %s\nserver_name = %s\n"
              "cert = %s\nkey = %s\n",

@@ -12,8 +12,8 @@
  *
  * The test certificates live in MINYI_BINARY_DIR/tests/certs and are made
  * by tests/run with deploy/certs: ca, server (localhost, 127.0.0.1),
- * contact1, contact2, editor1, editor2, peer1 (a lower instance's client
- * certificate), unknown (signed by the CA, meant never to be
+ * contact1, contact2, editor1, editor2, peer1 and peer2 (lower instances'
+ * client certificates: district → city and city → province), unknown (signed by the CA, meant never to be
  * registered), inactive, revoked (listed in crl.pem, the CA's CRL), and
  * stranger (signed by a different CA, otherca/ca.crt).
  */

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <openssl/evp.h>
+#include <utf8proc.h>
 
 #include "utf8.h"
 #include "validate.h"
@@ -805,7 +806,7 @@ static void test_noncharacters(void **state)
 static void test_classification_marks(void **state)
 {
     static const char *const marked[] = {
-        "绝密", "机密", "秘密", "絕密", "機密", "秘密★", "机密★一年", "★绝密", "☆秘密",
+        "绝密", "机密", "秘密", "絕密", "機密", "祕密", "秘密★", "机密★一年", "★绝密", "☆秘密",
         "绝\xE2\x80\x8B密",          /* split by a zero-width space */
         "机\xC2\xAD密",              /* split by a soft hyphen */
         "秘\xEF\xB8\x80密",          /* split by a variation selector */
@@ -854,6 +855,88 @@ static void test_classification_marks(void **state)
     fx.report.title = B("机关秘书处绝对密切");
     expect_accept(&fx.report, &out);
     intake_report_free(&out);
+}
+
+/*
+ * The validator looks at a field's bytes in one pass (UTF-8, forbidden code
+ * points, NFC, length, marks).  Random text made of pieces that touch every
+ * rule must get the answers the separate checks give: utf8_valid's verdict
+ * and offset, utf8proc's NFC, utf8_count's length, no mark let through.
+ */
+static void test_one_pass_agrees(void **state)
+{
+    static const char *const pieces[] = {
+        "a", "Hello, world", "12345678", "\n", "\t", "\r", "\x01", "\x7F", "\x1B",
+        "情况", "说明", "机", "密", "绝", "秘", "機", "祕", "絕", "机密", "\xE2\x80\x8B",
+        "\xC2\xAD", "\xEF\xB8\x80", "e", "\xCC\x81", "\xC3\xA9", "\xEA\xB0\x80", "\xE1\x84\x80",
+        "\xE2\x80\xAE", "\xEF\xBF\xBE", "\xEF\xB7\x90", "\xC2\x85", "\xF0\x9F\x98\x80",
+        "\xEF\xBC\x81", "\xE4\xB7\x80", "\xE3\x80\x80", " ", "\xC0\xAF", "\xED\xA0\x80",
+        "\xF4\x90\x80\x80", "\xE5\xBB", "\x80", "\xFF", "\xC3", "\xF0\x9F\x98",
+    };
+    const size_t n_pieces = sizeof pieces / sizeof pieces[0];
+    struct validate_limits lim;
+    unsigned seed = 12345;
+
+    (void)state;
+    validate_limits_default(&lim);
+    for (int round = 0; round < 20000; round++) {
+        char in[256];
+        size_t len = 0;
+        int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+        for (int k = 0; k < n; k++) {
+            const char *p = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % n_pieces];
+            size_t l = strlen(p);
+            memcpy(in + len, p, l);
+            len += l;
+        }
+        lim.situation_max = 1 + ((seed = seed * 1103515245u + 12345u) >> 16) % 40;
+
+        ProtobufCBinaryData b = BL(in, len);
+        struct validation_error err;
+        char *out = NULL;
+        size_t bad;
+        bool ok = validate_text(&b, VALIDATE_TEXT_SITUATION, "situation", "情况", false, &lim,
+                                &out, &err);
+        if (!utf8_valid((const uint8_t *)in, len, &bad)) {
+            char want[64];
+            snprintf(want, sizeof want, "is not valid UTF-8 (at byte offset %zu)", bad);
+            assert_false(ok);
+            assert_non_null(strstr(err.message, want));
+            continue;
+        }
+        utf8proc_uint8_t *nfc = NULL;
+        utf8proc_ssize_t nfc_len = utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)len,
+                                                &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        assert_true(nfc_len >= 0);
+        size_t count = utf8_count(nfc, (size_t)nfc_len);
+        if (ok) {
+            assert_int_equal(strlen(out), (size_t)nfc_len);
+            assert_memory_equal(out, nfc, (size_t)nfc_len);
+            assert_true(count <= lim.situation_max);
+            assert_null(strstr(out, "机密"));
+            free(out);
+        } else if (strstr(err.message, "too long") != NULL) {
+            char want[64];
+            snprintf(want, sizeof want, "is too long: %zu characters", count);
+            assert_non_null(strstr(err.message, want));
+        } else if (strstr(err.message, "(at byte offset") != NULL) {
+            /* A forbidden code point: the offset names where it starts. */
+            unsigned cp;
+            const char *at = strstr(err.message, "(at byte offset ");
+            const char *u = strstr(err.message, "U+");
+            assert_non_null(u);
+            assert_int_equal(sscanf(u, "U+%x", &cp), 1);
+            assert_int_equal(sscanf(at, "(at byte offset %zu)", &bad), 1);
+            assert_true(bad < len);
+            utf8proc_int32_t got;
+            assert_true(utf8proc_iterate((const utf8proc_uint8_t *)in + bad,
+                                         (utf8proc_ssize_t)(len - bad), &got) > 0);
+            assert_int_equal((unsigned)got, cp);
+        } else {
+            assert_non_null(strstr(err.message_zh, "涉密信息不得上网报送"));
+        }
+        free(nfc);
+    }
 }
 
 /* ---- attachments ---- */
@@ -1022,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_bidi_controls),
         cmocka_unit_test(test_noncharacters),
         cmocka_unit_test(test_classification_marks),
+        cmocka_unit_test(test_one_pass_agrees),
         cmocka_unit_test(test_attachment_count),
         cmocka_unit_test(test_attachment_content),
         cmocka_unit_test(test_attachment_name),
