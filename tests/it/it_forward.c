@@ -443,11 +443,15 @@ static void test_outbox_dead(void **state)
 
 /* ---- two instances ------------------------------------------------------------ */
 
-#define LOWER_REGION "330402"
+/* Each lower instance is a body of its own (lower1 330402, lower2 330403,
+ * ...): their receipts must not collide above, or a test of "arrived once"
+ * would pass on another lower's earlier report. */
+#define LOWER_REGION_FMT "3304%02d"
 #define ARRIVE_WITHIN_MS 15000      /* a forwarded report must arrive above this fast */
 #define DOWN_FOR_MS 3000            /* the upper gateway is stopped this long */
 
 struct lower {
+    char region[16];            /* this lower body's region code */
     struct tgw gw;
     char conninfo[1024];
     struct client_conn *contact, *editor;
@@ -459,19 +463,21 @@ static void lower_up(struct lower *lo, const char *dbname, const char *server_na
     char ini[4096];
 
     memset(lo, 0, sizeof(*lo));
+    snprintf(lo->region, sizeof lo->region, LOWER_REGION_FMT, 1 + atoi(dbname + strlen("lower")));
     assert_true(tpg_create_db(&env.pg, dbname, lo->conninfo, sizeof(lo->conninfo)));
     snprintf(ini, sizeof ini,
-             "[gateway]\nbody_region = " LOWER_REGION "\nbody_name = 南湖区政协\n"
+             "[gateway]\nbody_region = %s\nbody_name = 南湖区政协\n"
              "[forward]\npoll_ms = 100\nbackoff_min_ms = 200\nbackoff_max_ms = 800\n"
              "reconnect_min_ms = 200\nreconnect_max_ms = 800\n"
              "max_attempts = %d\ntimeout_ms = 5000\n"
              "[peer.province]\nhost = 127.0.0.1\nport = %d\nca = %s\nserver_name = %s\n"
              "cert = %s\nkey = %s\n",
-             max_attempts, env.gw.port, tcert("ca", "crt"), server_name, tcert("peer1", "crt"),
+             lo->region, max_attempts, env.gw.port, tcert("ca", "crt"), server_name,
+             tcert("peer1", "crt"),
              tcert("peer1", "key"));
     assert_true(tgw_start(&lo->gw, lo->conninfo, ini));
-    assert_true(tprincipal_add(lo->conninfo, "contact1", "contact", LOWER_REGION, true) > 0);
-    assert_true(tprincipal_add(lo->conninfo, "editor1", "editor", LOWER_REGION, true) > 0);
+    assert_true(tprincipal_add(lo->conninfo, "contact1", "contact", lo->region, true) > 0);
+    assert_true(tprincipal_add(lo->conninfo, "editor1", "editor", lo->region, true) > 0);
 
     struct client_profile p;
     char err[256];
@@ -535,7 +541,7 @@ static char *lower_outbox(const struct lower *lo, const char *receipt, const cha
 static void assert_arrived_once(const struct lower *lo, const char *receipt)
 {
     char *up = lower_outbox(lo, receipt, "upstream_receipt");
-    const char *p[2] = { LOWER_REGION, receipt };
+    const char *p[2] = { lo->region, receipt };
     assert_int_equal(tdb_scalar(env.conninfo,
                                 "SELECT count(*) FROM reports WHERE origin_region = $1"
                                 " AND origin_receipt = $2", 2, p), 1);
@@ -637,8 +643,9 @@ static void test_two_lower_gateways(void **state)
     char extra[8192];
     /* Gateways on one database share its key for personal fields. */
     snprintf(extra, sizeof extra,
-             "[gateway]\nbody_region = " LOWER_REGION "\nbody_name = 南湖区政协\n"
-             "[privacy]\nkey_file = %s/pii.key\n[forward]\npoll_ms = 100\n%s", lo.gw.dir, peer);
+             "[gateway]\nbody_region = %s\nbody_name = 南湖区政协\n"
+             "[privacy]\nkey_file = %s/pii.key\n[forward]\npoll_ms = 100\n%s",
+             lo.region, lo.gw.dir, peer);
     assert_true(tgw_start(&second, lo.conninfo, extra));
 
     contact1_swap(&lo);
