@@ -664,15 +664,8 @@ int main(int argc, char **argv)
     if (!is_status && !is_resubmit && npos != 0)
         return usage_error("unexpected argument %s", pos[0]);
 
-    if (cli.profile_path == NULL)
-        cli.profile_path = getenv("MINYI_PROFILE");
-    if (cli.profile_path == NULL || cli.profile_path[0] == '\0')
-        return usage_error("no profile: give --profile FILE or set MINYI_PROFILE%s", "");
-    char err[CLI_ERR_LEN];
-    if (!client_profile_load(cli.profile_path, &cli.profile, err, sizeof(err))) {
-        fprintf(stderr, "minyi: CONFIG %s\n", err);
+    if (!cli_profile_open(cli.profile_path, &cli.profile))
         return EXIT_USAGE;
-    }
 
     int rc;
     if (is_submit)

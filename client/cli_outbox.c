@@ -381,17 +381,8 @@ int cli_outbox_main(int argc, char **argv, void (*usage)(FILE *out))
         usage(stdout);
         return CLI_EXIT_DONE;
     }
-    if (a.profile_path == NULL)
-        a.profile_path = getenv("MINYI_PROFILE");
-    if (a.profile_path == NULL || a.profile_path[0] == '\0') {
-        fputs("minyi: no profile: give --profile FILE or set MINYI_PROFILE (see minyi --help)\n",
-              stderr);
+    if (!cli_profile_open(a.profile_path, &profile))
         return CLI_EXIT_USAGE;
-    }
-    if (!client_profile_load(a.profile_path, &profile, err, sizeof(err))) {
-        fprintf(stderr, "minyi: CONFIG %s\n", err);
-        return CLI_EXIT_USAGE;
-    }
     cli_outbox_build(&a, &r);
     int rc = CLI_EXIT_DONE;
     Frame *ans = cli_call_expect(&profile, a.json, &r.frame, r.answer, &arena, &rc);

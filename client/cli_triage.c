@@ -1231,17 +1231,8 @@ int cli_triage_main(int argc, char **argv, void (*usage)(FILE *out))
         usage(stdout);
         return CLI_EXIT_DONE;
     }
-    if (a.profile_path == NULL)
-        a.profile_path = getenv("MINYI_PROFILE");
-    if (a.profile_path == NULL || a.profile_path[0] == '\0') {
-        fputs("minyi: no profile: give --profile FILE or set MINYI_PROFILE (see minyi --help)\n",
-              stderr);
+    if (!cli_profile_open(a.profile_path, &profile))
         return CLI_EXIT_USAGE;
-    }
-    if (!client_profile_load(a.profile_path, &profile, err, sizeof(err))) {
-        fprintf(stderr, "minyi: CONFIG %s\n", err);
-        return CLI_EXIT_USAGE;
-    }
     int rc = CLI_EXIT_DONE;
     if (!cli_triage_build(&a, &r, err, sizeof(err))) {
         rc = cli_report_invalid(a.json, err);

@@ -10,6 +10,24 @@
 #include "cli_util.h"
 #include "client_err.h"
 
+bool cli_profile_open(const char *path, struct client_profile *p)
+{
+    char err[CLI_ERR_LEN];
+
+    if (path == NULL)
+        path = getenv("MINYI_PROFILE");
+    if (path == NULL || path[0] == '\0') {
+        fputs("minyi: no profile: give --profile FILE or set MINYI_PROFILE (see minyi --help)\n",
+              stderr);
+        return false;
+    }
+    if (!client_profile_load(path, p, err, sizeof(err))) {
+        fprintf(stderr, "minyi: CONFIG %s\n", err);
+        return false;
+    }
+    return true;
+}
+
 void cli_format_time(int64_t ms, char *buf, size_t len)
 {
     time_t t = (time_t)(ms / 1000);

@@ -32,6 +32,10 @@
 
 #define CLI_ERR_LEN 1024
 
+/* Loads the profile at path, or at $MINYI_PROFILE when path is NULL;
+ * prints why not and answers false (the command then exits CLI_EXIT_USAGE). */
+bool cli_profile_open(const char *path, struct client_profile *p);
+
 /* Local time as 2026-03-01T09:30:00+0800; "-" for 0 or a negative time. */
 void cli_format_time(int64_t ms, char *buf, size_t len);
 /* A state's name, or STATE_<n> for a number this client does not know. */
