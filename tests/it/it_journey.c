@@ -407,6 +407,29 @@ static void expect_bytes_contain(const ProtobufCBinaryData *b, const char *want,
 
 static char j_receipt[IT_RECEIPT_MAX], j_city[IT_RECEIPT_MAX], j_prov[IT_RECEIPT_MAX];
 
+/* Reads the watch stream of w until the queue event `kind` for receipt in
+ * state `state` arrives; other events pass by.  Fails the test when none
+ * comes (itrecv gives up after the profile's timeout). */
+static void expect_queue_event(struct client_conn *w, const char *kind, const char *receipt,
+                               int state)
+{
+    struct frame_arena *a = NULL;
+    long long until = itnow_ms() + WITHIN_MS;
+    while (itnow_ms() < until) {
+        Frame *f = itrecv(w, &a);
+        assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_QUEUE_EVENT);
+        const Minyi__V1__QueueEvent *e = f->queue_event;
+        bool hit = e->kind.len == strlen(kind) && memcmp(e->kind.data, kind, e->kind.len) == 0 &&
+                   e->receipt.len == strlen(receipt) &&
+                   memcmp(e->receipt.data, receipt, e->receipt.len) == 0 && (int)e->state == state;
+        frame_arena_free(a);
+        a = NULL;
+        if (hit)
+            return;
+    }
+    fail_msg("no %s event for %s", kind, receipt);
+}
+
 static void test_journey(void **state)
 {
     (void)state;
@@ -429,6 +452,17 @@ static void test_journey(void **state)
     assert_string_equal(origin, want);
     free(origin);
 
+    /* A district editor watches the live queue: results from above call
+     * for attention as much as new reports do. */
+    struct client_conn *w = conn(&dist, "editor1");
+    struct frame_arena *wa = NULL;
+    Frame wf = MINYI__V1__FRAME__INIT;
+    Minyi__V1__WatchRequest wq = MINYI__V1__WATCH_REQUEST__INIT;
+    wf.body_case = MINYI__V1__FRAME__BODY_WATCH;
+    wf.watch = &wq;
+    assert_int_equal(call(w, &wf, &wa)->body_case, MINYI__V1__FRAME__BODY_OK);
+    frame_arena_free(wa);
+
     /* The provincial editor adopts it with a 批示, on the command line. */
     claim(&prov, j_prov);
     assert_int_equal(run_cli(&prov, "editor1",
@@ -439,6 +473,8 @@ static void test_journey(void **state)
     /* Two levels down, within the deadline. */
     expect_state(&city, j_city, "ADOPTED_ABOVE");
     expect_state(&dist, j_receipt, "ADOPTED_ABOVE");
+    expect_queue_event(w, "result", j_receipt, MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
+    client_close(w);
 
     /* The district contact point's status: the whole journey. */
     struct client_conn *c = conn(&dist, "contact1");
