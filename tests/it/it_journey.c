@@ -765,6 +765,67 @@ static void test_pull(void **state)
     }
 }
 
+/* Results the peer never acknowledges (it cannot store them) sink behind
+ * newer ones after a few offers, so they cannot hold the rest back. */
+#define OFFERED_SINK 3              /* RESULTS_OFFERED_SINK of 0009_results_offered.sql */
+static void test_stuck_results_do_not_block(void **state)
+{
+    (void)state;
+    struct client_conn *peer = conn(&city, "editor2");   /* registered there as a peer */
+    struct frame_arena *a = NULL;
+    char city_receipt[3][IT_RECEIPT_MAX];
+    char origin[32];
+    int64_t ids[3] = { 0 };
+    Frame *f;
+
+    /* Start from nothing owed. */
+    for (;;) {
+        f = pull(peer, NULL, 0, 64, &a);
+        assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_RESULTS_OK);
+        size_t n = f->results_ok->n_results;
+        int64_t ack[64];
+        for (size_t i = 0; i < n; i++)
+            ack[i] = f->results_ok->results[i]->id;
+        frame_arena_free(a);
+        a = NULL;
+        if (n == 0)
+            break;
+        f = pull(peer, ack, n, 1, &a);
+        frame_arena_free(a);
+        a = NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(origin, sizeof origin, HAND_REGION "-2026-%06d", 101 + i);
+        hand_forward(peer, origin, city_receipt[i]);
+        decide(&city, city_receipt[i], MINYI__V1__DECISION__REJECT, NULL, "不符合报送要求");
+    }
+    /* The first two are offered and never acknowledged. */
+    for (int round = 0; round < OFFERED_SINK; round++) {
+        f = pull(peer, NULL, 0, 2, &a);
+        assert_int_equal(f->results_ok->n_results, 2);
+        expect_bytes(&f->results_ok->results[0]->receipt, city_receipt[0], "oldest first");
+        expect_bytes(&f->results_ok->results[1]->receipt, city_receipt[1], "then the next");
+        ids[0] = f->results_ok->results[0]->id;
+        ids[1] = f->results_ok->results[1]->id;
+        frame_arena_free(a);
+        a = NULL;
+    }
+    /* Now the third comes first, and the stuck ones are still owed. */
+    f = pull(peer, NULL, 0, 2, &a);
+    assert_int_equal(f->results_ok->n_results, 2);
+    expect_bytes(&f->results_ok->results[0]->receipt, city_receipt[2], "the one held back");
+    ids[2] = f->results_ok->results[0]->id;
+    expect_bytes(&f->results_ok->results[1]->receipt, city_receipt[0], "a stuck one, still owed");
+    assert_true(f->results_ok->more);
+    frame_arena_free(a);
+    a = NULL;
+    f = pull(peer, ids, 3, 64, &a);
+    assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_RESULTS_OK);
+    assert_int_equal(f->results_ok->n_results, 0);
+    frame_arena_free(a);
+    client_close(peer);
+}
+
 /* A 批示 goes only with an adoption, and its level only with its text. */
 static void test_instruction_rules(void **state)
 {
@@ -813,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_result_waits_for_lower),
         cmocka_unit_test(test_result_kept_when_store_fails),
         cmocka_unit_test(test_pull),
+        cmocka_unit_test(test_stuck_results_do_not_block),
         cmocka_unit_test(test_instruction_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
