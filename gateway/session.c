@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,13 @@ bool session_accept(struct gw *gw, evutil_socket_t fd, const struct sockaddr *sa
     s->sid = ++gw->next_sid;
     s->state = SESSION_HANDSHAKE;
     format_peer(sa, s->peer, sizeof(s->peer));
+    /* Each answer is written whole as soon as it exists; Nagle's algorithm
+     * would hold a small answer back until the client acknowledges the
+     * previous one, and a client with several requests in flight delays
+     * that acknowledgement (up to 40 ms on Linux). */
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+        log_warn("event=setsockopt_failed sid=%llu option=TCP_NODELAY", (unsigned long long)s->sid);
     s->deadline = evtimer_new(gw->base, on_deadline, s);
     s->resume = event_new(gw->base, -1, 0, on_resume, s);
     ssl = SSL_new(gw->ssl_ctx);
