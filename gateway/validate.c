@@ -321,11 +321,79 @@ static bool is_mark_lead(uint32_t cp)
 }
 
 /*
+ * The length (2..4) of the well-formed sequence that starts with the
+ * non-ASCII byte s[0], or 0 when the bytes from s[0] on are not one: the
+ * table of utf8.c (Unicode Table 3-7), for the passes here that look at
+ * text not yet known to be valid.
+ */
+static size_t well_formed_len(const uint8_t *s, size_t avail)
+{
+    uint8_t b0 = s[0], lo = 0x80, hi = 0xBF;
+    size_t need, k;
+
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        need = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        need = 3;
+        if (b0 == 0xE0)
+            lo = 0xA0;
+        else if (b0 == 0xED)
+            hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        need = 4;
+        if (b0 == 0xF0)
+            lo = 0x90;
+        else if (b0 == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (avail < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (k = 2; k < need; k++)
+        if (s[k] < 0x80 || s[k] > 0xBF)
+            return 0;
+    return need;
+}
+
+/*
+ * Looks at the position i of text that holds a mark's first character
+ * (is_mark_lead): returns the mark that starts there, or NULL.  Otherwise,
+ * when split is not NULL and not yet set, sets it when the lead is directly
+ * followed by a default-ignorable code point, which may hide a mark (see
+ * check_marks).  Only s[i..] needs to be valid UTF-8 up to the next
+ * character, so the one-pass scan can ask before it has seen the rest.
+ */
+static const char *mark_at(const uint8_t *u, size_t len, size_t i, bool *split)
+{
+    for (size_t k = 0; k < N_LEADS; k++) {
+        size_t lead_len = strlen(classification_leads[k]);
+        if (lead_len > len - i || memcmp(u + i, classification_leads[k], lead_len) != 0)
+            continue;
+        for (size_t m = 0; m < N_MARKS; m++) {
+            size_t mark_len = strlen(classification_marks[m]);
+            if (mark_len <= len - i && memcmp(u + i, classification_marks[m], mark_len) == 0)
+                return classification_marks[m];
+        }
+        if (split != NULL && !*split && i + lead_len < len) {
+            size_t next = i + lead_len;
+            /* Default-ignorable code points are never ASCII. */
+            if (u[next] >= 0x80 && well_formed_len(u + next, len - next) > 0) {
+                uint32_t cp = decode_next(u, &next);
+                *split = utf8proc_get_property((utf8proc_int32_t)cp)->ignorable;
+            }
+        }
+        break;
+    }
+    return NULL;
+}
+
+/*
  * Scans text once for classification marks: returns the first one found,
  * or NULL.  When split is not NULL it is set when a mark's first character
- * is directly followed by a default-ignorable code point, which may hide a
- * mark (see check_marks).  Every mark begins with one of the leads, so only
- * positions holding a lead are compared.
+ * is directly followed by a default-ignorable code point (see mark_at).
+ * Every mark begins with one of the leads, so only positions holding a lead
+ * are compared.
  */
 static const char *scan_marks(const char *s, size_t len, bool *split)
 {
@@ -334,6 +402,7 @@ static const char *scan_marks(const char *s, size_t len, bool *split)
     if (split != NULL)
         *split = false;
     for (size_t i = 0; i < len; i++) {
+        const char *mark;
         /* Leads are three-byte characters: skip everything else, and a
          * three-byte character that is no lead as a whole (the text is
          * valid UTF-8). */
@@ -344,28 +413,10 @@ static const char *scan_marks(const char *s, size_t len, bool *split)
             i += 2;
             continue;
         }
-        for (size_t k = 0; k < N_LEADS; k++) {
-            size_t lead_len;
-            /* The first two bytes rule out nearly every position without a
-             * call (the leads are multi-byte characters). */
-            if (u[i] != (uint8_t)classification_leads[k][0] || i + 1 >= len ||
-                u[i + 1] != (uint8_t)classification_leads[k][1])
-                continue;
-            lead_len = strlen(classification_leads[k]);
-            if (lead_len > len - i || memcmp(s + i, classification_leads[k], lead_len) != 0)
-                continue;
-            for (size_t m = 0; m < N_MARKS; m++) {
-                size_t mark_len = strlen(classification_marks[m]);
-                if (mark_len <= len - i && memcmp(s + i, classification_marks[m], mark_len) == 0)
-                    return classification_marks[m];
-            }
-            if (split != NULL && !*split && i + lead_len < len) {
-                size_t next = i + lead_len;
-                uint32_t cp = decode_next(u, &next);
-                *split = utf8proc_get_property((utf8proc_int32_t)cp)->ignorable;
-            }
-            break;
-        }
+        mark = mark_at(u, len, i, split);
+        if (mark != NULL)
+            return mark;
+        i += 2;
     }
     return NULL;
 }
@@ -380,12 +431,9 @@ static const char *scan_marks(const char *s, size_t len, bool *split)
  * stays so (the text is NFC already, and the marks' characters neither
  * compose nor decompose).
  */
-static bool check_marks(const char *s, size_t len, const struct field *f,
-                        struct validation_error *err)
+static bool marks_verdict(const char *s, size_t len, const char *mark, bool split,
+                          const struct field *f, struct validation_error *err)
 {
-    bool split;
-    const char *mark = scan_marks(s, len, &split);
-
     if (mark == NULL && split) {
         char *stripped;
         size_t stripped_len;
@@ -403,6 +451,15 @@ static bool check_marks(const char *s, size_t len, const struct field *f,
                       "must not be sent over the network",
                       "含有密级标志“%s”，涉密信息不得上网报送", mark);
     return true;
+}
+
+static bool check_marks(const char *s, size_t len, const struct field *f,
+                        struct validation_error *err)
+{
+    bool split;
+    const char *mark = scan_marks(s, len, &split);
+
+    return marks_verdict(s, len, mark, split, f, err);
 }
 
 /* True when the text holds nothing but white space and invisible characters. */
@@ -440,7 +497,8 @@ struct text_scan {
     size_t forbid_at;
     bool inert;               /* only NFC-inert code points: already NFC */
     size_t count;             /* code points */
-    bool lead;                /* a classification mark's first character occurs */
+    const char *mark;         /* the first classification mark (see scan_marks) */
+    bool split;               /* a lead followed by an invisible character */
 };
 
 /* True for a word of eight printable ASCII bytes (0x20..0x7E), which need
@@ -476,14 +534,16 @@ static bool cjk_at(const uint8_t *s, size_t avail, uint32_t *cp)
  * the marks' first characters would find, in that order of precedence: a
  * field arrives as about four thousand bytes of mostly three-byte CJK, and
  * five passes over it, each decoding every character again, were most of
- * the gateway's work per report.  Well-formedness follows utf8.c's table
+ * the gateway's work per report.  Marks are looked for at each of their
+ * first characters as the scan meets them (mark_at).  Well-formedness follows utf8.c's table
  * (Unicode Table 3-7) byte for byte; test_one_pass_agrees checks that the
  * answers are those of the separate checks.
  */
 static void scan_text(const uint8_t *s, size_t len, bool multiline, struct text_scan *out)
 {
     size_t i = 0, count = 0;
-    bool inert = true, lead = false;
+    bool inert = true, split = false;
+    const char *mark = NULL;
 
     out->forbid = FORBID_NONE;
     out->forbid_cp = 0;
@@ -508,37 +568,14 @@ static void scan_text(const uint8_t *s, size_t len, bool multiline, struct text_
         } else if (cjk_at(s + i, len - i, &cp)) {
             /* The bulk of every report: never forbidden, always inert,
              * maybe a mark's first character. */
+            if (mark == NULL && is_mark_lead(cp))
+                mark = mark_at(s, len, i, &split);
             i += 3;
             count++;
-            if (!lead && is_mark_lead(cp))
-                lead = true;
             continue;
         } else {
-            uint8_t lo = 0x80, hi = 0xBF;
-            size_t need, k;
-
-            if (b0 >= 0xC2 && b0 <= 0xDF) {
-                need = 2;
-            } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-                need = 3;
-                if (b0 == 0xE0)
-                    lo = 0xA0;
-                else if (b0 == 0xED)
-                    hi = 0x9F;
-            } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-                need = 4;
-                if (b0 == 0xF0)
-                    lo = 0x90;
-                else if (b0 == 0xF4)
-                    hi = 0x8F;
-            } else {
+            if (well_formed_len(s + i, len - i) == 0)
                 goto bad;
-            }
-            if (len - i < need || s[i + 1] < lo || s[i + 1] > hi)
-                goto bad;
-            for (k = 2; k < need; k++)
-                if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                    goto bad;
             cp = decode_next(s, &i);
             if (inert && !validate_nfc_inert(cp))
                 inert = false;
@@ -557,14 +594,16 @@ static void scan_text(const uint8_t *s, size_t len, bool multiline, struct text_
     out->bad = 0;
     out->inert = inert;
     out->count = count;
-    out->lead = lead;
+    out->mark = mark;
+    out->split = split;
     return;
 bad:
     out->valid = false;
     out->bad = i;
     out->inert = false;
     out->count = 0;
-    out->lead = false;
+    out->mark = NULL;
+    out->split = false;
 }
 
 /*
@@ -635,9 +674,10 @@ static bool take_text(const ProtobufCBinaryData *in, const struct field *f, size
                "过长：%zu 个字符，最多 %zu 个", count, max);
         goto fail;
     }
-    /* Inert text without a mark's first character holds no mark, whole or
-     * split; other text takes the full look. */
-    if ((!scan.inert || scan.lead) && !check_marks(text, text_len, f, err))
+    /* Inert text is its own NFC form, so the scan has looked for marks in
+     * the stored text already; other text takes the full look. */
+    if (scan.inert ? !marks_verdict(text, text_len, scan.mark, scan.split, f, err)
+                   : !check_marks(text, text_len, f, err))
         goto fail;
     *out = text;
     return true;
