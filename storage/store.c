@@ -155,10 +155,13 @@ static int submit_batches(const struct store *st)
 
 /* Gives queued work to idle connections: other operations first (they are
  * small and someone is waiting for each), then batches of submissions on
- * all but STORE_CONNS_KEPT_FOR_QUERIES connections at most.  A finished
- * batch kicks again, and the submissions that gathered meanwhile go out
- * together in the next one; when a batch connection is free, a submission
- * goes out at once. */
+ * all but STORE_CONNS_KEPT_FOR_QUERIES connections, and STORE_BATCHES_MAX
+ * at most.  When no batch runs, a submission goes out at once; while one
+ * runs, another starts only for STORE_BATCH_GATHER waiting submissions, and
+ * otherwise they gather for the next batch, which a finished one kicks.
+ * Each batch costs the database a transaction and a function call however
+ * few rows it carries, so a steady moderate load sent as many tiny
+ * concurrent batches spent the CPU on that, and the queue behind it grew. */
 static void kick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct store *st = arg;
@@ -168,10 +171,13 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (batches_max > STORE_BATCHES_MAX)
+        batches_max = STORE_BATCHES_MAX;
     for (i = 0; i < st->n_conns; i++) {
         struct store_conn *c = &st->conns[i];
         while (c->state == CONN_IDLE &&
-               (st->opq.n || (st->subq.n && batches < batches_max))) {
+               (st->opq.n || (st->subq.n && batches < batches_max &&
+                              (batches == 0 || st->subq.n >= STORE_BATCH_GATHER)))) {
             if (st->opq.n) {
                 query_start(c, store_op_queue_pop(&st->opq));
             } else {
@@ -301,7 +307,8 @@ struct store *store_open(struct event_base *base, const struct store_config *cfg
     st->cfg.pii_key = st->pii_key;
     st->ev_done = event_new(base, -1, 0, done_cb, st);
     st->ev_kick = event_new(base, -1, 0, kick_cb, st);
-    if (!st->ev_done || !st->ev_kick)
+    st->ev_notify = evtimer_new(base, batch_notify_timer_cb, st);
+    if (!st->ev_done || !st->ev_kick || !st->ev_notify)
         goto fail;
     st->conns = calloc((size_t)st->cfg.pool_size, sizeof *st->conns);
     if (!st->conns)
@@ -450,10 +457,13 @@ void store_free(struct store *st)
     queue_free(&st->subq);
     queue_free(&st->opq);
     queue_free(&st->doneq);
+    batch_notify_free(st);
     if (st->ev_done)
         event_free(st->ev_done);
     if (st->ev_kick)
         event_free(st->ev_kick);
+    if (st->ev_notify)
+        event_free(st->ev_notify);
     free(st->conninfo);
     OPENSSL_cleanse(st->pii_key, sizeof st->pii_key);
     free(st);
