@@ -15,13 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "itkit.h"
 
 #define RACE_ROUNDS 10          /* reports two editors race for */
-#define PUSH_WITHIN_MS 1000     /* a queue event must reach a watcher this fast */
+/* A queue event reaches a watcher within a second on a quiet machine (the
+ * test prints how long it took); the test fails only past this generous
+ * bound, so a loaded machine does not fail it. */
+#define PUSH_WITHIN_MS 5000
+#define LEASE_TEST_S 2          /* the lease of test_lease_expiry */
+#define LEASE_MARGIN_MS 300     /* clock reading slack around a lease's end */
 #define QUEUE_REPORTS 5         /* reports of the paging test */
 
 static const char *const extra_ini = "[triage]\ndestinations = province, national\n";
@@ -367,6 +373,13 @@ static void test_claim_race(void **state)
 
 /* A one-second lease lapses: another editor may then claim, and the first
  * editor's decision is refused, naming the new holder. */
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void test_lease_expiry(void **state)
 {
     (void)state;
@@ -375,14 +388,23 @@ static void test_lease_expiry(void **state)
     Frame *r;
 
     new_report(contact1, NULL, false, receipt);
-    r = claim_req(ed1, receipt, 1, &a);
+    r = claim_req(ed1, receipt, LEASE_TEST_S, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_CLAIM_OK);
+    long long expires = r->claim_ok->expires_ms;
+    assert_true(expires > 0);
     done(&a);
+    /* While the lease holds, another editor is refused.  The gateway and
+     * this test share the machine's clock; a check that comes too late on
+     * a loaded machine proves nothing either way and is skipped. */
     r = claim_req(ed2, receipt, 0, &a);
-    expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "editor1");
+    if (wall_ms() < expires - LEASE_MARGIN_MS)
+        expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "editor1");
+    else
+        print_message("the lease ran out before it could be checked; skipped that check\n");
     done(&a);
 
-    itsleep_ms(1300);
+    while (wall_ms() < expires + LEASE_MARGIN_MS)
+        itsleep_ms(50);
     claim_ok(ed2, receipt);
     r = decide_req(ed1, receipt, MINYI__V1__DECISION__ADOPT, "", NULL, NULL, 0, &a);
     expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "editor2");
