@@ -599,8 +599,18 @@ void forwarder_stop(struct gw *gw)
     if (fw->timer != NULL)
         event_del(fw->timer);
     results_stop(fw->results);
-    for (int i = 0; i < fw->n_conns; i++)
-        conn_down(&fw->conns[i], "stopping");
+    for (int i = 0; i < fw->n_conns; i++) {
+        struct peer_conn *pc = &fw->conns[i];
+        /* Tell the upper instance this is an orderly close (close_notify),
+         * so its log does not show a truncated connection.  One
+         * non-blocking attempt: the socket is closed right after anyway. */
+        if (pc->up && pc->bev != NULL) {
+            SSL *ssl = bufferevent_openssl_get_ssl(pc->bev);
+            if (ssl != NULL && SSL_shutdown(ssl) < 0)
+                ERR_clear_error();
+        }
+        conn_down(pc, "stopping");
+    }
 }
 
 void forwarder_free(struct gw *gw)
