@@ -214,7 +214,8 @@ static void session_arm_deadline(struct session *s)
         return;
     }
     s->frame_deadline_armed = false;
-    if (s->inflight == 0)
+    /* A watching editor waits for pushed events, which is not idleness. */
+    if (s->inflight == 0 && !s->watching)
         timer_ms(s->deadline, cfg->idle_timeout_ms);
     else
         event_del(s->deadline);
@@ -236,7 +237,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     case SESSION_DENIED:
         if (s->frame_deadline_armed)
             session_close(s, "frame deadline passed");
-        else if (s->inflight == 0)
+        else if (s->inflight == 0 && !s->watching)
             session_close(s, "idle deadline passed");
         break;
     case SESSION_CLOSING:

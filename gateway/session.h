@@ -47,6 +47,7 @@ struct session {
     bool frame_deadline_armed;
     bool read_paused;
     int inflight;                    /* requests waiting for an answer */
+    bool watching;                   /* on the live queue's watch list: not idle */
     int refs;                        /* outstanding callbacks holding this struct */
     struct principal principal;
     int deny_code;

@@ -84,6 +84,7 @@ bool watch_add(struct session *s, uint64_t id)
     for (x = w->head; x != NULL; x = x->next) {
         if (x->s == s) {
             x->id = id;
+            s->watching = true;
             return true;
         }
     }
@@ -94,6 +95,7 @@ bool watch_add(struct session *s, uint64_t id)
     x->id = id;
     x->next = w->head;
     w->head = x;
+    s->watching = true;
     log_info("event=watch sid=%llu principal=%lld", (unsigned long long)s->sid,
              (long long)s->principal.id);
     return true;
@@ -111,6 +113,7 @@ void watch_remove(struct session *s)
             struct watcher *x = *pp;
             *pp = x->next;
             free(x);
+            s->watching = false;
             return;
         }
     }

@@ -26,6 +26,7 @@
  * test prints how long it took); the test fails only past this generous
  * bound, so a loaded machine does not fail it. */
 #define PUSH_WITHIN_MS 5000
+#define WATCH_IDLE_MS 1000      /* idle_timeout_ms of the watcher's gateway */
 #define LEASE_TEST_S 2          /* the lease of test_lease_expiry */
 #define LEASE_MARGIN_MS 300     /* clock reading slack around a lease's end */
 #define QUEUE_REPORTS 5         /* reports of the paging test */
@@ -792,7 +793,11 @@ static void test_watch_second_gateway(void **state)
     char receipt[IT_RECEIPT_MAX], err[256];
     struct client_profile prof;
 
-    assert_true(tgw_start(&gw2, env.conninfo, extra_ini));
+    /* A short idle limit on the second gateway: a watcher waits for events
+     * longer than that and must not be closed as idle. */
+    char ini2[256];
+    snprintf(ini2, sizeof ini2, "%s[gateway]\nidle_timeout_ms = %d\n", extra_ini, WATCH_IDLE_MS);
+    assert_true(tgw_start(&gw2, env.conninfo, ini2));
     tprofile(&prof, "editor2", &gw2);
     struct client_conn *w = client_connect(&prof, err, sizeof(err));
     if (w == NULL)
@@ -810,6 +815,7 @@ static void test_watch_second_gateway(void **state)
     for (int i = 0; i < 50 && !tgw_log_contains(&gw2, "event=listen_up"); i++)
         itsleep_ms(100);
     assert_true(tgw_log_contains(&gw2, "event=listen_up"));
+    itsleep_ms(2 * WATCH_IDLE_MS);
 
     long long t0 = itnow_ms();
     new_report(contact1, NULL, false, receipt);
