@@ -554,6 +554,15 @@ static void test_return_resubmit(void **state)
     assert_true(bytes_eq(&r->submit_ok->receipt, receipt));
     assert_true(r->submit_ok->duplicate);
     done(&a);
+    /* The same client_report_id with another text is not a retry. */
+    Minyi__V1__Report *other = tmake_report(NULL, "另一份修订稿，内容不同。");
+    assert_non_null(other);
+    itset_raw(&other->client_report_id, rev->client_report_id.data, rev->client_report_id.len);
+    q.report = other;
+    r = call(contact1, &f, &a);
+    itexpect_error(r, MINYI__V1__ERROR_CODE__CONFLICT, "report.client_report_id");
+    done(&a);
+    protobuf_c_message_free_unpacked(&other->base, NULL);
     protobuf_c_message_free_unpacked(&rev->base, NULL);
 
     /* A report that is not RETURNED cannot be resubmitted: the state is named. */
