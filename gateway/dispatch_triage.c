@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "dispatch_triage.h"
 #include "log.h"
 #include "request.h"
@@ -42,6 +44,24 @@ static bool require(struct session *s, uint64_t id, int op, enum principal_kind 
     return false;
 }
 
+/* Stored text is NFC (intake normalises it), so the filter must be too, or
+ * a search typed in decomposed form never matches.  False when the
+ * normalised text does not fit. */
+static bool text_filter_nfc(char *text, size_t size)
+{
+    if (text[0] == '\0')
+        return true;
+    char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)text);
+    if (nfc == NULL)
+        return false;
+    size_t n = strlen(nfc);
+    bool ok = n < size;
+    if (ok)
+        memcpy(text, nfc, n + 1);
+    free(nfc);
+    return ok;
+}
+
 static void do_queue(struct session *s, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_QUEUE;
@@ -57,7 +77,8 @@ static void do_queue(struct session *s, const Frame *f)
                      "cursor is malformed", "分页游标格式错误");
         return;
     }
-    if (!request_take_short(&flt->text, TRIAGE_TEXT_FILTER_MAX, text)) {
+    if (!request_take_short(&flt->text, TRIAGE_TEXT_FILTER_MAX, text) ||
+        !text_filter_nfc(text, sizeof text)) {
         answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.filter.text",
                      "text filter is too long or not clean UTF-8", "文本筛选条件过长或编码无效");
         return;

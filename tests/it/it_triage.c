@@ -719,6 +719,30 @@ static void test_forward_outbox(void **state)
 
 /* The queue: urgent first, then oldest first, paged by a cursor without
  * gaps or repeats; filters narrow it. */
+/* Stored text is NFC; a search typed in decomposed form (e + U+0301)
+ * finds it all the same. */
+static void test_queue_text_nfc(void **state)
+{
+    (void)state;
+    struct frame_arena *a = NULL;
+    char receipt[IT_RECEIPT_MAX];
+
+    new_report(contact1, "调研走访了社区咖啡馆 Caf\xc3\xa9 Lumi\xc3\xa8re 的经营者。", false,
+               receipt);
+    Frame qf = MINYI__V1__FRAME__INIT;
+    Minyi__V1__QueueRequest qq = MINYI__V1__QUEUE_REQUEST__INIT;
+    Minyi__V1__QueueFilter flt = MINYI__V1__QUEUE_FILTER__INIT;
+    flt.text = frame_bytes("Cafe\xcc\x81 Lumie\xcc\x80re");
+    qq.filter = &flt;
+    qf.body_case = MINYI__V1__FRAME__BODY_QUEUE;
+    qf.queue = &qq;
+    Frame *r = call(ed1, &qf, &a);
+    assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_QUEUE_OK);
+    assert_int_equal(r->queue_ok->n_items, 1);
+    assert_true(bytes_eq(&r->queue_ok->items[0]->receipt, receipt));
+    done(&a);
+}
+
 static void test_queue_paging(void **state)
 {
     (void)state;
@@ -907,6 +931,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_merge_credit, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_forward_outbox, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_queue_paging, conn_setup, conn_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_text_nfc, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_watch_second_gateway, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_contact_refused, conn_setup, conn_teardown),
     };
