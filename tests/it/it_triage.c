@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "itkit.h"
 
@@ -743,6 +744,45 @@ static void test_queue_text_nfc(void **state)
     done(&a);
 }
 
+/* An editor opening a report computes the duplicate hints of other open
+ * reports in the same transaction; a claim of one of them at that moment
+ * must not find it locked (and answer CONFLICT). */
+static void test_claim_during_show(void **state)
+{
+    (void)state;
+    char opened[IT_RECEIPT_MAX], fresh[IT_RECEIPT_MAX];
+
+    new_report(contact1, "打开的这份信息", false, opened);
+    new_report(contact1, "刚收到的另一份信息", false, fresh);
+    char *editor = itdb_text(env.conninfo,
+                             "SELECT id::text FROM principals WHERE kind = 'editor' ORDER BY id"
+                             " LIMIT 1", 0, NULL);
+    assert_non_null(editor);
+    PGconn *pg = PQconnectdb(env.conninfo);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    const char *p[2] = { editor, opened };
+    PGresult *res = PQexec(pg, "BEGIN");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    /* What `show` does, and the shingles of every open report, left
+     * uncommitted while the claim runs. */
+    res = PQexecParams(pg, "SELECT minyi_t_show($1::int8, $2, 0, 5, 0.3)", 2, NULL, p, NULL,
+                       NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    res = PQexec(pg, "SELECT minyi_fill_shingles(100000)");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+
+    claim_ok(ed2, fresh);
+
+    res = PQexec(pg, "COMMIT");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(pg);
+    free(editor);
+}
+
 static void test_queue_paging(void **state)
 {
     (void)state;
@@ -932,6 +972,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_outbox, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_queue_paging, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_queue_text_nfc, conn_setup, conn_teardown),
+        cmocka_unit_test_setup_teardown(test_claim_during_show, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_watch_second_gateway, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_contact_refused, conn_setup, conn_teardown),
     };
