@@ -4,10 +4,7 @@
  * the outbox, or an action on one delivery.
  */
 #include <ctype.h>
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +32,7 @@ enum oopt {
 #define LIST_ONLY (1u << CLI_OUTBOX_LIST)
 #define ACTIONS ((1u << CLI_OUTBOX_RETRY) | (1u << CLI_OUTBOX_CANCEL))
 
-static const struct {
-    struct option o;
-    unsigned cmds;                    /* the commands the option belongs to */
-} oopts[] = {
+static const struct cli_opt_def oopts[] = {
     {{"profile", required_argument, NULL, O_PROFILE}, LIST_ONLY | ACTIONS},
     {{"json", no_argument, NULL, O_JSON}, LIST_ONLY | ACTIONS},
     {{"help", no_argument, NULL, 'h'}, LIST_ONLY | ACTIONS},
@@ -79,39 +73,7 @@ bool cli_outbox_is_command(const char *name)
 
 bool cli_outbox_option_wants_value(const char *name, size_t len)
 {
-    for (size_t i = 0; i < N_OOPTS; i++)
-        if (strlen(oopts[i].o.name) == len && strncmp(oopts[i].o.name, name, len) == 0)
-            return oopts[i].o.has_arg == required_argument;
-    return false;
-}
-
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes the reason into err; always false, so callers can return it. */
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
-static const char *opt_name(int id)
-{
-    for (size_t i = 0; i < N_OOPTS; i++)
-        if (oopts[i].o.val == id)
-            return oopts[i].o.name;
-    return "?";
-}
-
-static unsigned opt_cmds(int id)
-{
-    for (size_t i = 0; i < N_OOPTS; i++)
-        if (oopts[i].o.val == id)
-            return oopts[i].cmds;
-    return 0;
+    return cli_opt_wants_value(oopts, N_OOPTS, name, len);
 }
 
 /* A state by its name in any case, '-' for '_' (DEAD, in-flight). */
@@ -141,28 +103,28 @@ static bool apply_opt(struct cli_outbox_args *a, int id, const char *val, char *
         return true;
     case O_STATE:
         if (a->n_states == CLI_OUTBOX_MAX_STATES)
-            return fail(err, errlen, "too many --state options");
+            return cli_fail(err, errlen, "too many --state options");
         if (!parse_state(val, a->states[a->n_states]))
-            return fail(err, errlen, "--state wants one of pending in_flight delivered result "
+            return cli_fail(err, errlen, "--state wants one of pending in_flight delivered result "
                                      "dead cancelled, not %s", val);
         for (size_t i = 0; i < a->n_states; i++)
             if (strcmp(a->states[i], a->states[a->n_states]) == 0)
-                return fail(err, errlen, "--state %s is given twice", val);
+                return cli_fail(err, errlen, "--state %s is given twice", val);
         a->n_states++;
         return true;
     case O_DEST:
         if (val[0] == '\0')
-            return fail(err, errlen, "--dest wants a destination name");
+            return cli_fail(err, errlen, "--dest wants a destination name");
         a->destination = val;
         return true;
     case O_RECEIPT:
         if (val[0] == '\0')
-            return fail(err, errlen, "--receipt wants a receipt");
+            return cli_fail(err, errlen, "--receipt wants a receipt");
         a->receipt = val;
         return true;
     case O_LIMIT:
         if (!cli_parse_uint(val, UINT32_MAX, &v) || v == 0)
-            return fail(err, errlen, "--limit wants a positive number, not %s", val);
+            return cli_fail(err, errlen, "--limit wants a positive number, not %s", val);
         a->limit = (uint32_t)v;
         return true;
     case O_CURSOR:
@@ -178,45 +140,17 @@ static bool apply_opt(struct cli_outbox_args *a, int id, const char *val, char *
 
 bool cli_outbox_parse(int argc, char **argv, struct cli_outbox_args *a, char *err, size_t errlen)
 {
-    struct option longopts[N_OOPTS + 1];
-    struct {
-        int id;
-        const char *value;
-    } raw[OUTBOX_MAX_OPTS];
-    size_t n_raw = 0;
+    struct cli_raw_opt raw[OUTBOX_MAX_OPTS];
+    size_t n_raw;
 
     memset(a, 0, sizeof(*a));
-    for (size_t i = 0; i < N_OOPTS; i++)
-        longopts[i] = oopts[i].o;
-    longopts[N_OOPTS] = (struct option){NULL, 0, NULL, 0};
-
-    /* optind 0 makes glibc's getopt start afresh (the unit tests parse
-     * many command lines in one process). */
-    optind = 0;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            a->help = true;
-            continue;
-        }
-        if (ch == '?' || ch == ':') {
-            if (optopt >= O_PROFILE)
-                return fail(err, errlen, "--%s wants a value", opt_name(optopt));
-            if (optopt != 0)
-                return fail(err, errlen, "unknown option -%c", optopt);
-            return fail(err, errlen, "unknown option %s",
-                        optind > 0 && optind <= argc ? argv[optind - 1] : "?");
-        }
-        if (n_raw == OUTBOX_MAX_OPTS)
-            return fail(err, errlen, "too many options");
-        raw[n_raw].id = ch;
-        raw[n_raw++].value = optarg;
-    }
+    if (!cli_opts_collect(argc, argv, oopts, N_OOPTS, O_PROFILE, raw, OUTBOX_MAX_OPTS, &n_raw,
+                          &a->help, err, errlen))
+        return false;
     if (a->help)
         return true;
     if (optind >= argc || !cli_outbox_is_command(argv[optind]))
-        return fail(err, errlen, "no outbox command");
+        return cli_fail(err, errlen, "no outbox command");
     int npos = argc - optind - 1;
     char **pos = argv + optind + 1;
     a->cmd = CLI_OUTBOX_LIST;
@@ -226,25 +160,24 @@ bool cli_outbox_parse(int argc, char **argv, struct cli_outbox_args *a, char *er
         else if (strcmp(pos[0], "cancel") == 0)
             a->cmd = CLI_OUTBOX_CANCEL;
         else
-            return fail(err, errlen, "outbox wants retry ID, cancel ID or no argument, not %s",
-                        pos[0]);
+            return cli_fail(err, errlen,
+                            "outbox wants retry ID, cancel ID or no argument, not %s", pos[0]);
         if (npos != 2)
-            return fail(err, errlen, "outbox %s wants exactly one ID", pos[0]);
-        char *end;
-        errno = 0;
-        long long id = strtoll(pos[1], &end, 10);
-        if (pos[1][0] < '0' || pos[1][0] > '9' || *end != '\0' || errno != 0 || id <= 0)
-            return fail(err, errlen, "outbox %s wants an outbox id (a positive number), not %s",
-                        pos[0], pos[1]);
-        a->outbox_id = (int64_t)id;
+            return cli_fail(err, errlen, "outbox %s wants exactly one ID", pos[0]);
+        if (!cli_parse_id(pos[1], &a->outbox_id))
+            return cli_fail(err, errlen,
+                            "outbox %s wants an outbox id (a positive number), not %s", pos[0],
+                            pos[1]);
     } else if (npos > 1) {
-        return fail(err, errlen, "unexpected argument %s", pos[1]);
+        return cli_fail(err, errlen, "unexpected argument %s", pos[1]);
     }
     for (size_t k = 0; k < n_raw; k++) {
-        if ((opt_cmds(raw[k].id) & (1u << a->cmd)) == 0)
-            return fail(err, errlen, "--%s does not belong to outbox %s", opt_name(raw[k].id),
-                        a->cmd == CLI_OUTBOX_LIST ? "(the list)"
-                        : a->cmd == CLI_OUTBOX_RETRY ? "retry" : "cancel");
+        if ((cli_opt_cmds(oopts, N_OOPTS, raw[k].id) & (1u << a->cmd)) == 0)
+            return cli_fail(err, errlen, "--%s does not belong to outbox %s",
+                            cli_opt_name(oopts, N_OOPTS, raw[k].id),
+                            a->cmd == CLI_OUTBOX_LIST    ? "(the list)"
+                            : a->cmd == CLI_OUTBOX_RETRY ? "retry"
+                                                         : "cancel");
         if (!apply_opt(a, raw[k].id, raw[k].value, err, errlen))
             return false;
     }

@@ -15,10 +15,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,12 +77,7 @@ enum topt {
 };
 
 /* Each option with the commands it belongs to. */
-struct topt_def {
-    struct option o;
-    unsigned cmds;
-};
-
-static const struct topt_def topts[] = {
+static const struct cli_opt_def topts[] = {
     {{"profile", required_argument, NULL, T_PROFILE}, ALL_CMDS},
     {{"json", no_argument, NULL, T_JSON}, ALL_CMDS},
     {{"help", no_argument, NULL, 'h'}, ALL_CMDS},
@@ -172,23 +165,7 @@ bool cli_triage_is_command(const char *name)
 
 bool cli_triage_option_wants_value(const char *name, size_t len)
 {
-    for (size_t i = 0; i < N_TOPTS; i++)
-        if (strlen(topts[i].o.name) == len && strncmp(topts[i].o.name, name, len) == 0)
-            return topts[i].o.has_arg == required_argument;
-    return false;
-}
-
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Writes the reason into err; always false, so callers can return it. */
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return false;
+    return cli_opt_wants_value(topts, N_TOPTS, name, len);
 }
 
 /* An enum value by name (any case, '-' for '_') or by number; the value 0
@@ -267,42 +244,9 @@ bool cli_triage_parse_time(const char *s, bool end_of_day, int64_t *ms)
 }
 
 /* A positive int64, digits only. */
-static bool parse_id(const char *s, int64_t *out)
-{
-    char *end;
-    if (s[0] < '0' || s[0] > '9')
-        return false;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0)
-        return false;
-    *out = (int64_t)v;
-    return true;
-}
-
-struct raw_opt {
-    int id;
-    const char *value;
-};
-
-static const char *opt_name(int id)
-{
-    for (size_t i = 0; i < N_TOPTS; i++)
-        if (topts[i].o.val == id)
-            return topts[i].o.name;
-    return "?";
-}
-
-static unsigned opt_cmds(int id)
-{
-    for (size_t i = 0; i < N_TOPTS; i++)
-        if (topts[i].o.val == id)
-            return topts[i].cmds;
-    return 0;
-}
-
 /* Interprets one option for the command a->cmd. */
-static bool apply_opt(struct cli_triage_args *a, const struct raw_opt *o, char *err, size_t errlen)
+static bool apply_opt(struct cli_triage_args *a, const struct cli_raw_opt *o, char *err,
+                      size_t errlen)
 {
     char names[256];
     unsigned long v;
@@ -317,56 +261,56 @@ static bool apply_opt(struct cli_triage_args *a, const struct raw_opt *o, char *
         return true;
     case T_STATE:
         if (a->n_states == CLI_TRIAGE_MAX_REPEAT)
-            return fail(err, errlen, "too many --state options");
+            return cli_fail(err, errlen, "too many --state options");
         if (!parse_enum(&minyi__v1__report_state__descriptor, val, &e)) {
             enum_names(&minyi__v1__report_state__descriptor, names, sizeof(names));
-            return fail(err, errlen, "--state wants one of %s, not %s", names, val);
+            return cli_fail(err, errlen, "--state wants one of %s, not %s", names, val);
         }
         a->states[a->n_states++] = (Minyi__V1__ReportState)e;
         return true;
     case T_CATEGORY:
         if (!parse_enum(&minyi__v1__category__descriptor, val, &e)) {
             enum_names(&minyi__v1__category__descriptor, names, sizeof(names));
-            return fail(err, errlen, "--category wants one of %s, not %s", names, val);
+            return cli_fail(err, errlen, "--category wants one of %s, not %s", names, val);
         }
         if (a->cmd == CLI_TRIAGE_EDIT) {
             if (a->category != 0)
-                return fail(err, errlen, "edit takes one --category");
+                return cli_fail(err, errlen, "edit takes one --category");
             a->category = (Minyi__V1__Category)e;
             return true;
         }
         if (a->n_categories == CLI_TRIAGE_MAX_REPEAT)
-            return fail(err, errlen, "too many --category options");
+            return cli_fail(err, errlen, "too many --category options");
         a->categories[a->n_categories++] = (Minyi__V1__Category)e;
         return true;
     case T_URGENCY:
         if (!parse_enum(&minyi__v1__urgency__descriptor, val, &e))
-            return fail(err, errlen, "--urgency wants NORMAL or URGENT, not %s", val);
+            return cli_fail(err, errlen, "--urgency wants NORMAL or URGENT, not %s", val);
         a->urgency = (Minyi__V1__Urgency)e;
         return true;
     case T_REGION:
         a->region = val;
         return true;
     case T_CONTACT_POINT:
-        if (!parse_id(val, &a->contact_point_id))
-            return fail(err, errlen,
+        if (!cli_parse_id(val, &a->contact_point_id))
+            return cli_fail(err, errlen,
                         "--contact-point wants a principal id (a positive number), not %s", val);
         return true;
     case T_FROM:
         if (!cli_triage_parse_time(val, false, &a->from_ms))
-            return fail(err, errlen, "--from wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s", val);
+            return cli_fail(err, errlen, "--from wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s", val);
         return true;
     case T_TO:
         if (a->cmd == CLI_TRIAGE_FORWARD) {
             if (a->n_destinations == CLI_TRIAGE_MAX_REPEAT)
-                return fail(err, errlen, "too many --to options");
+                return cli_fail(err, errlen, "too many --to options");
             if (val[0] == '\0')
-                return fail(err, errlen, "--to wants a destination name");
+                return cli_fail(err, errlen, "--to wants a destination name");
             a->destinations[a->n_destinations++] = val;
             return true;
         }
         if (!cli_triage_parse_time(val, true, &a->to_ms))
-            return fail(err, errlen, "--to wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s", val);
+            return cli_fail(err, errlen, "--to wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s", val);
         return true;
     case T_MINE:
         a->mine = true;
@@ -382,7 +326,7 @@ static bool apply_opt(struct cli_triage_args *a, const struct raw_opt *o, char *
         return true;
     case T_LIMIT:
         if (!cli_parse_uint(val, UINT32_MAX, &v) || v == 0)
-            return fail(err, errlen, "--limit wants a positive number, not %s", val);
+            return cli_fail(err, errlen, "--limit wants a positive number, not %s", val);
         a->limit = (uint32_t)v;
         return true;
     case T_CURSOR:
@@ -390,7 +334,7 @@ static bool apply_opt(struct cli_triage_args *a, const struct raw_opt *o, char *
         return true;
     case T_VERSION:
         if (!cli_parse_uint(val, UINT32_MAX, &v) || v == 0)
-            return fail(err, errlen,
+            return cli_fail(err, errlen,
                         "--version wants a version number (1 is the submitted text), not %s", val);
         a->version = (uint32_t)v;
         return true;
@@ -399,7 +343,7 @@ static bool apply_opt(struct cli_triage_args *a, const struct raw_opt *o, char *
         return true;
     case T_LEASE:
         if (!cli_parse_uint(val, UINT32_MAX, &v) || v == 0)
-            return fail(err, errlen, "--lease wants a number of seconds, not %s", val);
+            return cli_fail(err, errlen, "--lease wants a number of seconds, not %s", val);
         a->lease_seconds = (uint32_t)v;
         return true;
     case T_TITLE:
@@ -446,41 +390,41 @@ static bool check_args(struct cli_triage_args *a, char *err, size_t errlen)
 {
     const char *cmd = cmd_names[a->cmd];
     if (a->situation != NULL && a->situation_file != NULL)
-        return fail(err, errlen, "give --situation or --situation-file, not both");
+        return cli_fail(err, errlen, "give --situation or --situation-file, not both");
     if (a->analysis != NULL && a->analysis_file != NULL)
-        return fail(err, errlen, "give --analysis or --analysis-file, not both");
+        return cli_fail(err, errlen, "give --analysis or --analysis-file, not both");
     if (a->suggestions != NULL && a->suggestions_file != NULL)
-        return fail(err, errlen, "give --suggestions or --suggestions-file, not both");
+        return cli_fail(err, errlen, "give --suggestions or --suggestions-file, not both");
     switch (a->cmd) {
     case CLI_TRIAGE_EDIT:
         if (a->title == NULL && a->situation == NULL && a->situation_file == NULL &&
             a->analysis == NULL && a->analysis_file == NULL && a->suggestions == NULL &&
             a->suggestions_file == NULL && a->category == 0 && a->note == NULL)
-            return fail(err, errlen, "edit wants at least one of --title --situation --analysis "
+            return cli_fail(err, errlen, "edit wants at least one of --title --situation --analysis "
                                      "--suggestions (or their -file forms) --category --note");
         break;
     case CLI_TRIAGE_REJECT:
     case CLI_TRIAGE_RETURN:
         if (a->note == NULL || a->note[0] == '\0')
-            return fail(err, errlen, "%s wants --reason R", cmd);
+            return cli_fail(err, errlen, "%s wants --reason R", cmd);
         break;
     case CLI_TRIAGE_ADOPT:
         if (a->level != NULL && (a->instruction == NULL || a->instruction[0] == '\0'))
-            return fail(err, errlen, "--level goes with --instruction TEXT (the 批示 itself)");
+            return cli_fail(err, errlen, "--level goes with --instruction TEXT (the 批示 itself)");
         break;
     case CLI_TRIAGE_MERGE:
         if (a->into == NULL || a->into[0] == '\0')
-            return fail(err, errlen, "merge wants --into RECEIPT");
+            return cli_fail(err, errlen, "merge wants --into RECEIPT");
         if (a->receipt != NULL && strcmp(a->into, a->receipt) == 0)
-            return fail(err, errlen, "a report cannot be merged into itself");
+            return cli_fail(err, errlen, "a report cannot be merged into itself");
         break;
     case CLI_TRIAGE_FORWARD:
         if (a->n_destinations == 0)
-            return fail(err, errlen, "forward wants at least one --to DEST");
+            return cli_fail(err, errlen, "forward wants at least one --to DEST");
         break;
     case CLI_TRIAGE_QUEUE:
         if (a->from_ms != 0 && a->to_ms != 0 && a->to_ms <= a->from_ms)
-            return fail(err, errlen, "--to must be later than --from");
+            return cli_fail(err, errlen, "--to must be later than --from");
         break;
     default:
         break;
@@ -490,48 +434,24 @@ static bool check_args(struct cli_triage_args *a, char *err, size_t errlen)
 
 bool cli_triage_parse(int argc, char **argv, struct cli_triage_args *a, char *err, size_t errlen)
 {
-    struct option longopts[N_TOPTS + 1];
-    struct raw_opt raw[TRIAGE_MAX_OPTS];
-    size_t n_raw = 0;
+    struct cli_raw_opt raw[TRIAGE_MAX_OPTS];
+    size_t n_raw;
 
     memset(a, 0, sizeof(*a));
-    for (size_t i = 0; i < N_TOPTS; i++)
-        longopts[i] = topts[i].o;
-    longopts[N_TOPTS] = (struct option){NULL, 0, NULL, 0};
-
-    /* optind 0 makes glibc's getopt start afresh, so this can run more than
-     * once in a process (the unit tests do). */
-    optind = 0;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (ch == 'h') {
-            a->help = true;
-            continue;
-        }
-        if (ch == '?' || ch == ':') {
-            const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-            if (optopt >= T_PROFILE)
-                return fail(err, errlen, "--%s wants a value", opt_name(optopt));
-            if (optopt != 0)
-                return fail(err, errlen, "unknown option -%c", optopt);
-            return fail(err, errlen, "unknown option %s", bad);
-        }
-        if (n_raw == TRIAGE_MAX_OPTS)
-            return fail(err, errlen, "too many options");
-        raw[n_raw++] = (struct raw_opt){.id = ch, .value = optarg};
-    }
+    if (!cli_opts_collect(argc, argv, topts, N_TOPTS, T_PROFILE, raw, TRIAGE_MAX_OPTS, &n_raw,
+                          &a->help, err, errlen))
+        return false;
     if (a->help)
         return true;
     if (optind >= argc)
-        return fail(err, errlen, "no command");
+        return cli_fail(err, errlen, "no command");
     const char *cmd = argv[optind];
     int i;
     for (i = 0; i < CLI_TRIAGE_N_CMDS; i++)
         if (strcmp(cmd, cmd_names[i]) == 0)
             break;
     if (i == CLI_TRIAGE_N_CMDS)
-        return fail(err, errlen, "unknown command %s", cmd);
+        return cli_fail(err, errlen, "unknown command %s", cmd);
     a->cmd = (enum cli_triage_cmd)i;
 
     int npos = argc - optind - 1;
@@ -539,17 +459,18 @@ bool cli_triage_parse(int argc, char **argv, struct cli_triage_args *a, char *er
     bool wants_receipt = a->cmd != CLI_TRIAGE_QUEUE && a->cmd != CLI_TRIAGE_WATCH;
     if (wants_receipt) {
         if (npos != 1)
-            return fail(err, errlen, "%s wants exactly one RECEIPT", cmd);
+            return cli_fail(err, errlen, "%s wants exactly one RECEIPT", cmd);
         a->receipt = pos[0];
         if (a->receipt[0] == '\0')
-            return fail(err, errlen, "%s wants a RECEIPT, not an empty string", cmd);
+            return cli_fail(err, errlen, "%s wants a RECEIPT, not an empty string", cmd);
     } else if (npos != 0) {
-        return fail(err, errlen, "unexpected argument %s", pos[0]);
+        return cli_fail(err, errlen, "unexpected argument %s", pos[0]);
     }
 
     for (size_t k = 0; k < n_raw; k++) {
-        if ((opt_cmds(raw[k].id) & (1u << a->cmd)) == 0)
-            return fail(err, errlen, "--%s does not belong to %s", opt_name(raw[k].id), cmd);
+        if ((cli_opt_cmds(topts, N_TOPTS, raw[k].id) & (1u << a->cmd)) == 0)
+            return cli_fail(err, errlen, "--%s does not belong to %s",
+                            cli_opt_name(topts, N_TOPTS, raw[k].id), cmd);
         if (!apply_opt(a, &raw[k], err, errlen))
             return false;
     }
@@ -569,22 +490,22 @@ static bool read_text(const char *path, const char *field, ProtobufCBinaryData *
 {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
-        return fail(err, errlen, "%s: cannot read %s: %s", field, path, strerror(errno));
+        return cli_fail(err, errlen, "%s: cannot read %s: %s", field, path, strerror(errno));
     uint8_t *buf = malloc(CLI_TRIAGE_TEXT_FILE_MAX + 1);
     if (buf == NULL) {
         fclose(fp);
-        return fail(err, errlen, "%s: out of memory", field);
+        return cli_fail(err, errlen, "%s: out of memory", field);
     }
     size_t n = fread(buf, 1, CLI_TRIAGE_TEXT_FILE_MAX + 1, fp);
     bool bad = ferror(fp) != 0;
     fclose(fp);
     if (bad) {
         free(buf);
-        return fail(err, errlen, "%s: cannot read %s", field, path);
+        return cli_fail(err, errlen, "%s: cannot read %s", field, path);
     }
     if (n > CLI_TRIAGE_TEXT_FILE_MAX) {
         free(buf);
-        return fail(err, errlen, "%s: %s is larger than %u bytes", field, path,
+        return cli_fail(err, errlen, "%s: %s is larger than %u bytes", field, path,
                     CLI_TRIAGE_TEXT_FILE_MAX);
     }
     *owned = buf;

@@ -3,12 +3,99 @@
  * (see cli_util.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli_util.h"
 #include "client_err.h"
+
+bool cli_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+const char *cli_opt_name(const struct cli_opt_def *t, size_t n, int id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].o.val == id)
+            return t[i].o.name;
+    return "?";
+}
+
+unsigned cli_opt_cmds(const struct cli_opt_def *t, size_t n, int id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].o.val == id)
+            return t[i].cmds;
+    return 0;
+}
+
+bool cli_opt_wants_value(const struct cli_opt_def *t, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(t[i].o.name) == len && strncmp(t[i].o.name, name, len) == 0)
+            return t[i].o.has_arg == required_argument;
+    return false;
+}
+
+bool cli_opts_collect(int argc, char **argv, const struct cli_opt_def *t, size_t n, int first_id,
+                      struct cli_raw_opt *raw, size_t max, size_t *n_raw, bool *help, char *err,
+                      size_t errlen)
+{
+    struct option longopts[CLI_OPTS_TABLE_MAX + 1];
+
+    if (n > CLI_OPTS_TABLE_MAX)
+        abort(); /* a table this large is a programming error */
+    for (size_t i = 0; i < n; i++)
+        longopts[i] = t[i].o;
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    *n_raw = 0;
+    *help = false;
+
+    /* optind 0 makes glibc's getopt start afresh, so a parser can run more
+     * than once in a process (the unit tests do). */
+    optind = 0;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (ch == 'h') {
+            *help = true;
+            continue;
+        }
+        if (ch == '?' || ch == ':') {
+            if (optopt >= first_id)
+                return cli_fail(err, errlen, "--%s wants a value", cli_opt_name(t, n, optopt));
+            if (optopt != 0)
+                return cli_fail(err, errlen, "unknown option -%c", optopt);
+            return cli_fail(err, errlen, "unknown option %s",
+                            optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+        }
+        if (*n_raw == max)
+            return cli_fail(err, errlen, "too many options");
+        raw[*n_raw].id = ch;
+        raw[(*n_raw)++].value = optarg;
+    }
+    return true;
+}
+
+bool cli_parse_id(const char *s, int64_t *out)
+{
+    char *end;
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v <= 0)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
 
 bool cli_profile_open(const char *path, struct client_profile *p)
 {

@@ -11,6 +11,7 @@
 #ifndef MINYI_CLI_UTIL_H
 #define MINYI_CLI_UTIL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,44 @@
 #define CLI_EXIT_OTHER 8
 
 #define CLI_ERR_LEN 1024
+
+/* Writes the reason into err; always false, so a parser can return it. */
+bool cli_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One option of a command family's table, with the commands it belongs to
+ * (bit 1 << command). */
+struct cli_opt_def {
+    struct option o;
+    unsigned cmds;
+};
+
+/* An option as getopt_long found it, before the command is known. */
+struct cli_raw_opt {
+    int id;
+    const char *value;
+};
+
+/* Most options a table may have. */
+#define CLI_OPTS_TABLE_MAX 64
+
+const char *cli_opt_name(const struct cli_opt_def *t, size_t n, int id);
+unsigned cli_opt_cmds(const struct cli_opt_def *t, size_t n, int id);
+/* Whether the long option name[0..len) of the table takes a value. */
+bool cli_opt_wants_value(const struct cli_opt_def *t, size_t n, const char *name, size_t len);
+
+/* The first pass of a command family's parser: runs getopt_long over argv
+ * with the table's options (n at most CLI_OPTS_TABLE_MAX), sets *help on -h
+ * or --help, and collects every other option in order into raw (at most
+ * max).  first_id is the lowest option id of the table: an option at or
+ * above it that lacks its value is reported as such.  optind is left at
+ * the first word that is not an option. */
+bool cli_opts_collect(int argc, char **argv, const struct cli_opt_def *t, size_t n, int first_id,
+                      struct cli_raw_opt *raw, size_t max, size_t *n_raw, bool *help, char *err,
+                      size_t errlen) __attribute__((warn_unused_result));
+
+/* A positive decimal id (an outbox row, a principal). */
+bool cli_parse_id(const char *s, int64_t *out);
 
 /* Loads the profile at path, or at $MINYI_PROFILE when path is NULL;
  * prints why not and answers false (the command then exits CLI_EXIT_USAGE). */
