@@ -21,7 +21,7 @@
 
 #define FWD_RECEIPT_MAX   40    /* bytes of an origin receipt */
 #define FWD_BODY_NAME_MAX 128   /* bytes of the origin body's display name */
-#define FWD_REGION_LEN    6
+#define FWD_REGION_LEN    REQUEST_REGION_LEN
 #define FWD_CRID_DOMAIN   "minyi.forward.v1"
 
 struct freq {
@@ -128,27 +128,17 @@ out:
 
 static bool region_ok(const ProtobufCBinaryData *b, char out[FWD_REGION_LEN + 1])
 {
-    if (b->len != FWD_REGION_LEN)
+    if (!request_region_code(b))
         return false;
-    for (size_t i = 0; i < FWD_REGION_LEN; i++)
-        if (b->data[i] < '0' || b->data[i] > '9')
-            return false;
     memcpy(out, b->data, FWD_REGION_LEN);
     out[FWD_REGION_LEN] = '\0';
     return true;
 }
 
-/* Digits, letters and dashes, like every receipt minyi hands out. */
 static bool receipt_ok(const ProtobufCBinaryData *b, char out[FWD_RECEIPT_MAX + 1])
 {
-    if (b->len == 0 || b->len > FWD_RECEIPT_MAX)
+    if (!request_receipt_chars(b, FWD_RECEIPT_MAX))
         return false;
-    for (size_t i = 0; i < b->len; i++) {
-        uint8_t c = b->data[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '-'))
-            return false;
-    }
     memcpy(out, b->data, b->len);
     out[b->len] = '\0';
     return true;

@@ -145,32 +145,15 @@ static void on_stored(void *arg, struct store_reply *reply)
         pull(p);
 }
 
+/* Optional fields of a result may be empty; present ones must be in form. */
 static bool digits6(const ProtobufCBinaryData *b, bool may_be_empty)
 {
-    if (b->len == 0)
-        return may_be_empty;
-    if (b->len != 6)
-        return false;
-    for (size_t i = 0; i < 6; i++)
-        if (b->data[i] < '0' || b->data[i] > '9')
-            return false;
-    return true;
+    return b->len == 0 ? may_be_empty : request_region_code(b);
 }
 
-/* Digits, letters and dashes, like every receipt minyi hands out. */
 static bool receipt_ok(const ProtobufCBinaryData *b, bool may_be_empty)
 {
-    if (b->len == 0)
-        return may_be_empty;
-    if (b->len > RESULTS_RECEIPT_MAX)
-        return false;
-    for (size_t i = 0; i < b->len; i++) {
-        uint8_t c = b->data[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '-'))
-            return false;
-    }
-    return true;
+    return b->len == 0 ? may_be_empty : request_receipt_chars(b, RESULTS_RECEIPT_MAX);
 }
 
 static bool kind_ok(const ProtobufCBinaryData *b)
