@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "forwarder.h"
 #include "frame.h"
 #include "log.h"
@@ -126,18 +126,11 @@ static void fail_list(struct peer_conn *pc, struct job **list, const char *error
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True while the peer is backing off: no connection to it is made, and no
  * rows for it are claimed (on_timer). */
 static bool conn_waiting(const struct peer_conn *pc)
 {
-    return pc->retry_at_ms > mono_ms();
+    return pc->retry_at_ms > clock_mono_ms();
 }
 
 /* The peer could not be reached (a dial, handshake or connection with work
@@ -164,7 +157,7 @@ static void conn_backoff(struct peer_conn *pc)
     if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
         r = UINT32_MAX;
     wait = wait - wait / 2 + (int64_t)((uint64_t)r * (uint64_t)(wait / 2) / UINT32_MAX);
-    pc->retry_at_ms = mono_ms() + wait;
+    pc->retry_at_ms = clock_mono_ms() + wait;
     log_info("event=forward_peer_backoff dest=%s failures=%d wait_ms=%lld", pc->peer.name,
              pc->fails, (long long)wait);
 }

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "quota.h"
+#include "clock.h"
 #include "log.h"
 #include "session.h"
 
@@ -35,13 +35,6 @@ struct quota {
     struct addr_entry *addrs[QUOTA_TABLE_SIZE];
     struct bucket *buckets[QUOTA_TABLE_SIZE];
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* FNV-1a: the table's keys come from peers, but the only cost of a skewed
  * table is a longer chain, bounded by the connection limits. */
@@ -144,7 +137,7 @@ bool quota_take_token(struct quota *l, int64_t principal_id, int rate_per_s, int
         return true;
     if (burst < 1)
         burst = 1;
-    long long now = now_ms();
+    long long now = clock_mono_ms();
     struct bucket **p = &l->buckets[hash_id(principal_id)];
     while (*p != NULL && (*p)->principal_id != principal_id)
         p = &(*p)->next;

@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "forwarder.h"
 #include "log.h"
 #include "request.h"
@@ -51,14 +51,6 @@ struct results {
     bool stopping;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *peer_name(const struct rpeer *p)
 {
     return p->rs->gw->cfg.peers[p->idx].name;
@@ -83,7 +75,7 @@ static void pull(struct rpeer *p)
     if (rs->stopping || p->storing)
         return;
     if (p->frame_id != 0) {
-        if (now_ms() - p->sent_ms < cfg->fwd_timeout_ms)
+        if (clock_mono_ms() - p->sent_ms < cfg->fwd_timeout_ms)
             return;
         /* No answer in time: ask again (the answer to the old request is
          * ignored when it still comes; asking twice is harmless). */
@@ -101,7 +93,7 @@ static void pull(struct rpeer *p)
     if (!forwarder_peer_send(rs->fw, p->idx, &f))
         return;
     p->frame_id = f.id;
-    p->sent_ms = now_ms();
+    p->sent_ms = clock_mono_ms();
     log_debug("event=results_pull dest=%s acks=%zu", peer_name(p), p->n_ack);
 }
 
