@@ -227,16 +227,6 @@ static void test_forward_refused(void **state)
 
 /* ---- the lower side's SQL ---------------------------------------------------- */
 
-static Frame *call(struct client_conn *c, Frame *f, struct frame_arena **a)
-{
-    char err[256];
-    f->id = client_next_id(c);
-    Frame *r = client_call(c, f, a, err, sizeof(err));
-    if (r == NULL)
-        fail_msg("no answer: %s", err);
-    return r;
-}
-
 /* forwarded_report submits as contact1: pointed at a lower instance's
  * contact for the two-instance tests. */
 static struct client_conn *saved_contact1;
@@ -252,37 +242,7 @@ static void contact1_restore(void)
  * province (the default destination); copies the receipt. */
 static void forwarded_report(struct client_conn *ed, char *receipt)
 {
-    struct frame_arena *a = NULL;
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__Report *r = tmake_report(NULL, "待报送的信息");
-
-    assert_non_null(r);
-    itsubmit_ok(contact1, r, receipt);
-    protobuf_c_message_free_unpacked(&r->base, NULL);
-
-    Minyi__V1__ClaimRequest cq = MINYI__V1__CLAIM_REQUEST__INIT;
-    cq.receipt = frame_bytes(receipt);
-    f.body_case = MINYI__V1__FRAME__BODY_CLAIM;
-    f.claim = &cq;
-    Frame *ans = call(ed, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_CLAIM_OK)
-        itexpect_error(ans, 0, NULL);
-    frame_arena_free(a);
-    a = NULL;
-
-    Minyi__V1__DecideRequest dq = MINYI__V1__DECIDE_REQUEST__INIT;
-    ProtobufCBinaryData dest = frame_bytes("province");
-    dq.receipt = frame_bytes(receipt);
-    dq.decision = MINYI__V1__DECISION__FORWARD;
-    dq.destinations = &dest;
-    dq.n_destinations = 1;
-    minyi__v1__frame__init(&f);
-    f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
-    f.decide = &dq;
-    ans = call(ed, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
-        itexpect_error(ans, 0, NULL);
-    frame_arena_free(a);
+    itsubmit_forwarded(contact1, ed, "待报送的信息", "province", receipt);
 }
 
 /* Claims due province rows with a lease; the claim's jsonb answer as text. */

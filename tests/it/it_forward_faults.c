@@ -423,51 +423,11 @@ static void lower_down(struct lower *lo)
         fail_msg("lower minyid exited with %d", code);
 }
 
-static Frame *call(struct client_conn *c, Frame *f, struct frame_arena **a)
-{
-    char err[256];
-    f->id = client_next_id(c);
-    Frame *r = client_call(c, f, a, err, sizeof(err));
-    if (r == NULL)
-        fail_msg("no answer: %s", err);
-    return r;
-}
-
 /* A contact point of the lower instance submits a report, and its editor
  * claims it and forwards it to province; copies the lower receipt. */
 static void forward_one(struct lower *lo, char *receipt)
 {
-    struct frame_arena *a = NULL;
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__Report *r = tmake_report(NULL, "需要上报的情况");
-
-    assert_non_null(r);
-    itsubmit_ok(lo->contact, r, receipt);
-    protobuf_c_message_free_unpacked(&r->base, NULL);
-
-    Minyi__V1__ClaimRequest cq = MINYI__V1__CLAIM_REQUEST__INIT;
-    cq.receipt = frame_bytes(receipt);
-    f.body_case = MINYI__V1__FRAME__BODY_CLAIM;
-    f.claim = &cq;
-    Frame *ans = call(lo->editor, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_CLAIM_OK)
-        itexpect_error(ans, 0, NULL);
-    frame_arena_free(a);
-    a = NULL;
-
-    Minyi__V1__DecideRequest dq = MINYI__V1__DECIDE_REQUEST__INIT;
-    ProtobufCBinaryData dest = frame_bytes("province");
-    dq.receipt = frame_bytes(receipt);
-    dq.decision = MINYI__V1__DECISION__FORWARD;
-    dq.destinations = &dest;
-    dq.n_destinations = 1;
-    minyi__v1__frame__init(&f);
-    f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
-    f.decide = &dq;
-    ans = call(lo->editor, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
-        itexpect_error(ans, 0, NULL);
-    frame_arena_free(a);
+    itsubmit_forwarded(lo->contact, lo->editor, "需要上报的情况", "province", receipt);
 }
 
 /* A column of the outbox row of the lower report `receipt` (malloc'd). */

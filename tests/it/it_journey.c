@@ -154,29 +154,10 @@ static struct client_conn *conn(const struct inst *in, const char *cert)
     return c;
 }
 
-static Frame *call(struct client_conn *c, Frame *f, struct frame_arena **a)
-{
-    char err[256];
-    f->id = client_next_id(c);
-    Frame *r = client_call(c, f, a, err, sizeof err);
-    if (r == NULL)
-        fail_msg("no answer: %s", err);
-    return r;
-}
-
 static void claim(const struct inst *in, const char *receipt)
 {
     struct client_conn *ed = conn(in, "editor1");
-    struct frame_arena *a = NULL;
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__ClaimRequest q = MINYI__V1__CLAIM_REQUEST__INIT;
-    q.receipt = frame_bytes(receipt);
-    f.body_case = MINYI__V1__FRAME__BODY_CLAIM;
-    f.claim = &q;
-    Frame *ans = call(ed, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_CLAIM_OK)
-        itexpect_error(ans, 0, NULL);
-    frame_arena_free(a);
+    itclaim_ok(ed, receipt);
     client_close(ed);
 }
 
@@ -199,7 +180,7 @@ static Frame *decide_frame(struct client_conn *ed, const char *receipt, int deci
     }
     f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
     f.decide = &q;
-    return call(ed, &f, a);
+    return itcall(ed, &f, a);
 }
 
 static void decide(const struct inst *in, const char *receipt, int decision, const char *dest,
@@ -460,7 +441,7 @@ static void test_journey(void **state)
     Minyi__V1__WatchRequest wq = MINYI__V1__WATCH_REQUEST__INIT;
     wf.body_case = MINYI__V1__FRAME__BODY_WATCH;
     wf.watch = &wq;
-    assert_int_equal(call(w, &wf, &wa)->body_case, MINYI__V1__FRAME__BODY_OK);
+    assert_int_equal(itcall(w, &wf, &wa)->body_case, MINYI__V1__FRAME__BODY_OK);
     frame_arena_free(wa);
 
     /* The provincial editor adopts it with a 批示, on the command line. */
@@ -661,7 +642,7 @@ static Frame *pull(struct client_conn *c, const int64_t *ack, size_t n_ack, uint
     q.limit = limit;
     f.body_case = MINYI__V1__FRAME__BODY_RESULTS;
     f.results = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 /* A lower body forwarding to the city by hand, as peer HAND_REGION. */
@@ -681,7 +662,7 @@ static void hand_forward(struct client_conn *peer, const char *origin, char *cit
     q.n_chain = 1;
     f.body_case = MINYI__V1__FRAME__BODY_FORWARD;
     f.forward = &q;
-    Frame *ans = call(peer, &f, &a);
+    Frame *ans = itcall(peer, &f, &a);
     itexpect_receipt(ans, city_receipt);
     frame_arena_free(a);
     protobuf_c_message_free_unpacked(&r->base, NULL);

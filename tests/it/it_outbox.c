@@ -145,16 +145,6 @@ static int teardown(void **state)
 
 /* ---- requests ------------------------------------------------------------- */
 
-static Frame *call(struct client_conn *c, Frame *f, struct frame_arena **a)
-{
-    char err[256];
-    f->id = client_next_id(c);
-    Frame *r = client_call(c, f, a, err, sizeof err);
-    if (r == NULL)
-        fail_msg("no answer: %s", err);
-    return r;
-}
-
 static void expect_body(const Frame *f, int body_case)
 {
     if ((int)f->body_case != body_case)
@@ -165,32 +155,7 @@ static void expect_body(const Frame *f, int body_case)
  * forwards it to dest; copies the receipt. */
 static void forwarded_report(const char *dest, char *receipt)
 {
-    struct frame_arena *a = NULL;
-    Minyi__V1__Report *r = tmake_report(NULL, "待报送的信息");
-    assert_non_null(r);
-    itsubmit_ok(lo.contact, r, receipt);
-    protobuf_c_message_free_unpacked(&r->base, NULL);
-
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__ClaimRequest cq = MINYI__V1__CLAIM_REQUEST__INIT;
-    cq.receipt = frame_bytes(receipt);
-    f.body_case = MINYI__V1__FRAME__BODY_CLAIM;
-    f.claim = &cq;
-    expect_body(call(lo.editor, &f, &a), MINYI__V1__FRAME__BODY_CLAIM_OK);
-    frame_arena_free(a);
-    a = NULL;
-
-    Minyi__V1__DecideRequest dq = MINYI__V1__DECIDE_REQUEST__INIT;
-    ProtobufCBinaryData d = frame_bytes(dest);
-    dq.receipt = frame_bytes(receipt);
-    dq.decision = MINYI__V1__DECISION__FORWARD;
-    dq.destinations = &d;
-    dq.n_destinations = 1;
-    minyi__v1__frame__init(&f);
-    f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
-    f.decide = &dq;
-    expect_body(call(lo.editor, &f, &a), MINYI__V1__FRAME__BODY_DECIDE_OK);
-    frame_arena_free(a);
+    itsubmit_forwarded(lo.contact, lo.editor, "待报送的信息", dest, receipt);
 }
 
 /* One page of the outbox; states NULL-terminated (NULL: any). */
@@ -216,7 +181,7 @@ static Frame *outbox_list(struct client_conn *c, const char *const *states, cons
     q.cursor = frame_bytes(cursor != NULL ? cursor : "");
     f.body_case = MINYI__V1__FRAME__BODY_OUTBOX;
     f.outbox = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 static Frame *outbox_act(struct client_conn *c, long long id, int action, const char *note,
@@ -229,7 +194,7 @@ static Frame *outbox_act(struct client_conn *c, long long id, int action, const 
     q.note = frame_bytes(note != NULL ? note : "");
     f.body_case = MINYI__V1__FRAME__BODY_OUTBOX_ACTION;
     f.outbox_action = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 static void act_ok(long long id, int action, const char *note)
@@ -402,7 +367,7 @@ static void test_dead_shown(void **state)
     qf.body_case = MINYI__V1__FRAME__BODY_QUEUE;
     qf.queue = &q;
     bool found = false;
-    f = call(lo.editor, &qf, &a);
+    f = itcall(lo.editor, &qf, &a);
     expect_body(f, MINYI__V1__FRAME__BODY_QUEUE_OK);
     for (size_t i = 0; i < f->queue_ok->n_items; i++)
         found |= bytes_eq(&f->queue_ok->items[i]->receipt, r1);
@@ -410,7 +375,7 @@ static void test_dead_shown(void **state)
     frame_arena_free(a);
     a = NULL;
     flt.dead_deliveries_only = true;
-    f = call(lo.editor, &qf, &a);
+    f = itcall(lo.editor, &qf, &a);
     expect_body(f, MINYI__V1__FRAME__BODY_QUEUE_OK);
     for (size_t i = 0; i < f->queue_ok->n_items; i++) {
         found |= bytes_eq(&f->queue_ok->items[i]->receipt, r1);

@@ -78,16 +78,6 @@ static int conn_teardown(void **state)
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static Frame *call(struct client_conn *c, Frame *f, struct frame_arena **a)
-{
-    char err[256];
-    f->id = client_next_id(c);
-    Frame *r = client_call(c, f, a, err, sizeof(err));
-    if (r == NULL)
-        fail_msg("no answer: %s", err);
-    return r;
-}
-
 static void done(struct frame_arena **a)
 {
     frame_arena_free(*a);
@@ -114,7 +104,7 @@ static Frame *claim_req(struct client_conn *c, const char *receipt, uint32_t lea
     q.lease_seconds = lease;
     f.body_case = MINYI__V1__FRAME__BODY_CLAIM;
     f.claim = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 static void claim_ok(struct client_conn *c, const char *receipt)
@@ -144,7 +134,7 @@ static Frame *decide_req(struct client_conn *c, const char *receipt, int decisio
     q.n_destinations = n_dests;
     f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
     f.decide = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 static void decide_ok(struct client_conn *c, const char *receipt, int decision, const char *note,
@@ -170,7 +160,7 @@ static Frame *show_req(struct client_conn *c, const char *receipt, uint32_t vers
     q.diff = diff;
     f.body_case = MINYI__V1__FRAME__BODY_SHOW;
     f.show = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 static Frame *show_ok(struct client_conn *c, const char *receipt, uint32_t version, bool diff,
@@ -193,7 +183,7 @@ static Frame *edit_req(struct client_conn *c, const char *receipt, const char *t
     q.note = frame_bytes(note ? note : "");
     f.body_case = MINYI__V1__FRAME__BODY_EDIT;
     f.edit = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 static Frame *release_req(struct client_conn *c, const char *receipt, struct frame_arena **a)
@@ -203,7 +193,7 @@ static Frame *release_req(struct client_conn *c, const char *receipt, struct fra
     q.receipt = frame_bytes(receipt);
     f.body_case = MINYI__V1__FRAME__BODY_RELEASE;
     f.release = &q;
-    return call(c, &f, a);
+    return itcall(c, &f, a);
 }
 
 /* Asserts an Error with this code whose English message contains needle. */
@@ -537,20 +527,20 @@ static void test_return_resubmit(void **state)
     f.resubmit = &q;
 
     /* Another contact point cannot resubmit it; an editor may not at all. */
-    r = call(contact2, &f, &a);
+    r = itcall(contact2, &f, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__NOT_FOUND, "resubmit.receipt");
     done(&a);
-    r = call(ed1, &f, &a);
+    r = itcall(ed1, &f, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind");
     done(&a);
 
-    r = call(contact1, &f, &a);
+    r = itcall(contact1, &f, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_SUBMIT_OK);
     assert_true(bytes_eq(&r->submit_ok->receipt, receipt));
     assert_false(r->submit_ok->duplicate);
     done(&a);
     /* A retry of the same revision is idempotent. */
-    r = call(contact1, &f, &a);
+    r = itcall(contact1, &f, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_SUBMIT_OK);
     assert_true(bytes_eq(&r->submit_ok->receipt, receipt));
     assert_true(r->submit_ok->duplicate);
@@ -560,7 +550,7 @@ static void test_return_resubmit(void **state)
     assert_non_null(other);
     itset_raw(&other->client_report_id, rev->client_report_id.data, rev->client_report_id.len);
     q.report = other;
-    r = call(contact1, &f, &a);
+    r = itcall(contact1, &f, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__CONFLICT, "report.client_report_id");
     done(&a);
     protobuf_c_message_free_unpacked(&other->base, NULL);
@@ -569,7 +559,7 @@ static void test_return_resubmit(void **state)
     /* A report that is not RETURNED cannot be resubmitted: the state is named. */
     rev = tmake_report(NULL, NULL);
     q.report = rev;
-    r = call(contact1, &f, &a);
+    r = itcall(contact1, &f, &a);
     expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "RECEIVED");
     done(&a);
     protobuf_c_message_free_unpacked(&rev->base, NULL);
@@ -595,7 +585,7 @@ static void test_return_resubmit(void **state)
     qq.filter = &flt;
     qf.body_case = MINYI__V1__FRAME__BODY_QUEUE;
     qf.queue = &qq;
-    r = call(ed1, &qf, &a);
+    r = itcall(ed1, &qf, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_QUEUE_OK);
     assert_int_equal(r->queue_ok->n_items, 1);
     assert_true(bytes_eq(&r->queue_ok->items[0]->receipt, receipt));
@@ -737,7 +727,7 @@ static void test_queue_text_nfc(void **state)
     qq.filter = &flt;
     qf.body_case = MINYI__V1__FRAME__BODY_QUEUE;
     qf.queue = &qq;
-    Frame *r = call(ed1, &qf, &a);
+    Frame *r = itcall(ed1, &qf, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_QUEUE_OK);
     assert_int_equal(r->queue_ok->n_items, 1);
     assert_true(bytes_eq(&r->queue_ok->items[0]->receipt, receipt));
@@ -814,7 +804,7 @@ static void test_queue_paging(void **state)
         q.cursor = frame_bytes(cursor);
         f.body_case = MINYI__V1__FRAME__BODY_QUEUE;
         f.queue = &q;
-        Frame *r = call(ed1, &f, &a);
+        Frame *r = itcall(ed1, &f, &a);
         assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_QUEUE_OK);
         for (size_t i = 0; i < r->queue_ok->n_items; i++) {
             Minyi__V1__QueueItem *it = r->queue_ok->items[i];
@@ -844,14 +834,14 @@ static void test_queue_paging(void **state)
     q.filter = &flt;
     f.body_case = MINYI__V1__FRAME__BODY_QUEUE;
     f.queue = &q;
-    Frame *r = call(ed1, &f, &a);
+    Frame *r = itcall(ed1, &f, &a);
     assert_int_equal(r->queue_ok->n_items, 1);
     assert_true(bytes_eq(&r->queue_ok->items[0]->receipt, rc[0]));
     assert_true(r->queue_ok->items[0]->overdue);
     done(&a);
 
     q.cursor = frame_bytes("not-a-cursor");
-    r = call(ed1, &f, &a);
+    r = itcall(ed1, &f, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.cursor");
     done(&a);
 }
@@ -880,7 +870,7 @@ static void test_watch_second_gateway(void **state)
     Minyi__V1__WatchRequest wq = MINYI__V1__WATCH_REQUEST__INIT;
     f.body_case = MINYI__V1__FRAME__BODY_WATCH;
     f.watch = &wq;
-    Frame *r = call(w, &f, &a);
+    Frame *r = itcall(w, &f, &a);
     uint64_t watch_id = f.id;
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_OK);
     done(&a);
@@ -950,7 +940,7 @@ static void test_contact_refused(void **state)
         Frame f = MINYI__V1__FRAME__INIT;
         f.body_case = ops[i].body;
         f.queue = ops[i].msg;       /* the bodies share one union */
-        Frame *r = call(contact1, &f, &a);
+        Frame *r = itcall(contact1, &f, &a);
         itexpect_error(r, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind");
         done(&a);
     }

@@ -59,6 +59,20 @@ Frame *itstatus(struct client_conn *c, const char *receipt, struct frame_arena *
 Frame *itlist(struct client_conn *c, uint32_t limit, const char *cursor,
               struct frame_arena **arena);
 
+/* Sends f with a fresh id and waits for its answer (the connection may
+ * have other requests in flight); fails the test when none comes. */
+Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena);
+/* The editor on c claims receipt; fails the test, naming the error, unless
+ * the answer is claim_ok. */
+void itclaim_ok(struct client_conn *c, const char *receipt);
+/* The editor on c forwards the claimed receipt to dest; fails the test
+ * unless the answer is decide_ok. */
+void itforward_ok(struct client_conn *c, const char *receipt, const char *dest);
+/* contact submits a report with this situation, and the editor on editor
+ * claims it and forwards it to dest; copies the receipt to out. */
+void itsubmit_forwarded(struct client_conn *contact, struct client_conn *editor,
+                        const char *situation, const char *dest, char *out);
+
 /* Asserts an Error frame with this code and (when field is not NULL) field. */
 void itexpect_error(const Frame *f, int code, const char *field);
 /* Asserts a SubmitResponse whose receipt matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$
