@@ -12,33 +12,10 @@
 
 #include <cmocka.h>
 
+#include "argv_copy.h"
 #include "cli_outbox.h"
 
 #define ERRLEN 512
-#define MAX_ARGS 32
-
-/* getopt permutes argv, so each parse gets a fresh, writable copy. */
-struct argv_copy {
-    int argc;
-    char *argv[MAX_ARGS];
-};
-
-static void make_argv(struct argv_copy *c, const char *const *args)
-{
-    c->argc = 0;
-    c->argv[c->argc++] = strdup("minyi");
-    for (size_t i = 0; args[i] != NULL; i++) {
-        assert_true(c->argc < MAX_ARGS - 1);
-        c->argv[c->argc++] = strdup(args[i]);
-    }
-    c->argv[c->argc] = NULL;
-}
-
-static void free_argv(struct argv_copy *c)
-{
-    for (int i = 0; i < c->argc; i++)
-        free(c->argv[i]);
-}
 
 static void parse_ok(struct argv_copy *c, struct cli_outbox_args *a, const char *const *args)
 {

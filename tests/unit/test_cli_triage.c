@@ -15,33 +15,10 @@
 
 #include <cmocka.h>
 
+#include "argv_copy.h"
 #include "cli_triage.h"
 
 #define ERRLEN 512
-#define MAX_ARGS 64
-
-/* getopt permutes argv, so each parse gets a fresh, writable copy. */
-struct argv_copy {
-    int argc;
-    char *argv[MAX_ARGS];
-};
-
-static void make_argv(struct argv_copy *c, const char *const *args)
-{
-    c->argc = 0;
-    c->argv[c->argc++] = strdup("minyi");
-    for (size_t i = 0; args[i] != NULL; i++) {
-        assert_true(c->argc < MAX_ARGS - 1);
-        c->argv[c->argc++] = strdup(args[i]);
-    }
-    c->argv[c->argc] = NULL;
-}
-
-static void free_argv(struct argv_copy *c)
-{
-    for (int i = 0; i < c->argc; i++)
-        free(c->argv[i]);
-}
 
 /* Parses args (NULL-terminated) into *a; the strings stay alive in *c. */
 static void parse_ok(struct argv_copy *c, struct cli_triage_args *a, const char *const *args)
