@@ -6,7 +6,6 @@
  * the reason, resubmits under the same receipt, and the editor adopts.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +23,6 @@
 
 #include "itkit.h"
 
-#define CLI_MAX_ARGS 32
 #define CLI_OUT_MAX (256 * 1024)   /* bytes of output kept per stream */
 #define WATCH_WAIT_MS 5000         /* a pushed event must arrive within this */
 
@@ -58,60 +56,10 @@ static void write_profile(const char *path, const char *certname)
     write_file(path, text);
 }
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return;
-    size_t n = fread(buf, 1, len - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-}
-
-/* Starts the CLI with stdout and stderr going to files in dir. */
-static pid_t spawn_cli(const char *profile, const char *const *args, const char *out_path,
-                       const char *err_path)
-{
-    char *argv[CLI_MAX_ARGS];
-    int n = 0;
-    argv[n++] = (char *)MINYI_CLI_PATH;
-    argv[n++] = (char *)"--profile";
-    argv[n++] = (char *)profile;
-    for (size_t i = 0; args[i] != NULL; i++) {
-        assert_true(n < CLI_MAX_ARGS - 1);
-        argv[n++] = (char *)args[i];
-    }
-    argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Runs the CLI to its end; the output is copied to stderr for the log. */
 static void run_cli(struct run *r, const char *profile, const char *const *args)
 {
-    char out_path[PATH_MAX + 16], err_path[PATH_MAX + 16];
-    snprintf(out_path, sizeof(out_path), "%s/out", dir);
-    snprintf(err_path, sizeof(err_path), "%s/err", dir);
-    pid_t pid = spawn_cli(profile, args, out_path, err_path);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    r->rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    slurp(out_path, r->out, sizeof(r->out));
-    slurp(err_path, r->err, sizeof(r->err));
-    fprintf(stderr, "$ minyi %s%s%s ... -> %d\n%s%s", args[0], args[1] ? " " : "",
-            args[1] ? args[1] : "", r->rc, r->out, r->err);
+    r->rc = itrun_cli(dir, profile, args, r->out, r->err, sizeof(r->out));
 }
 
 /* Runs and asserts the exit status. */
@@ -238,8 +186,8 @@ static pid_t start_watch(char *out_path, size_t len)
     char err_path[PATH_MAX + 16];
     snprintf(out_path, len, "%s/watch.out", dir);
     snprintf(err_path, sizeof(err_path), "%s/watch.err", dir);
-    return spawn_cli(editor_profile, (const char *const[]){"watch", "--json", NULL}, out_path,
-                     err_path);
+    return itspawn_cli(editor_profile, (const char *const[]){"watch", "--json", NULL}, out_path,
+                       err_path);
 }
 
 /* Waits until the watcher printed a line mentioning receipt. */
@@ -248,7 +196,7 @@ static bool watch_saw(const char *out_path, const char *receipt)
     static char buf[CLI_OUT_MAX];
     long long deadline = itnow_ms() + WATCH_WAIT_MS;
     while (itnow_ms() < deadline) {
-        slurp(out_path, buf, sizeof(buf));
+        itslurp(out_path, buf, sizeof(buf));
         if (strstr(buf, receipt) != NULL)
             return true;
         itsleep_ms(50);

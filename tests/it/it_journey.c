@@ -23,7 +23,6 @@
  * a 批示 goes only with an adoption.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,8 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -54,7 +51,6 @@
 #define DOWN_MS 2000             /* the district gateway is stopped this long */
 #define INSTRUCTION "请省民政厅会同有关部门研究办理，提出具体措施。"
 #define LEVEL "省领导"
-#define CLI_MAX_ARGS 24
 #define CLI_OUT_MAX (64 * 1024)
 
 struct inst {
@@ -301,48 +297,16 @@ static void write_profile(const char *path, const struct inst *in, const char *c
     assert_int_equal(fclose(fp), 0);
 }
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *fp = fopen(path, "r");
-    size_t n = fp != NULL ? fread(buf, 1, len - 1, fp) : 0;
-    buf[n] = '\0';
-    if (fp != NULL)
-        fclose(fp);
-}
-
 /* Runs `minyi --profile P args...` as in's cert and returns its exit
- * status with its standard output in out. */
+ * status with its standard output in out (CLI_OUT_MAX bytes). */
 static int run_cli(const struct inst *in, const char *cert, const char *const *args, char *out)
 {
-    char profile[128], out_path[128];
-    char *argv[CLI_MAX_ARGS];
-    int n = 0, status;
+    static char err[CLI_OUT_MAX];
+    char profile[128];
 
     snprintf(profile, sizeof profile, "%s/%s-%s.conf", dir, in->region, cert);
-    snprintf(out_path, sizeof out_path, "%s/out", dir);
     write_profile(profile, in, cert);
-    argv[n++] = (char *)MINYI_CLI_PATH;
-    argv[n++] = (char *)"--profile";
-    argv[n++] = profile;
-    for (size_t i = 0; args[i] != NULL && n < CLI_MAX_ARGS - 1; i++)
-        argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || dup2(o, 1) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    while (waitpid(pid, &status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    slurp(out_path, out, CLI_OUT_MAX);
-    fprintf(stderr, "$ minyi %s ... (%s) -> %d\n%s", args[0], in->name,
-            WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return itrun_cli(dir, profile, args, out, err, CLI_OUT_MAX);
 }
 
 static void expect_contains(const char *haystack, const char *needle)

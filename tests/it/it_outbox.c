@@ -17,7 +17,6 @@
  * commands and `minyi queue --dead-delivery` are run once as a user would.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,8 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -42,7 +39,6 @@
  * to see and cancel the pending row, short enough for a late retry. */
 #define BACKOFF_MS 20000
 #define QUEUE_PAGE 200                /* the largest queue page: every report here */
-#define CLI_MAX_ARGS 32
 #define CLI_OUT_MAX (64 * 1024)
 
 static struct itenv env;              /* the upper instance */
@@ -537,53 +533,12 @@ struct run {
     char err[CLI_OUT_MAX];
 };
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL)
-        return;
-    size_t n = fread(buf, 1, len - 1, fp);
-    buf[n] = '\0';
-    fclose(fp);
-}
-
 /* Runs `minyi --profile dir/<profile>.ini args...` and asserts its exit status. */
 static void cli(struct run *r, int want_rc, const char *profile, const char *const *args)
 {
-    char prof[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
-    char *argv[CLI_MAX_ARGS];
-    int n = 0;
+    char prof[PATH_MAX];
     snprintf(prof, sizeof prof, "%s/%s.ini", dir, profile);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(err, sizeof err, "%s/err", dir);
-    argv[n++] = (char *)MINYI_CLI_PATH;
-    argv[n++] = (char *)"--profile";
-    argv[n++] = prof;
-    for (size_t i = 0; args[i] != NULL; i++) {
-        assert_true(n < CLI_MAX_ARGS - 1);
-        argv[n++] = (char *)args[i];
-    }
-    argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    r->rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    slurp(out, r->out, sizeof r->out);
-    slurp(err, r->err, sizeof r->err);
-    fprintf(stderr, "$ minyi %s %s ... -> %d\n%s%s", args[0], args[1] ? args[1] : "", r->rc,
-            r->out, r->err);
+    r->rc = itrun_cli(dir, prof, args, r->out, r->err, sizeof r->out);
     if (r->rc != want_rc)
         fail_msg("minyi %s exited with %d, expected %d", args[0], r->rc, want_rc);
 }

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -7,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -136,6 +140,61 @@ static Frame *wait_for(struct client_conn *c, uint64_t id, struct frame_arena **
         fail_msg("answer for id %llu while waiting for %llu", (unsigned long long)f->id,
                  (unsigned long long)id);
     return f;
+}
+
+pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_path,
+                  const char *err_path)
+{
+    char *argv[IT_CLI_MAX_ARGS + 4];
+    int n = 0;
+    argv[n++] = (char *)MINYI_CLI_PATH;
+    argv[n++] = (char *)"--profile";
+    argv[n++] = (char *)profile;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(i < IT_CLI_MAX_ARGS);
+        argv[n++] = (char *)args[i];
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+void itslurp(const char *path, char *buf, size_t len)
+{
+    FILE *fp = fopen(path, "r");
+    size_t n = fp != NULL ? fread(buf, 1, len - 1, fp) : 0;
+    buf[n] = '\0';
+    if (fp != NULL)
+        fclose(fp);
+}
+
+int itrun_cli(const char *dir, const char *profile, const char *const *args, char *out,
+              char *err, size_t len)
+{
+    char out_path[PATH_MAX], err_path[PATH_MAX];
+    int status;
+
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    pid_t pid = itspawn_cli(profile, args, out_path, err_path);
+    while (waitpid(pid, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    itslurp(out_path, out, len);
+    itslurp(err_path, err, len);
+    fprintf(stderr, "$ minyi %s%s%s ... -> %d\n%s%s", args[0], args[1] ? " " : "",
+            args[1] ? args[1] : "", rc, out, err);
+    return rc;
 }
 
 Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "harness.h"
 
@@ -72,6 +73,26 @@ void itforward_ok(struct client_conn *c, const char *receipt, const char *dest);
  * claims it and forwards it to dest; copies the receipt to out. */
 void itsubmit_forwarded(struct client_conn *contact, struct client_conn *editor,
                         const char *situation, const char *dest, char *out);
+
+/* ---- the minyi CLI, as a user runs it -------------------------------------- */
+
+/* Most arguments after --profile FILE. */
+#define IT_CLI_MAX_ARGS 32
+
+/* Starts `minyi --profile profile args...` (args NULL-terminated) with its
+ * standard output and error going to the files out_path and err_path;
+ * answers its pid. */
+pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_path,
+                  const char *err_path);
+/* The file at path, at most len - 1 bytes, NUL-terminated into buf ("" when
+ * it cannot be read). */
+void itslurp(const char *path, char *buf, size_t len);
+/* Runs `minyi --profile profile args...` to its end through the files
+ * dir/out and dir/err, copies both streams into out and err (len bytes
+ * each) and to stderr for the log; answers the exit status (128 + the
+ * signal when it was killed). */
+int itrun_cli(const char *dir, const char *profile, const char *const *args, char *out,
+              char *err, size_t len);
 
 /* Asserts an Error frame with this code and (when field is not NULL) field. */
 void itexpect_error(const Frame *f, int code, const char *field);
