@@ -62,10 +62,7 @@ static int teardown(void **state)
     client_close(peer1);
     client_close(peer2);
     client_close(contact1);
-    int code = itenv_down(&env);
-    if (code != 0)
-        fprintf(stderr, "minyid exited with %d after SIGTERM\n", code);
-    return code == 0 ? 0 : -1;
+    return itenv_teardown(&env);
 }
 
 /* A distinct origin receipt for each test. */

@@ -106,10 +106,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int code = itenv_down(&env);
-    if (code != 0)
-        fprintf(stderr, "minyid exited with %d after SIGTERM\n", code);
-    return code == 0 ? 0 : -1;
+    return itenv_teardown(&env);
 }
 
 /* Each test starts with the upper gateway running, also after a test that

@@ -34,10 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int code = itenv_down(&env);
-    if (code != 0)
-        fprintf(stderr, "minyid exited with %d after SIGTERM\n", code);
-    return code == 0 ? 0 : -1;
+    return itenv_teardown(&env);
 }
 
 static void crid_of(const Minyi__V1__Report *r, char out[37])

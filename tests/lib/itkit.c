@@ -48,6 +48,14 @@ int itenv_down(struct itenv *e)
     return code;
 }
 
+int itenv_teardown(struct itenv *e)
+{
+    int code = itenv_down(e);
+    if (code != 0)
+        fprintf(stderr, "minyid exited with %d after SIGTERM\n", code);
+    return code == 0 ? 0 : -1;
+}
+
 struct client_conn *ittry_connect(const struct itenv *e, const char *certname, char *err,
                                   size_t errlen)
 {

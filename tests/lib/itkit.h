@@ -36,6 +36,9 @@ bool itenv_up(struct itenv *e, const char *extra_ini) __attribute__((warn_unused
 /* Stops the gateway with SIGTERM (returns its exit code, -1 when it was not
  * running) and destroys the cluster. */
 int itenv_down(struct itenv *e);
+/* itenv_down for a cmocka group teardown: 0 when the gateway exited 0,
+ * else -1 with the exit code printed. */
+int itenv_teardown(struct itenv *e);
 
 /* Connects with certname's certificate (NULL: none); fails the test on error. */
 struct client_conn *itconnect(const struct itenv *e, const char *certname);
