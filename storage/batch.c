@@ -3,9 +3,11 @@
  *
  * When a connection is idle and submissions wait, up to batch_max of them
  * become one call of minyi_submit_batch() (storage/migrations), which inserts
- * reports, their RECEIVED events and their attachments in one implicit
- * transaction: one round trip, one prepared statement, the rows as parallel
- * binary arrays.  Personal fields are sealed on the way into the arrays.
+ * reports and their attachments in one implicit transaction: one round
+ * trip, one prepared statement, the rows as parallel binary arrays.  (A
+ * report's history begins with its reports row, not with an event: see
+ * 0012_intake_no_event.sql.)  Personal fields are sealed on the way into the
+ * arrays.
  *
  * Two submissions with the same (principal, client_report_id) in one batch
  * go to the database as one row; both get its answer.  The same pair in two
