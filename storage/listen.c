@@ -4,7 +4,8 @@
  * sits in LISTEN minyi_queue for ever and only reads.  Every gateway on the
  * database has one, so a NOTIFY sent by any of them (the events trigger in
  * 0002_triage.sql, and for new reports minyi_notify_received() after each
- * intake batch, see 0003_intake_fast.sql) reaches the editors of all.
+ * intake batch, up to 100 receipts a notification, see
+ * 0013_notify_new_gathered.sql) reaches the editors of all.
  *
  * States: DOWN (waiting for the reconnect timer) -> CONNECTING
  * (PQconnectPoll) -> SETUP (LISTEN sent) -> UP (reading notifications);
@@ -23,8 +24,9 @@
 
 #define LISTEN_SQL "LISTEN minyi_queue"
 #define LISTEN_CONNECT_TIMEOUT_MS 10000
-/* Notifications handed on per read event, so a flood cannot starve the loop. */
-#define LISTEN_NOTIFIES_PER_EVENT 256
+/* Notifications handed on per read event (each up to 100 QueueEvents), so a
+ * flood cannot starve the loop. */
+#define LISTEN_NOTIFIES_PER_EVENT 64
 
 enum listen_state { L_DOWN, L_CONNECTING, L_SETUP, L_UP };
 
@@ -98,14 +100,24 @@ static void listen_start(struct store_listener *l)
         listen_lost(l, "cannot watch the socket");
 }
 
-/* Hands one notification's payload on as a QueueEvent. */
+static void set_text(ProtobufCBinaryData *b, const char *s)
+{
+    b->data = (uint8_t *)s;
+    b->len = strlen(s);
+}
+
+/* Hands one notification's payload on as QueueEvents: one for a single
+ * change ("receipt", "at_ms"), one per receipt for gathered new reports
+ * ("receipts", "at_ms" parallel arrays; 0013_notify_new_gathered.sql). */
 static void deliver(struct store_listener *l, const char *payload)
 {
     Minyi__V1__QueueEvent ev = MINYI__V1__QUEUE_EVENT__INIT;
     json_error_t jerr;
     json_t *j = json_loads(payload, 0, &jerr);
-    const char *kind, *receipt, *state, *actor;
+    json_t *receipts, *at;
+    const char *kind, *state, *actor;
     const ProtobufCEnumValue *sv;
+    size_t i;
 
     if (!json_is_object(j)) {
         store_log("warn", "event=listen_bad_payload");
@@ -113,26 +125,34 @@ static void deliver(struct store_listener *l, const char *payload)
         return;
     }
     kind = json_string_value(json_object_get(j, "kind"));
-    receipt = json_string_value(json_object_get(j, "receipt"));
     state = json_string_value(json_object_get(j, "state"));
     actor = json_string_value(json_object_get(j, "actor"));
-    if (!kind || !receipt) {
+    receipts = json_object_get(j, "receipts");
+    at = json_object_get(j, "at_ms");
+    if (!kind) {
         json_decref(j);
         return;
     }
     sv = state ? protobuf_c_enum_descriptor_get_value_by_name(
                      &minyi__v1__report_state__descriptor, state) : NULL;
-    ev.kind.data = (uint8_t *)kind;
-    ev.kind.len = strlen(kind);
-    ev.receipt.data = (uint8_t *)receipt;
-    ev.receipt.len = strlen(receipt);
+    set_text(&ev.kind, kind);
     ev.state = sv ? sv->value : MINYI__V1__REPORT_STATE__STATE_UNSPECIFIED;
-    if (actor) {
-        ev.actor.data = (uint8_t *)actor;
-        ev.actor.len = strlen(actor);
+    if (actor)
+        set_text(&ev.actor, actor);
+    if (json_is_array(receipts)) {
+        for (i = 0; i < json_array_size(receipts); i++) {
+            const char *receipt = json_string_value(json_array_get(receipts, i));
+            if (!receipt)
+                continue;
+            set_text(&ev.receipt, receipt);
+            ev.at_ms = (int64_t)json_integer_value(json_array_get(at, i));
+            l->cb(l->arg, &ev);
+        }
+    } else if (json_string_value(json_object_get(j, "receipt"))) {
+        set_text(&ev.receipt, json_string_value(json_object_get(j, "receipt")));
+        ev.at_ms = (int64_t)json_integer_value(at);
+        l->cb(l->arg, &ev);
     }
-    ev.at_ms = (int64_t)json_integer_value(json_object_get(j, "at_ms"));
-    l->cb(l->arg, &ev);
     json_decref(j);
 }
 

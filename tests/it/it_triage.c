@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "itkit.h"
@@ -845,6 +846,73 @@ static void test_queue_paging(void **state)
 
 /* An editor watching on a second minyid (same database) is told of a new
  * report submitted through the first one, and of its claim, within a second. */
+/* The gathered 'new' notification in the database: at most 100 receipts of
+ * one contact point each, in the order stored, under NOTIFY's 8000-byte
+ * payload limit, and every receipt exactly once. */
+static void test_notify_gathered_chunks(void **state)
+{
+    (void)state;
+    enum { N = 250 };
+    PGconn *pg = PQconnectdb(env.conninfo);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PQclear(PQexec(pg, "LISTEN minyi_queue"));
+    /* Two contact points, alternating, with receipts that name their order;
+     * their names are the longest a notification carries. */
+    PGresult *res = PQexec(pg,
+        "WITH p AS (INSERT INTO principals (fingerprint, kind, name, region)"
+        "           SELECT sha256(gen_random_uuid()::text::bytea), 'contact', repeat('名', 200),"
+        "                  '330402'"
+        "             FROM generate_series(1, 2) i RETURNING id)"
+        "SELECT minyi_notify_received("
+        "  array_agg(format('330400-2026-%s', lpad(g::text, 9, '0')) ORDER BY g),"
+        "  array_agg(1700000000000::int8 + g ORDER BY g),"
+        "  array_agg(CASE WHEN g % 2 = 0 THEN (SELECT min(id) FROM p)"
+        "                 ELSE (SELECT max(id) FROM p) END ORDER BY g))"
+        "  FROM generate_series(1, 250) g");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+
+    bool seen[N + 1] = { false };
+    int got = 0, notes = 0;
+    long last[2] = { 0, 0 };
+    PGnotify *n;
+    assert_true(PQconsumeInput(pg));
+    while ((n = PQnotifies(pg)) != NULL) {
+        assert_true(strlen(n->extra) < 8000);
+        json_error_t jerr;
+        json_t *j = json_loads(n->extra, 0, &jerr);
+        assert_non_null(j);
+        json_t *rs = json_object_get(j, "receipts"), *at = json_object_get(j, "at_ms");
+        const char *actor = json_string_value(json_object_get(j, "actor"));
+        if (!actor || strlen(actor) != 128 * 3) {
+            /* Someone else's (the gateway's own intake): not this call's. */
+            json_decref(j);
+            PQfreemem(n);
+            continue;
+        }
+        assert_string_equal(json_string_value(json_object_get(j, "kind")), "new");
+        assert_true(json_array_size(rs) >= 1 && json_array_size(rs) <= 100);
+        assert_int_equal(json_array_size(at), json_array_size(rs));
+        notes++;
+        for (size_t i = 0; i < json_array_size(rs); i++) {
+            long g = strtol(json_string_value(json_array_get(rs, i)) + 12, NULL, 10);
+            assert_true(g >= 1 && g <= N && !seen[g]);
+            seen[g] = true;
+            assert_int_equal(json_integer_value(json_array_get(at, i)), 1700000000000LL + g);
+            /* In the order stored, per contact point. */
+            assert_true(g > last[g % 2]);
+            last[g % 2] = g;
+            got++;
+        }
+        json_decref(j);
+        PQfreemem(n);
+    }
+    assert_int_equal(got, N);
+    /* 125 receipts per contact point: two notifications each. */
+    assert_int_equal(notes, 4);
+    PQfinish(pg);
+}
+
 static void test_watch_second_gateway(void **state)
 {
     (void)state;
@@ -889,6 +957,38 @@ static void test_watch_second_gateway(void **state)
     done(&a);
     print_message("queue event reached the second gateway's watcher in %lld ms\n", dt);
     assert_true(dt < PUSH_WITHIN_MS);
+
+    /* Reports stored together come in one gathered notification
+     * (0013_notify_new_gathered.sql), and still as one event each. */
+    enum { TOGETHER = 5 };
+    char together[TOGETHER][IT_RECEIPT_MAX];
+    bool seen[TOGETHER] = { false };
+    for (int i = 0; i < TOGETHER; i++) {
+        Minyi__V1__Report *rep = tmake_report(NULL, NULL);
+        assert_non_null(rep);
+        itsend_submit(contact1, client_next_id(contact1), rep);
+        protobuf_c_message_free_unpacked(&rep->base, NULL);
+    }
+    for (int i = 0; i < TOGETHER; i++) {
+        r = itrecv(contact1, &a);
+        itexpect_receipt(r, together[i]);
+        done(&a);
+    }
+    for (int i = 0; i < TOGETHER; i++) {
+        r = itrecv(w, &a);
+        assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_QUEUE_EVENT);
+        assert_true(bytes_eq(&r->queue_event->kind, "new"));
+        assert_true(bytes_eq(&r->queue_event->actor, "contact1"));
+        assert_int_equal(r->queue_event->state, MINYI__V1__REPORT_STATE__RECEIVED);
+        assert_true(r->queue_event->at_ms > 0);
+        int k = 0;
+        while (k < TOGETHER && !bytes_eq(&r->queue_event->receipt, together[k]))
+            k++;
+        if (k == TOGETHER || seen[k])
+            fail_msg("queue event for an unexpected receipt");
+        seen[k] = true;
+        done(&a);
+    }
 
     t0 = itnow_ms();
     claim_ok(ed1, receipt);
@@ -961,6 +1061,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_text_nfc, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_claim_during_show, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_watch_second_gateway, conn_setup, conn_teardown),
+        cmocka_unit_test_setup_teardown(test_notify_gathered_chunks, conn_setup, conn_teardown),
         cmocka_unit_test_setup_teardown(test_contact_refused, conn_setup, conn_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
