@@ -303,7 +303,7 @@ static void query_done(struct store_conn *c)
     else
         query_finish(c);
     conn_clear_query(c);
-    store_kick(st);
+    store_kick_now(st);
 }
 
 /* Reads what has arrived and takes every complete result. */

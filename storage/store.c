@@ -162,15 +162,12 @@ static int submit_batches(const struct store *st)
  * Each batch costs the database a transaction and a function call however
  * few rows it carries, so a steady moderate load sent as many tiny
  * concurrent batches spent the CPU on that, and the queue behind it grew. */
-static void kick_cb(evutil_socket_t fd, short what, void *arg)
+static void start_work(struct store *st)
 {
-    struct store *st = arg;
     int i, batches = submit_batches(st);
     int batches_max = st->n_conns > STORE_CONNS_KEPT_FOR_QUERIES
                           ? st->n_conns - STORE_CONNS_KEPT_FOR_QUERIES : 1;
 
-    (void)fd;
-    (void)what;
     if (batches_max > STORE_BATCHES_MAX)
         batches_max = STORE_BATCHES_MAX;
     for (i = 0; i < st->n_conns; i++) {
@@ -187,7 +184,26 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
             }
         }
     }
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+
+    (void)fd;
+    (void)what;
+    start_work(st);
     check_drained(st);
+}
+
+/* A connection has just become idle: its next query goes out now, before
+ * the answers of the one it finished are written to their clients (they
+ * wait in the done queue), so the database is not idle meanwhile.  The
+ * kick still runs, for check_drained. */
+void store_kick_now(struct store *st)
+{
+    start_work(st);
+    store_kick(st);
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)

@@ -261,6 +261,7 @@ void store_op_fail(struct store *st, struct store_op *op, int code, const char *
                    const char *msg, const char *msg_zh);
 /* Gives queued work to idle connections on the next loop pass. */
 void store_kick(struct store *st);
+void store_kick_now(struct store *st);   /* starts queued work at once (store.c) */
 /* Fails all queued work when no connection is up or coming up. */
 void store_fail_if_unreachable(struct store *st);
 
