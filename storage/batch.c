@@ -104,12 +104,13 @@ static bool add_text(struct pgarr *a, const char *s)
     return pgarr_add(a, s, strlen(s));
 }
 
-static bool add_sealed(struct pgarr *a, const uint8_t *key, const char *aad, const char *pt)
+static bool add_sealed(struct pgarr *a, struct pii_sealer *sealer, const char *aad,
+                       const char *pt)
 {
     size_t len = strlen(pt);
     uint8_t *p = pgarr_add_space(a, pii_sealed_len(len));
 
-    return p && pii_seal(key, aad, (const uint8_t *)pt, len, p);
+    return p && pii_sealer_seal(sealer, aad, (const uint8_t *)pt, len, p);
 }
 
 struct arr_mark {
@@ -146,14 +147,14 @@ static bool add_row(struct store_conn *c, const struct intake_report *r, int32_t
          pgarr_add_i16(&c->arr[A_CATEGORY], (int16_t)r->category) &&
          pgarr_add_i16(&c->arr[A_URGENCY], (int16_t)r->urgency) &&
          (citizen ? pgarr_add_null(&c->arr[A_RNAME]) : add_text(&c->arr[A_RNAME], r->reporter_name)) &&
-         (citizen ? add_sealed(&c->arr[A_RNAME_ENC], st->pii_key, STORE_AAD_REPORTER_NAME,
+         (citizen ? add_sealed(&c->arr[A_RNAME_ENC], st->sealer, STORE_AAD_REPORTER_NAME,
                                r->reporter_name)
                   : pgarr_add_null(&c->arr[A_RNAME_ENC])) &&
          add_text(&c->arr[A_RUNIT], r->reporter_unit) &&
          pgarr_add_i16(&c->arr[A_RKIND], (int16_t)r->reporter_kind) &&
          add_text(&c->arr[A_RSECTOR], r->reporter_sector) &&
          add_text(&c->arr[A_REGION], r->region) &&
-         add_sealed(&c->arr[A_PHONE_ENC], st->pii_key, STORE_AAD_PHONE, r->phone);
+         add_sealed(&c->arr[A_PHONE_ENC], st->sealer, STORE_AAD_PHONE, r->phone);
     for (i = 0; ok && i < r->n_attachments; i++) {
         const struct intake_attachment *a = &r->attachments[i];
         ok = pgarr_add_i32(&c->arr[A_ATT_ORD], ord) &&

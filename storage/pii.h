@@ -29,6 +29,16 @@ bool pii_seal(const uint8_t key[PII_KEY_LEN], const char *aad,
               const uint8_t *pt, size_t pt_len, uint8_t *out)
     __attribute__((warn_unused_result));
 
+/* A key made ready once (cipher fetched, key schedule expanded), so that
+ * each seal with it costs a fresh nonce and the AES-GCM pass alone.  The
+ * intake path seals one or two fields of every report with one key. */
+struct pii_sealer;
+struct pii_sealer *pii_sealer_new(const uint8_t key[PII_KEY_LEN]);
+/* As pii_seal, with the sealer's key. */
+bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, size_t pt_len,
+                     uint8_t *out) __attribute__((warn_unused_result));
+void pii_sealer_free(struct pii_sealer *s);
+
 /* Opens a sealed value into out, which holds sealed_len - PII_OVERHEAD bytes.
  * Returns false when the value is too short or was not sealed with this key
  * and aad (the tag does not verify). */

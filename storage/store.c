@@ -7,6 +7,7 @@
  * a connection is half-way through a state change.
  */
 #include "store_int.h"
+#include "pii.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,6 +322,9 @@ struct store *store_open(struct event_base *base, const struct store_config *cfg
     st->cfg.body_region = st->body_region;
     memcpy(st->pii_key, cfg->pii_key, sizeof st->pii_key);
     st->cfg.pii_key = st->pii_key;
+    st->sealer = pii_sealer_new(st->pii_key);
+    if (!st->sealer)
+        goto fail;
     st->ev_done = event_new(base, -1, 0, done_cb, st);
     st->ev_kick = event_new(base, -1, 0, kick_cb, st);
     st->ev_notify = evtimer_new(base, batch_notify_timer_cb, st);
@@ -481,6 +485,7 @@ void store_free(struct store *st)
     if (st->ev_notify)
         event_free(st->ev_notify);
     free(st->conninfo);
+    pii_sealer_free(st->sealer);
     OPENSSL_cleanse(st->pii_key, sizeof st->pii_key);
     free(st);
 }

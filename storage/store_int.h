@@ -192,6 +192,8 @@ enum conn_state {
 #define BATCH_NPARAMS 24
 #define BATCH_NARRAYS 22
 
+struct pii_sealer;
+
 struct store_conn {
     struct store *st;
     int idx;
@@ -225,6 +227,7 @@ struct store {
     char *conninfo;
     char body_region[7];
     uint8_t pii_key[32];
+    struct pii_sealer *sealer; /* pii_key, ready for intake's seals */
 
     struct store_conn *conns;
     int n_conns;

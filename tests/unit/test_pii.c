@@ -35,6 +35,41 @@ static void test_seal_open_round_trip(void **state)
     assert_null(memmem(sealed, pii_sealed_len(n), PHONE, n));
 }
 
+/* One sealer, many seals: each opens with the key and its own aad, whatever
+ * was sealed before it (GCM's state starts over with every nonce), and the
+ * sealer's output is what pii_seal's would be to pii_open. */
+static void test_sealer_many(void **state)
+{
+    static const char *const values[] = { "13800000000", "张三", "", "0571-87654321" };
+    static const char *const aads[] = { "reports.phone", "reports.reporter_name", "col", NULL };
+    uint8_t sealed[4][64], plain[64];
+    struct pii_sealer *s = pii_sealer_new(key);
+
+    (void)state;
+    assert_non_null(s);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++) {
+            size_t n = strlen(values[i]);
+            assert_true(pii_sealer_seal(s, aads[i], (const uint8_t *)values[i], n, sealed[i]));
+        }
+        for (int i = 0; i < 4; i++) {
+            size_t n = strlen(values[i]);
+            assert_true(pii_open(key, aads[i], sealed[i], pii_sealed_len(n), plain));
+            assert_memory_equal(plain, values[i], n);
+            /* Bound to its aad: not openable as another column's. */
+            if (n > 0)
+                assert_false(pii_open(key, "other", sealed[i], pii_sealed_len(n), plain));
+        }
+    }
+    /* Two seals of one value differ (a fresh nonce each). */
+    uint8_t a[64], b[64];
+    assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, strlen(PHONE), a));
+    assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, strlen(PHONE), b));
+    assert_memory_not_equal(a, b, pii_sealed_len(strlen(PHONE)));
+    pii_sealer_free(s);
+    pii_sealer_free(NULL);
+}
+
 static void test_open_refuses_tampering(void **state)
 {
     uint8_t sealed[64], plain[64], other[PII_KEY_LEN];
@@ -95,6 +130,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_open_round_trip),
+        cmocka_unit_test(test_sealer_many),
         cmocka_unit_test(test_open_refuses_tampering),
         cmocka_unit_test(test_empty_plaintext),
         cmocka_unit_test(test_key_parse_hex),
