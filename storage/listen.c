@@ -14,6 +14,7 @@
  */
 #include "store_int.h"
 #include "triage.h"
+#include "frame.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,12 +101,6 @@ static void listen_start(struct store_listener *l)
         listen_lost(l, "cannot watch the socket");
 }
 
-static void set_text(ProtobufCBinaryData *b, const char *s)
-{
-    b->data = (uint8_t *)s;
-    b->len = strlen(s);
-}
-
 /* Hands one notification's payload on as QueueEvents: one for a single
  * change ("receipt", "at_ms"), one per receipt for gathered new reports
  * ("receipts", "at_ms" parallel arrays; 0013_notify_new_gathered.sql). */
@@ -115,7 +110,7 @@ static void deliver(struct store_listener *l, const char *payload)
     json_error_t jerr;
     json_t *j = json_loads(payload, 0, &jerr);
     json_t *receipts, *at;
-    const char *kind, *state, *actor;
+    const char *kind, *state, *actor, *receipt;
     const ProtobufCEnumValue *sv;
     size_t i;
 
@@ -127,6 +122,7 @@ static void deliver(struct store_listener *l, const char *payload)
     kind = json_string_value(json_object_get(j, "kind"));
     state = json_string_value(json_object_get(j, "state"));
     actor = json_string_value(json_object_get(j, "actor"));
+    receipt = json_string_value(json_object_get(j, "receipt"));
     receipts = json_object_get(j, "receipts");
     at = json_object_get(j, "at_ms");
     if (!kind) {
@@ -135,21 +131,20 @@ static void deliver(struct store_listener *l, const char *payload)
     }
     sv = state ? protobuf_c_enum_descriptor_get_value_by_name(
                      &minyi__v1__report_state__descriptor, state) : NULL;
-    set_text(&ev.kind, kind);
+    ev.kind = frame_bytes(kind);
     ev.state = sv ? sv->value : MINYI__V1__REPORT_STATE__STATE_UNSPECIFIED;
-    if (actor)
-        set_text(&ev.actor, actor);
+    ev.actor = frame_bytes(actor);
     if (json_is_array(receipts)) {
         for (i = 0; i < json_array_size(receipts); i++) {
-            const char *receipt = json_string_value(json_array_get(receipts, i));
-            if (!receipt)
+            const char *one = json_string_value(json_array_get(receipts, i));
+            if (!one)
                 continue;
-            set_text(&ev.receipt, receipt);
+            ev.receipt = frame_bytes(one);
             ev.at_ms = (int64_t)json_integer_value(json_array_get(at, i));
             l->cb(l->arg, &ev);
         }
-    } else if (json_string_value(json_object_get(j, "receipt"))) {
-        set_text(&ev.receipt, json_string_value(json_object_get(j, "receipt")));
+    } else if (receipt) {
+        ev.receipt = frame_bytes(receipt);
         ev.at_ms = (int64_t)json_integer_value(at);
         l->cb(l->arg, &ev);
     }
