@@ -435,17 +435,8 @@ static void lower_up(struct lower *lo, const char *dbname, const char *server_na
     assert_true(tgw_start(&lo->gw, lo->conninfo, ini));
     assert_true(tprincipal_add(lo->conninfo, "contact1", "contact", lo->region, true) > 0);
     assert_true(tprincipal_add(lo->conninfo, "editor1", "editor", lo->region, true) > 0);
-
-    struct client_profile p;
-    char err[256];
-    tprofile(&p, "contact1", &lo->gw);
-    lo->contact = client_connect(&p, err, sizeof err);
-    if (lo->contact == NULL)
-        fail_msg("connect: %s", err);
-    tprofile(&p, "editor1", &lo->gw);
-    lo->editor = client_connect(&p, err, sizeof err);
-    if (lo->editor == NULL)
-        fail_msg("connect: %s", err);
+    lo->contact = itconnect_gw(&lo->gw, "contact1");
+    lo->editor = itconnect_gw(&lo->gw, "editor1");
 }
 
 static void contact1_swap(struct lower *lo)

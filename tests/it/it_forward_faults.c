@@ -380,8 +380,6 @@ static void lower_up(struct lower *lo, const char *dbname, const char *region, i
                      int timeout_ms, int reconnect_max_ms)
 {
     char ini[4096];
-    struct client_profile p;
-    char err[256];
 
     memset(lo, 0, sizeof(*lo));
     lo->region = region;
@@ -400,14 +398,8 @@ static void lower_up(struct lower *lo, const char *dbname, const char *region, i
     /* Reports carry the contact points' region, which the editor covers. */
     assert_true(tprincipal_add(lo->conninfo, "contact1", "contact", IT_REGION, true) > 0);
     assert_true(tprincipal_add(lo->conninfo, "editor1", "editor", IT_REGION, true) > 0);
-    tprofile(&p, "contact1", &lo->gw);
-    lo->contact = client_connect(&p, err, sizeof err);
-    if (lo->contact == NULL)
-        fail_msg("connect: %s", err);
-    tprofile(&p, "editor1", &lo->gw);
-    lo->editor = client_connect(&p, err, sizeof err);
-    if (lo->editor == NULL)
-        fail_msg("connect: %s", err);
+    lo->contact = itconnect_gw(&lo->gw, "contact1");
+    lo->editor = itconnect_gw(&lo->gw, "editor1");
 }
 
 static void lower_down(struct lower *lo)

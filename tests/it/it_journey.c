@@ -139,20 +139,10 @@ static int teardown(void **state)
 
 /* ---- requests ------------------------------------------------------------------- */
 
-static struct client_conn *conn(const struct inst *in, const char *cert)
-{
-    struct client_profile p;
-    char err[256];
-    tprofile(&p, cert, &in->gw);
-    struct client_conn *c = client_connect(&p, err, sizeof err);
-    if (c == NULL)
-        fail_msg("connect to %s as %s: %s", in->name, cert, err);
-    return c;
-}
 
 static void claim(const struct inst *in, const char *receipt)
 {
-    struct client_conn *ed = conn(in, "editor1");
+    struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
     itclaim_ok(ed, receipt);
     client_close(ed);
 }
@@ -182,7 +172,7 @@ static Frame *decide_frame(struct client_conn *ed, const char *receipt, int deci
 static void decide(const struct inst *in, const char *receipt, int decision, const char *dest,
                    const char *note)
 {
-    struct client_conn *ed = conn(in, "editor1");
+    struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
     struct frame_arena *a = NULL;
     claim(in, receipt);
     Frame *ans = decide_frame(ed, receipt, decision, dest, note, NULL, NULL, &a);
@@ -194,7 +184,7 @@ static void decide(const struct inst *in, const char *receipt, int decision, con
 
 static void submit_at_district(char *receipt)
 {
-    struct client_conn *c = conn(&dist, "contact1");
+    struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
     Minyi__V1__Report *r = tmake_report(NULL, "农村养老服务站运营经费不足，部分站点已停止服务。");
     assert_non_null(r);
     itsubmit_ok(c, r, receipt);
@@ -399,7 +389,7 @@ static void test_journey(void **state)
 
     /* A district editor watches the live queue: results from above call
      * for attention as much as new reports do. */
-    struct client_conn *w = conn(&dist, "editor1");
+    struct client_conn *w = itconnect_gw(&dist.gw, "editor1");
     struct frame_arena *wa = NULL;
     Frame wf = MINYI__V1__FRAME__INIT;
     Minyi__V1__WatchRequest wq = MINYI__V1__WATCH_REQUEST__INIT;
@@ -422,7 +412,7 @@ static void test_journey(void **state)
     client_close(w);
 
     /* The district contact point's status: the whole journey. */
-    struct client_conn *c = conn(&dist, "contact1");
+    struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
     struct frame_arena *a = NULL;
     Frame *f = itstatus(c, j_receipt, &a);
     assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
@@ -635,7 +625,7 @@ static void hand_forward(struct client_conn *peer, const char *origin, char *cit
 static void test_pull(void **state)
 {
     (void)state;
-    struct client_conn *peer = conn(&city, "editor2");   /* registered there as a peer */
+    struct client_conn *peer = itconnect_gw(&city.gw, "editor2");   /* registered there as a peer */
     struct frame_arena *a = NULL;
     char city_receipt[IT_RECEIPT_MAX];
     Frame *f;
@@ -701,7 +691,7 @@ static void test_pull(void **state)
     /* Only peers may pull. */
     const char *who[2] = { "contact2", "editor1" };
     for (int i = 0; i < 2; i++) {
-        struct client_conn *c = conn(&city, who[i]);
+        struct client_conn *c = itconnect_gw(&city.gw, who[i]);
         f = pull(c, NULL, 0, 0, &a);
         itexpect_error(f, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind");
         frame_arena_free(a);
@@ -716,7 +706,7 @@ static void test_pull(void **state)
 static void test_stuck_results_do_not_block(void **state)
 {
     (void)state;
-    struct client_conn *peer = conn(&city, "editor2");   /* registered there as a peer */
+    struct client_conn *peer = itconnect_gw(&city.gw, "editor2");   /* registered there as a peer */
     struct frame_arena *a = NULL;
     char city_receipt[3][IT_RECEIPT_MAX];
     char origin[32];
@@ -776,7 +766,8 @@ static void test_instruction_rules(void **state)
 {
     (void)state;
     char receipt[IT_RECEIPT_MAX];
-    struct client_conn *c = conn(&dist, "contact1"), *ed = conn(&dist, "editor1");
+    struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
+    struct client_conn *ed = itconnect_gw(&dist.gw, "editor1");
     struct frame_arena *a = NULL;
     char out[CLI_OUT_MAX];
     Minyi__V1__Report *r = tmake_report(NULL, "批示规则");

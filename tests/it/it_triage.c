@@ -918,18 +918,14 @@ static void test_watch_second_gateway(void **state)
     (void)state;
     struct tgw gw2;
     struct frame_arena *a = NULL;
-    char receipt[IT_RECEIPT_MAX], err[256];
-    struct client_profile prof;
+    char receipt[IT_RECEIPT_MAX];
 
     /* A short idle limit on the second gateway: a watcher waits for events
      * longer than that and must not be closed as idle. */
     char ini2[256];
     snprintf(ini2, sizeof ini2, "%s[gateway]\nidle_timeout_ms = %d\n", extra_ini, WATCH_IDLE_MS);
     assert_true(tgw_start(&gw2, env.conninfo, ini2));
-    tprofile(&prof, "editor2", &gw2);
-    struct client_conn *w = client_connect(&prof, err, sizeof(err));
-    if (w == NULL)
-        fail_msg("connect to the second gateway: %s", err);
+    struct client_conn *w = itconnect_gw(&gw2, "editor2");
 
     Frame f = MINYI__V1__FRAME__INIT;
     Minyi__V1__WatchRequest wq = MINYI__V1__WATCH_REQUEST__INIT;

@@ -64,13 +64,21 @@ struct client_conn *ittry_connect(const struct itenv *e, const char *certname, c
     return client_connect(&p, err, errlen);
 }
 
+struct client_conn *itconnect_gw(const struct tgw *gw, const char *certname)
+{
+    struct client_profile p;
+    char err[IT_ERR_LEN];
+    tprofile(&p, certname, gw);
+    struct client_conn *c = client_connect(&p, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("connect to port %d as %s: %s", gw->port,
+                 certname ? certname : "(no certificate)", err);
+    return c;
+}
+
 struct client_conn *itconnect(const struct itenv *e, const char *certname)
 {
-    char err[IT_ERR_LEN];
-    struct client_conn *c = ittry_connect(e, certname, err, sizeof(err));
-    if (c == NULL)
-        fail_msg("connect as %s: %s", certname ? certname : "(no certificate)", err);
-    return c;
+    return itconnect_gw(&e->gw, certname);
 }
 
 void itset_raw(ProtobufCBinaryData *d, const void *p, size_t len)

@@ -42,6 +42,8 @@ int itenv_teardown(struct itenv *e);
 
 /* Connects with certname's certificate (NULL: none); fails the test on error. */
 struct client_conn *itconnect(const struct itenv *e, const char *certname);
+/* The same to any gateway a test started (a second one, a lower instance). */
+struct client_conn *itconnect_gw(const struct tgw *gw, const char *certname);
 /* Connects and returns NULL with the reason in err when that fails. */
 struct client_conn *ittry_connect(const struct itenv *e, const char *certname, char *err,
                                   size_t errlen);
