@@ -676,7 +676,5 @@ int main(int argc, char **argv)
         rc = cmd_status(&cli, pos[0]);
     else
         rc = cmd_mine(&cli);
-    if (fflush(stdout) != 0 && rc == EXIT_DONE)
-        rc = EXIT_OTHER;
-    return rc;
+    return cli_command_end(rc);
 }

@@ -306,18 +306,12 @@ int cli_outbox_main(int argc, char **argv, void (*usage)(FILE *out))
     struct frame_arena *arena = NULL;
     char err[CLI_ERR_LEN];
 
-    if (!cli_outbox_parse(argc, argv, &a, err, sizeof(err))) {
-        fprintf(stderr, "minyi: %s (see minyi --help)\n", err);
-        return CLI_EXIT_USAGE;
-    }
-    if (a.help) {
-        usage(stdout);
-        return CLI_EXIT_DONE;
-    }
-    if (!cli_profile_open(a.profile_path, &profile))
-        return CLI_EXIT_USAGE;
+    bool parsed = cli_outbox_parse(argc, argv, &a, err, sizeof(err));
+    int rc = cli_command_begin(parsed, err, a.help, a.profile_path, &profile, usage);
+    if (rc >= 0)
+        return rc;
+    rc = CLI_EXIT_DONE;
     cli_outbox_build(&a, &r);
-    int rc = CLI_EXIT_DONE;
     Frame *ans = cli_call_expect(&profile, a.json, &r.frame, r.answer, &arena, &rc);
     if (ans != NULL) {
         if (a.cmd == CLI_OUTBOX_LIST && ans->outbox_ok != NULL)
@@ -328,7 +322,5 @@ int cli_outbox_main(int argc, char **argv, void (*usage)(FILE *out))
             rc = cli_report_failure(a.json, CLIENT_ERR_PROTOCOL "answer without a body");
     }
     frame_arena_free(arena);
-    if (fflush(stdout) != 0 && rc == CLI_EXIT_DONE)
-        rc = CLI_EXIT_OTHER;
-    return rc;
+    return cli_command_end(rc);
 }

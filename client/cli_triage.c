@@ -1144,17 +1144,11 @@ int cli_triage_main(int argc, char **argv, void (*usage)(FILE *out))
     struct frame_arena *arena = NULL;
     char err[CLI_ERR_LEN];
 
-    if (!cli_triage_parse(argc, argv, &a, err, sizeof(err))) {
-        fprintf(stderr, "minyi: %s (see minyi --help)\n", err);
-        return CLI_EXIT_USAGE;
-    }
-    if (a.help) {
-        usage(stdout);
-        return CLI_EXIT_DONE;
-    }
-    if (!cli_profile_open(a.profile_path, &profile))
-        return CLI_EXIT_USAGE;
-    int rc = CLI_EXIT_DONE;
+    bool parsed = cli_triage_parse(argc, argv, &a, err, sizeof(err));
+    int rc = cli_command_begin(parsed, err, a.help, a.profile_path, &profile, usage);
+    if (rc >= 0)
+        return rc;
+    rc = CLI_EXIT_DONE;
     if (!cli_triage_build(&a, &r, err, sizeof(err))) {
         rc = cli_report_invalid(a.json, err);
         goto done;
@@ -1173,7 +1167,5 @@ int cli_triage_main(int argc, char **argv, void (*usage)(FILE *out))
     frame_arena_free(arena);
 done:
     cli_triage_request_free(&r);
-    if (fflush(stdout) != 0 && rc == CLI_EXIT_DONE)
-        rc = CLI_EXIT_OTHER;
-    return rc;
+    return cli_command_end(rc);
 }

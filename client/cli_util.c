@@ -97,6 +97,29 @@ bool cli_parse_id(const char *s, int64_t *out)
     return true;
 }
 
+int cli_command_begin(bool parsed, const char *err, bool help, const char *profile_path,
+                      struct client_profile *profile, void (*usage)(FILE *out))
+{
+    if (!parsed) {
+        fprintf(stderr, "minyi: %s (see minyi --help)\n", err);
+        return CLI_EXIT_USAGE;
+    }
+    if (help) {
+        usage(stdout);
+        return CLI_EXIT_DONE;
+    }
+    if (!cli_profile_open(profile_path, profile))
+        return CLI_EXIT_USAGE;
+    return -1;
+}
+
+int cli_command_end(int rc)
+{
+    if (fflush(stdout) != 0 && rc == CLI_EXIT_DONE)
+        return CLI_EXIT_OTHER;
+    return rc;
+}
+
 bool cli_profile_open(const char *path, struct client_profile *p)
 {
     char err[CLI_ERR_LEN];

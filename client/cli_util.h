@@ -75,6 +75,16 @@ bool cli_parse_id(const char *s, int64_t *out);
  * prints why not and answers false (the command then exits CLI_EXIT_USAGE). */
 bool cli_profile_open(const char *path, struct client_profile *p);
 
+/* How the commands of an option table begin (triage, outbox), once their
+ * parser has run: a parse error (parsed false, err why) is a usage error,
+ * --help prints usage, and the profile must open.  Returns -1 to go on,
+ * else the exit code to return at once. */
+int cli_command_begin(bool parsed, const char *err, bool help, const char *profile_path,
+                      struct client_profile *profile, void (*usage)(FILE *out));
+/* How every command ends: output that could not be written turns success
+ * into CLI_EXIT_OTHER.  Returns the exit code. */
+int cli_command_end(int rc);
+
 /* Local time as 2026-03-01T09:30:00+0800; "-" for 0 or a negative time. */
 void cli_format_time(int64_t ms, char *buf, size_t len);
 /* A state's name, or STATE_<n> for a number this client does not know. */
