@@ -180,22 +180,41 @@ static bool same_key(const struct intake_report *a, const struct intake_report *
            memcmp(a->client_report_id, b->client_report_id, sizeof a->client_report_id) == 0;
 }
 
+bool batch_init_buffers(struct store_conn *c)
+{
+    size_t cap = 1;
+
+    while (cap < 2 * (size_t)c->st->cfg.batch_max)
+        cap *= 2;
+    c->by_key = calloc(cap, sizeof *c->by_key);
+    c->by_key_cap = c->by_key ? cap : 0;
+    return c->by_key != NULL;
+}
+
+/* The slot of r's key in c->by_key: the op holding it, or an empty one. */
+static struct store_op **key_slot(struct store_conn *c, const struct intake_report *r)
+{
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    uint64_t p = (uint64_t)r->principal_id;
+    size_t i;
+
+    for (i = 0; i < sizeof p; i++, p >>= 8)
+        h = (h ^ (p & 0xff)) * 1099511628211ULL;
+    for (i = 0; r->client_report_id[i] != '\0'; i++)
+        h = (h ^ (uint8_t)r->client_report_id[i]) * 1099511628211ULL;
+    for (i = (size_t)h & (c->by_key_cap - 1);; i = (i + 1) & (c->by_key_cap - 1))
+        if (!c->by_key[i] || same_key(c->by_key[i]->report, r))
+            return &c->by_key[i];
+}
+
 /* Takes op into the batch being built on c. */
 static void take(struct store_conn *c, struct store_op *op)
 {
     struct store *st = c->st;
-    size_t i;
+    struct store_op **slot = key_slot(c, op->report);
 
-    op->first = NULL;
-    op->row = -1;
-    for (i = 0; i < c->n_ops; i++) {
-        struct store_op *o = c->ops[i];
-        if (!o->first && same_key(o->report, op->report)) {
-            op->first = o;
-            op->row = o->row;
-            break;
-        }
-    }
+    op->first = *slot;
+    op->row = op->first ? op->first->row : -1;
     if (!op->first) {
         if (!add_row(c, op->report, (int32_t)c->n_rows + 1)) {
             store_op_fail(st, op, MINYI__V1__ERROR_CODE__INTERNAL, NULL,
@@ -210,7 +229,10 @@ static void take(struct store_conn *c, struct store_op *op)
          * because a retry with the same id finds that row. */
         store_op_fail(st, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
                       "out of memory; retry with the same ids", "内存不足，请用相同的编号重试");
+        return;
     }
+    if (!op->first)
+        *slot = op;
 }
 
 void batch_start(struct store_conn *c)
@@ -227,6 +249,7 @@ void batch_start(struct store_conn *c)
     c->kind = OP_SUBMIT;
     c->n_ops = 0;
     c->n_rows = 0;
+    memset(c->by_key, 0, c->by_key_cap * sizeof *c->by_key);
     for (i = 0; i < BATCH_NARRAYS; i++)
         pgarr_reset(&c->arr[i], arr_oids[i]);
 
@@ -576,6 +599,9 @@ void batch_free_buffers(struct store_conn *c)
 {
     size_t i;
 
+    free(c->by_key);
+    c->by_key = NULL;
+    c->by_key_cap = 0;
     for (i = 0; i < BATCH_NARRAYS; i++)
         pgarr_free(&c->arr[i]);
     free(c->row_tuple);

@@ -396,7 +396,7 @@ bool pool_conn_init(struct store_conn *c, struct store *st, int idx)
     c->io_fd = -1;
     c->backoff_ms = st->cfg.reconnect_min_ms;
     c->ev_timer = evtimer_new(st->base, conn_timer_cb, c);
-    return c->ev_timer != NULL;
+    return c->ev_timer != NULL && batch_init_buffers(c);
 }
 
 bool pool_conn_add_op(struct store_conn *c, struct store_op *op)

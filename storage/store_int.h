@@ -219,6 +219,11 @@ struct store_conn {
     struct pgarr arr[BATCH_NARRAYS];
     int *row_tuple;            /* result tuple of each row, -1 when missing */
     size_t cap_rows;
+    /* The ops of the batch being built that carry a row, by their key
+     * (principal, client_report_id): open addressing, a power of two at
+     * least twice batch_max, so a duplicate is found without a scan. */
+    struct store_op **by_key;
+    size_t by_key_cap;
 };
 
 struct store {
@@ -291,6 +296,8 @@ bool pool_sqlstate_transient(const char *sqlstate);
 void batch_start(struct store_conn *c);
 void batch_finish(struct store_conn *c);
 void batch_free_buffers(struct store_conn *c);
+/* Allocates a connection's lookup of a batch's keys (pool_conn_init). */
+bool batch_init_buffers(struct store_conn *c);
 void batch_notify_free(struct store *st);
 void batch_notify_timer_cb(evutil_socket_t fd, short what, void *arg);
 
