@@ -249,7 +249,6 @@ void batch_start(struct store_conn *c)
     c->kind = OP_SUBMIT;
     c->n_ops = 0;
     c->n_rows = 0;
-    memset(c->by_key, 0, c->by_key_cap * sizeof *c->by_key);
     for (i = 0; i < BATCH_NARRAYS; i++)
         pgarr_reset(&c->arr[i], arr_oids[i]);
 
@@ -264,6 +263,12 @@ void batch_start(struct store_conn *c)
             op = store_op_queue_pop(&st->subq);
         }
     }
+    /* Empty the key table again, latest first, which keeps every probe
+     * chain whole; clearing all of it would cost a large batch_max's table
+     * on every small batch. */
+    for (i = c->n_ops; i-- > 0;)
+        if (!c->ops[i]->first)
+            *key_slot(c, c->ops[i]->report) = NULL;
     if (c->n_rows == 0) {
         /* Every op failed before reaching the database and is answered. */
         for (i = 0; i < c->n_ops; i++)

@@ -221,7 +221,8 @@ struct store_conn {
     size_t cap_rows;
     /* The ops of the batch being built that carry a row, by their key
      * (principal, client_report_id): open addressing, a power of two at
-     * least twice batch_max, so a duplicate is found without a scan. */
+     * least twice batch_max, so a duplicate is found without a scan; all
+     * empty between batches. */
     struct store_op **by_key;
     size_t by_key_cap;
 };
