@@ -521,6 +521,11 @@ bool client_send(struct client_conn *c, const Frame *f)
     return send_frame(c, f, err, sizeof(err));
 }
 
+bool client_send_why(struct client_conn *c, const Frame *f, char *err, size_t errlen)
+{
+    return send_frame(c, f, err, errlen);
+}
+
 bool client_send_raw(struct client_conn *c, const void *buf, size_t len)
 {
     char err[256];
@@ -603,6 +608,13 @@ Frame *client_call(struct client_conn *c, Frame *req, struct frame_arena **arena
         req->id = client_next_id(c);
     if (!send_frame(c, req, err, errlen))
         return NULL;
+    return client_await(c, req->id, arena, err, errlen);
+}
+
+Frame *client_await(struct client_conn *c, uint64_t id, struct frame_arena **arena, char *err,
+                    size_t errlen)
+{
+    *arena = NULL;
     /* One deadline for the whole answer, so a stream of unrelated frames
      * cannot keep us waiting forever. */
     int64_t deadline = now_ms() + c->timeout_ms;
@@ -612,7 +624,7 @@ Frame *client_call(struct client_conn *c, Frame *req, struct frame_arena **arena
             return NULL;
         /* Id 0 carries errors about the connection itself (FRAME_TOO_LARGE,
          * MALFORMED_FRAME); they concern our request too. */
-        if (f->id == req->id || (f->id == 0 && f->body_case == MINYI__V1__FRAME__BODY_ERROR))
+        if (f->id == id || (f->id == 0 && f->body_case == MINYI__V1__FRAME__BODY_ERROR))
             return f;
         frame_arena_free(*arena);
         *arena = NULL;

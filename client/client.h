@@ -19,6 +19,9 @@
  *   cert = path  key = path (our client certificate and key)
  *   server_name = localhost (name the gateway's certificate must carry)
  *   timeout_ms = 10000
+ *   spool = path            (where submissions wait until the gateway has
+ *                            them; default: the profile's file name with
+ *                            ".spool" in place of its extension, beside it)
  * Relative paths are resolved against the profile file's directory. */
 struct client_profile {
     char host[256];
@@ -28,6 +31,7 @@ struct client_profile {
     char key[1024];
     char server_name[256];
     int timeout_ms;
+    char spool[1024];
 };
 
 bool client_profile_load(const char *path, struct client_profile *p,
@@ -46,6 +50,9 @@ uint64_t client_next_id(struct client_conn *c);
 
 /* Sends one frame (blocking until written).  False when the connection failed. */
 bool client_send(struct client_conn *c, const Frame *f) __attribute__((warn_unused_result));
+/* The same with the reason (a client_err.h prefix) in err on failure. */
+bool client_send_why(struct client_conn *c, const Frame *f, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Sends raw bytes as they are (for tests of malformed input). */
 bool client_send_raw(struct client_conn *c, const void *buf, size_t len) __attribute__((warn_unused_result));
 
@@ -58,12 +65,21 @@ Frame *client_recv(struct client_conn *c, struct frame_arena **arena, char *err,
 Frame *client_call(struct client_conn *c, Frame *req, struct frame_arena **arena,
                    char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Waits for the answer with this id (discarding frames with other ids),
+ * for a caller that sent its request with client_send. */
+Frame *client_await(struct client_conn *c, uint64_t id, struct frame_arena **arena, char *err,
+                    size_t errlen) __attribute__((warn_unused_result));
+
 /* Underlying socket, e.g. for poll() in tests. */
 int client_fd(const struct client_conn *c);
 
 /* Names for codes and states, e.g. "INVALID_ARGUMENT", "RECEIVED". */
 const char *client_error_code_name(int code);
 const char *client_state_name(int state);
+
+/* A UUID's 16 bytes in the text form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. */
+#define CLIENT_UUID_TEXT_LEN 36
+void client_uuid_text(const uint8_t b[16], char out[CLIENT_UUID_TEXT_LEN + 1]);
 
 /* Builds a Report from a JSON object whose keys are the protocol's field
  * names (enums by name, e.g. "category": "SOCIETY"; attachments with "path"

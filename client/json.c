@@ -38,7 +38,6 @@
  * could not travel in one frame anyway. */
 #define JSON_FILE_MAX (1u << 20)
 #define JSON_SHA256_LEN 32
-#define JSON_UUID_TEXT_LEN 36
 #define JSON_PATH_MAX 4096
 
 struct json_ctx {
@@ -388,19 +387,24 @@ static bool take_reporter(struct json_ctx *x, json_t *obj, Minyi__V1__Report *r)
     return true;
 }
 
+void client_uuid_text(const uint8_t b[16], char out[CLIENT_UUID_TEXT_LEN + 1])
+{
+    snprintf(out, CLIENT_UUID_TEXT_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
 static bool make_uuid(ProtobufCBinaryData *dst)
 {
     uint8_t b[16];
-    char text[JSON_UUID_TEXT_LEN + 1];
+    char text[CLIENT_UUID_TEXT_LEN + 1];
     if (RAND_bytes(b, sizeof(b)) != 1)
         return false;
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(text, sizeof(text),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-    return set_bytes(dst, text, JSON_UUID_TEXT_LEN);
+    client_uuid_text(b, text);
+    return set_bytes(dst, text, CLIENT_UUID_TEXT_LEN);
 }
 
 /* The three body parts, each given inline or as a file name. */

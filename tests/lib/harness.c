@@ -1058,6 +1058,22 @@ void tprofile(struct client_profile *p, const char *certname, const struct tgw *
     p->timeout_ms = 10000;
 }
 
+bool tprofile_write(const char *path, const char *certname, const struct tgw *gw)
+{
+    struct client_profile p;
+    tprofile(&p, certname, gw);
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL) {
+        fprintf(stderr, "harness: cannot write %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    fprintf(fp,
+            "[client]\nhost = %s\nport = %s\nca = %s\ncert = %s\nkey = %s\n"
+            "server_name = %s\ntimeout_ms = %d\n",
+            p.host, p.port, p.ca, p.cert, p.key, p.server_name, p.timeout_ms);
+    return fclose(fp) == 0;
+}
+
 /* ---- reports --------------------------------------------------------------- */
 
 void tuuid(char out[37])
@@ -1067,10 +1083,7 @@ void tuuid(char out[37])
         abort();
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    client_uuid_text(b, out);
 }
 
 /* A malloc'd copy, as protobuf_c_message_free_unpacked expects to free. */

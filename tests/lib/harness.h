@@ -114,6 +114,10 @@ int64_t tprincipal_add(const char *conninfo, const char *certname, const char *k
  * NULL leaves cert and key empty (a client without a certificate). */
 void tprofile(struct client_profile *p, const char *certname, const struct tgw *gw);
 
+/* Writes that profile as an INI file at path, for the minyi CLI; false
+ * (printed) when it cannot. */
+bool tprofile_write(const char *path, const char *certname, const struct tgw *gw) T_WUR;
+
 /* ---- reports ------------------------------------------------------------- */
 
 /* A random version-4 UUID in text form. */

@@ -213,6 +213,30 @@ int itrun_cli(const char *dir, const char *profile, const char *const *args, cha
     return rc;
 }
 
+void itexpect_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("\"%s\" not found in:\n%s", needle, haystack);
+}
+
+void itfirst_line(const char *text, char *out, size_t len)
+{
+    size_t n = strcspn(text, "\n");
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+void itwrite_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL)
+        fail_msg("cannot write %s: %s", path, strerror(errno));
+    assert_true(fputs(text, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+}
+
 Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena)
 {
     char err[256];

@@ -99,6 +99,13 @@ void itslurp(const char *path, char *buf, size_t len);
 int itrun_cli(const char *dir, const char *profile, const char *const *args, char *out,
               char *err, size_t len);
 
+/* Fails the test unless haystack contains needle (showing haystack). */
+void itexpect_contains(const char *haystack, const char *needle);
+/* The first line of text (without its newline), truncated to len - 1 bytes. */
+void itfirst_line(const char *text, char *out, size_t len);
+/* Writes text to the file at path; fails the test when it cannot. */
+void itwrite_file(const char *path, const char *text);
+
 /* Asserts an Error frame with this code and (when field is not NULL) field. */
 void itexpect_error(const Frame *f, int code, const char *field);
 /* Asserts a SubmitResponse whose receipt matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$
