@@ -5,15 +5,18 @@
  *   minyi --profile FILE status RECEIPT [--json]
  *   minyi --profile FILE mine [--limit N] [--cursor C] [--json]
  *   minyi --profile FILE resubmit RECEIPT --file report.json [--json]
+ *   minyi --profile FILE spool [--list] [--json]
  *   minyi --profile FILE queue|show|claim|... (editors; see cli_triage.c)
  *   minyi --profile FILE outbox [retry|cancel ID] (editors; see cli_outbox.c)
  *
  * Results go to standard output (the receipt is always the first line of a
  * plain submit), errors to standard error as "minyi: CODE field: message",
  * and the exit status tells scripts what kind of failure it was (see
- * usage()).  A submission whose answer is lost (connection refused, reset
+ * usage()).  A submission is written to the profile's spool before it is
+ * sent (cli_spool.h); one whose answer is lost (connection refused, reset
  * or timed out) or that the gateway could not take right now is sent again
- * with the same client_report_id; the gateway's idempotency makes that safe.
+ * with the same client_report_id, which the gateway's idempotency makes
+ * safe, and stays in the spool when it still cannot get through.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,10 +31,12 @@
 #include <jansson.h>
 
 #include "cli_outbox.h"
+#include "cli_spool.h"
 #include "cli_triage.h"
 #include "cli_util.h"
 #include "client.h"
 #include "client_err.h"
+#include "spool.h"
 
 #define EXIT_DONE CLI_EXIT_DONE
 #define EXIT_USAGE CLI_EXIT_USAGE
@@ -44,10 +49,6 @@
 
 #define CLI_DEFAULT_RETRIES 3
 #define CLI_MAX_RETRIES 100
-#define CLI_BACKOFF_FIRST_MS 500
-#define CLI_BACKOFF_MAX_MS 8000
-/* A gateway's retry_after_ms is honoured up to this much. */
-#define CLI_RETRY_AFTER_MAX_MS 30000
 #define CLI_MAX_OVERRIDES 64
 
 static void usage(FILE *out)
@@ -59,7 +60,9 @@ static void usage(FILE *out)
         "  submit [--file REPORT.json] [field options] [--retries N] [--json]\n"
         "        Submit a report; prints the receipt as the first line.\n"
         "        Field options override or complete the JSON file:\n"
-        "          --id UUID (client_report_id; a new one is generated when absent)\n"
+        "          --id UUID (client_report_id; when absent it is made from the profile's\n"
+        "                     certificate and the content, so the same command run\n"
+        "                     twice gives one receipt)\n"
         "          --title T  --situation T  --situation-file F  --analysis T\n"
         "          --analysis-file F  --suggestions T  --suggestions-file F\n"
         "          --category NAME|N (ECONOMY POLITICS CULTURE SOCIETY ECOLOGY\n"
@@ -69,8 +72,11 @@ static void usage(FILE *out)
         "          --reporter-kind NAME|N (MEMBER PARTY_GROUP SECTOR LOWER_BODY\n"
         "                                  COMMITTEE CONTACT_POINT CITIZEN)\n"
         "          --region CODE  --phone P  --attach PATH (repeatable)\n"
-        "        A submission that gets no answer, or UNAVAILABLE / RESOURCE_EXHAUSTED /\n"
-        "        INTERNAL, is retried N times (default 3) with the same client_report_id.\n"
+        "        The report is first written to the profile's spool, then sent.  A\n"
+        "        submission that gets no answer, or UNAVAILABLE / RESOURCE_EXHAUSTED /\n"
+        "        INTERNAL, is retried N times (default 3) with the same client_report_id,\n"
+        "        then left in the spool (exit status 9, client_report_id on stderr).\n"
+        "        A submission that gets through sends whatever else waits in the spool.\n"
         "  status RECEIPT [--json]\n"
         "        Prints the state, then the history (time, state, action, note), with\n"
         "        the results from the bodies above: who acted (by BODY), 批示 and level.\n"
@@ -81,6 +87,7 @@ static void usage(FILE *out)
         "        (same JSON and options as submit); prints the receipt.\n"
         "\n",
         out);
+    cli_spool_usage(out);
     cli_triage_usage(out);
     cli_outbox_usage(out);
     fputs(
@@ -107,7 +114,9 @@ static void usage(FILE *out)
         "     lost, timeout)\n"
         "  6  not found (NOT_FOUND)\n"
         "  7  conflict (CONFLICT)\n"
-        "  8  other (INTERNAL, UNSUPPORTED, protocol errors)\n",
+        "  8  other (INTERNAL, UNSUPPORTED, protocol errors)\n"
+        "  9  spooled: the gateway could not be reached (or could not take the report\n"
+        "     now); the submission waits in the spool and `minyi spool` sends it\n",
         out);
 }
 
@@ -119,6 +128,7 @@ enum opt_id {
     OPT_LIMIT,
     OPT_CURSOR,
     OPT_ATTACH,
+    OPT_LIST,
     OPT_FIELD, /* field overrides: the JSON path is in field_opts[] */
 };
 
@@ -165,6 +175,7 @@ struct cli {
     bool json;
     const char *file;
     int retries;
+    bool list_only;
     bool limit_set;
     uint32_t limit;
     const char *cursor;
@@ -172,13 +183,6 @@ struct cli {
     size_t n_overrides;
     struct client_profile profile;
 };
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
 
 /* ---- submit -------------------------------------------------------------- */
 
@@ -270,7 +274,8 @@ static bool apply_overrides(const struct cli *cli, json_t *root, char *err, size
 
 /* Reads the report JSON (if any), applies the command-line fields, and
  * builds the Report.  NULL with "field: reason" in err. */
-static Minyi__V1__Report *build_report(const struct cli *cli, char *err, size_t errlen)
+static Minyi__V1__Report *build_report(const struct cli *cli, bool *id_given, char *err,
+                                       size_t errlen)
 {
     char base[PATH_MAX];
     json_t *root = NULL;
@@ -308,6 +313,8 @@ static Minyi__V1__Report *build_report(const struct cli *cli, char *err, size_t 
     }
     if (!apply_overrides(cli, root, err, errlen))
         goto fail;
+    json_t *id = json_object_get(root, "client_report_id");
+    *id_given = id != NULL && !json_is_null(id);
     text = json_dumps(root, JSON_COMPACT);
     if (text == NULL) {
         snprintf(err, errlen, "report: out of memory");
@@ -320,32 +327,39 @@ fail:
     return r;
 }
 
-static int backoff_ms(int attempt, uint32_t retry_after_ms)
-{
-    if (retry_after_ms > 0)
-        return retry_after_ms > CLI_RETRY_AFTER_MAX_MS ? CLI_RETRY_AFTER_MAX_MS : (int)retry_after_ms;
-    int64_t ms = (int64_t)CLI_BACKOFF_FIRST_MS << (attempt > 10 ? 10 : attempt - 1);
-    return ms > CLI_BACKOFF_MAX_MS ? CLI_BACKOFF_MAX_MS : (int)ms;
-}
-
 /* Submits a report, or with a receipt resubmits a revised version of a
  * RETURNED report under that receipt.  Both answers are a SubmitResponse,
  * and both are safe to send again: the client_report_id names the
- * submission (or the revision). */
+ * submission (or the revision).  When the writer gave no client_report_id,
+ * it is derived from the profile and the content, so the same command run
+ * twice is one submission with one receipt.  The request goes through the
+ * spool (cli_spool.h). */
 static int cmd_submit(const struct cli *cli, const char *receipt)
 {
-    char err[CLI_ERR_LEN];
-    Minyi__V1__Report *r = build_report(cli, err, sizeof(err));
-    if (r == NULL) {
-        fprintf(stderr, "minyi: INVALID_ARGUMENT %s\n", err);
-        if (cli->json) {
-            json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "INVALID_ARGUMENT", "field",
-                                  "", "message", err);
-            if (j != NULL)
-                cli_print_json(j);
+    char err[CLI_ERR_LEN], crid[SPOOL_CRID_LEN + 1];
+    bool id_given = false;
+    Minyi__V1__Report *r = build_report(cli, &id_given, err, sizeof(err));
+    if (r == NULL)
+        return cli_report_invalid(cli->json, err);
+    if (!id_given) {
+        if (!spool_derive_crid(&cli->profile, receipt != NULL ? receipt : "", r, crid, err,
+                               sizeof(err))) {
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+            return cli_report_failure(cli->json, err);
         }
-        return EXIT_INVALID;
+        free(r->client_report_id.data);
+        r->client_report_id.data = (uint8_t *)strdup(crid);
+        r->client_report_id.len = r->client_report_id.data != NULL ? SPOOL_CRID_LEN : 0;
     }
+    /* The spool names its entries after the id, so only a UUID can be
+     * spooled; the gateway would refuse anything else as well. */
+    if (!spool_crid_ok(r->client_report_id.data, r->client_report_id.len)) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return cli_report_invalid(cli->json, "report.client_report_id: must be a UUID in the form "
+                                             "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+    }
+    snprintf(crid, sizeof(crid), "%.*s", (int)r->client_report_id.len,
+             (const char *)r->client_report_id.data);
 
     Minyi__V1__SubmitRequest sreq = MINYI__V1__SUBMIT_REQUEST__INIT;
     Minyi__V1__ResubmitRequest rreq = MINYI__V1__RESUBMIT_REQUEST__INIT;
@@ -361,64 +375,27 @@ static int cmd_submit(const struct cli *cli, const char *receipt)
         req.submit = &sreq;
     }
 
-    int rc = EXIT_OTHER;
     struct frame_arena *arena = NULL;
     Frame *ans = NULL;
-    uint32_t retry_after = 0;
-    for (int attempt = 0; attempt <= cli->retries; attempt++) {
-        if (attempt > 0)
-            sleep_ms(backoff_ms(attempt, retry_after));
-        retry_after = 0;
-        frame_arena_free(arena);
-        arena = NULL;
-        ans = cli_call_once(&cli->profile, &req, &arena, err, sizeof(err));
-        if (ans == NULL) {
-            if (cli_failure_is_transient(err) && attempt < cli->retries) {
-                fprintf(stderr, "minyi: %s; trying again\n", err);
-                continue;
-            }
-            rc = cli_report_failure(cli->json, err);
-            goto done;
+    int rc = cli_spool_submit(&cli->profile, cli->json, cli->retries, crid, &req, &ans, &arena);
+    if (rc == EXIT_DONE) {
+        const Minyi__V1__SubmitResponse *ok = ans->submit_ok;
+        if (cli->json) {
+            json_t *j = json_pack("{s:o,s:b,s:I,s:o}", "receipt", cli_jbytes(&ok->receipt),
+                                  "duplicate", ok->duplicate, "received_at_ms",
+                                  (json_int_t)ok->received_at_ms, "client_report_id",
+                                  cli_jbytes(&r->client_report_id));
+            if (j != NULL)
+                cli_print_json(j);
+        } else {
+            char when[64];
+            cli_format_time(ok->received_at_ms, when, sizeof(when));
+            cli_print_bytes(&ok->receipt);
+            fputs("\nclient_report_id=", stdout);
+            cli_print_bytes(&r->client_report_id);
+            printf(" duplicate=%s received_at=%s\n", ok->duplicate ? "yes" : "no", when);
         }
-        if (ans->body_case == MINYI__V1__FRAME__BODY_ERROR && ans->error != NULL) {
-            int code = ans->error->code;
-            bool transient = code == MINYI__V1__ERROR_CODE__UNAVAILABLE ||
-                             code == MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED ||
-                             code == MINYI__V1__ERROR_CODE__INTERNAL;
-            if (transient && attempt < cli->retries) {
-                retry_after = ans->error->retry_after_ms;
-                fprintf(stderr, "minyi: %s from the gateway; trying again\n",
-                        client_error_code_name(code));
-                continue;
-            }
-            rc = cli_report_error_frame(cli->json, ans->error);
-            goto done;
-        }
-        break;
     }
-    if (ans == NULL || ans->body_case != MINYI__V1__FRAME__BODY_SUBMIT_OK || ans->submit_ok == NULL) {
-        rc = cli_report_failure(cli->json, receipt != NULL
-                                               ? CLIENT_ERR_PROTOCOL "unexpected answer to resubmit"
-                                               : CLIENT_ERR_PROTOCOL "unexpected answer to submit");
-        goto done;
-    }
-    const Minyi__V1__SubmitResponse *ok = ans->submit_ok;
-    if (cli->json) {
-        json_t *j = json_pack("{s:o,s:b,s:I,s:o}", "receipt", cli_jbytes(&ok->receipt), "duplicate",
-                              ok->duplicate, "received_at_ms", (json_int_t)ok->received_at_ms,
-                              "client_report_id", cli_jbytes(&r->client_report_id));
-        if (j != NULL)
-            cli_print_json(j);
-    } else {
-        char when[64];
-        cli_format_time(ok->received_at_ms, when, sizeof(when));
-        cli_print_bytes(&ok->receipt);
-        fputs("\nclient_report_id=", stdout);
-        cli_print_bytes(&r->client_report_id);
-        printf(" duplicate=%s received_at=%s\n", ok->duplicate ? "yes" : "no", when);
-    }
-    rc = EXIT_DONE;
-done:
     frame_arena_free(arena);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     return rc;
@@ -563,7 +540,7 @@ int main(int argc, char **argv)
     struct cli cli = {.retries = CLI_DEFAULT_RETRIES};
     struct option longopts[N_FIELD_OPTS + 16];
     size_t n = 0;
-    bool submit_only = false, mine_only = false;
+    bool submit_only = false, mine_only = false, retries_given = false, list_given = false;
 
     /* A closed standard output must not kill us in the middle of a write;
      * the library guards its own sockets. */
@@ -576,6 +553,7 @@ int main(int argc, char **argv)
     longopts[n++] = (struct option){"limit", required_argument, NULL, OPT_LIMIT};
     longopts[n++] = (struct option){"cursor", required_argument, NULL, OPT_CURSOR};
     longopts[n++] = (struct option){"attach", required_argument, NULL, OPT_ATTACH};
+    longopts[n++] = (struct option){"list", no_argument, NULL, OPT_LIST};
     longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     for (size_t i = 0; i < N_FIELD_OPTS; i++)
         longopts[n++] = (struct option){field_opts[i].opt, required_argument, NULL,
@@ -612,7 +590,11 @@ int main(int argc, char **argv)
             if (!cli_parse_uint(optarg, CLI_MAX_RETRIES, &v))
                 return usage_error("--retries wants a number from 0 to 100, not %s", optarg);
             cli.retries = (int)v;
-            submit_only = true;
+            retries_given = true;
+            break;
+        case OPT_LIST:
+            cli.list_only = true;
+            list_given = true;
             break;
         case OPT_LIMIT:
             if (!cli_parse_uint(optarg, UINT32_MAX, &v))
@@ -651,8 +633,13 @@ int main(int argc, char **argv)
     bool is_status = strcmp(cmd, "status") == 0;
     bool is_mine = strcmp(cmd, "mine") == 0;
     bool is_resubmit = strcmp(cmd, "resubmit") == 0;
-    if (!is_submit && !is_status && !is_mine && !is_resubmit)
+    bool is_spool = strcmp(cmd, "spool") == 0;
+    if (!is_submit && !is_status && !is_mine && !is_resubmit && !is_spool)
         return usage_error("unknown command %s", cmd);
+    if (retries_given && !is_submit && !is_resubmit && !is_spool)
+        return usage_error("--retries belongs to submit, resubmit and spool, not %s", cmd);
+    if (list_given && !is_spool)
+        return usage_error("--list belongs to spool, not %s", cmd);
     if (submit_only && !is_submit && !is_resubmit)
         return usage_error("report options belong to submit and resubmit, not %s", cmd);
     if (mine_only && !is_mine)
@@ -674,6 +661,8 @@ int main(int argc, char **argv)
         rc = cmd_submit(&cli, pos[0]);
     else if (is_status)
         rc = cmd_status(&cli, pos[0]);
+    else if (is_spool)
+        rc = cli_spool_command(&cli.profile, cli.json, !cli.list_only, cli.retries);
     else
         rc = cmd_mine(&cli);
     return cli_command_end(rc);

@@ -272,6 +272,21 @@ int cli_exit_for_code(int code)
 
 int cli_report_error_frame(bool json, const Minyi__V1__Error *e)
 {
+    return cli_report_error_frame_with(json, e, NULL);
+}
+
+/* Prints j with extra's keys added at its top level; releases both. */
+static void print_with(json_t *j, json_t *extra)
+{
+    if (j != NULL && extra != NULL)
+        json_object_update(j, extra);
+    json_decref(extra);
+    if (j != NULL)
+        cli_print_json(j);
+}
+
+int cli_report_error_frame_with(bool json, const Minyi__V1__Error *e, json_t *extra)
+{
     const char *code = client_error_code_name(e->code);
     fprintf(stderr, "minyi: %s", code);
     if (e->field.len > 0) {
@@ -289,14 +304,14 @@ int cli_report_error_frame(bool json, const Minyi__V1__Error *e)
     if (e->retry_after_ms > 0)
         fprintf(stderr, " [retry after %u ms]", e->retry_after_ms);
     fputc('\n', stderr);
-    if (json) {
-        json_t *j = json_pack("{s:{s:s,s:o,s:o,s:o,s:I}}", "error", "code", code, "field",
-                              cli_jbytes(&e->field), "message", cli_jbytes(&e->message),
-                              "message_zh", cli_jbytes(&e->message_zh), "retry_after_ms",
-                              (json_int_t)e->retry_after_ms);
-        if (j != NULL)
-            cli_print_json(j);
-    }
+    if (json)
+        print_with(json_pack("{s:{s:s,s:o,s:o,s:o,s:I}}", "error", "code", code, "field",
+                             cli_jbytes(&e->field), "message", cli_jbytes(&e->message),
+                             "message_zh", cli_jbytes(&e->message_zh), "retry_after_ms",
+                             (json_int_t)e->retry_after_ms),
+                   extra);
+    else
+        json_decref(extra);
     return cli_exit_for_code(e->code);
 }
 
@@ -320,28 +335,33 @@ static int exit_for_failure(const char *err, const char **codename)
     return CLI_EXIT_UNAVAILABLE;
 }
 
-static void report_local(bool json, const char *codename, const char *err)
+static void report_local(bool json, const char *codename, const char *err, json_t *extra)
 {
     fprintf(stderr, "minyi: %s %s\n", codename, err);
-    if (json) {
-        json_t *j = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", codename, "field", "",
-                              "message", err);
-        if (j != NULL)
-            cli_print_json(j);
-    }
+    if (json)
+        print_with(json_pack("{s:{s:s,s:s,s:s}}", "error", "code", codename, "field", "",
+                             "message", err),
+                   extra);
+    else
+        json_decref(extra);
 }
 
 int cli_report_failure(bool json, const char *err)
 {
+    return cli_report_failure_with(json, err, NULL);
+}
+
+int cli_report_failure_with(bool json, const char *err, json_t *extra)
+{
     const char *codename;
     int rc = exit_for_failure(err, &codename);
-    report_local(json, codename, err);
+    report_local(json, codename, err, extra);
     return rc;
 }
 
 int cli_report_invalid(bool json, const char *err)
 {
-    report_local(json, "INVALID_ARGUMENT", err);
+    report_local(json, "INVALID_ARGUMENT", err, NULL);
     return CLI_EXIT_INVALID;
 }
 

@@ -30,6 +30,8 @@
 #define CLI_EXIT_NOT_FOUND 6
 #define CLI_EXIT_CONFLICT 7
 #define CLI_EXIT_OTHER 8
+/* The gateway could not be reached: the submission waits in the spool. */
+#define CLI_EXIT_SPOOLED 9
 
 #define CLI_ERR_LEN 1024
 
@@ -115,6 +117,10 @@ int cli_report_error_frame(bool json, const Minyi__V1__Error *e);
 /* Prints a library failure (err carries a client_err.h prefix) and returns
  * the exit status for it. */
 int cli_report_failure(bool json, const char *err);
+/* The same two, adding extra's keys (may be NULL; released) to the JSON
+ * object printed with --json. */
+int cli_report_error_frame_with(bool json, const Minyi__V1__Error *e, json_t *extra);
+int cli_report_failure_with(bool json, const char *err, json_t *extra);
 /* Prints a local refusal of the input (a bad file, say) as INVALID_ARGUMENT
  * and returns CLI_EXIT_INVALID. */
 int cli_report_invalid(bool json, const char *err);

@@ -49,6 +49,19 @@ static bool copy_path(const struct profile_ctx *ctx, char *dst, size_t dstlen, c
     return n >= 0 && (size_t)n < dstlen;
 }
 
+/* The default spool: beside the profile, named after it without its
+ * extension, so that several profiles in one directory (a contact point's
+ * and an editor's) never share one. */
+static bool default_spool(const char *dir, const char *path, char *out, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    int stem = dot != NULL && dot != base ? (int)(dot - base) : (int)strlen(base);
+    int n = snprintf(out, len, "%s/%.*s.spool", dir, stem, base);
+    return n >= 0 && (size_t)n < len;
+}
+
 static int on_option(void *user, const char *section, const char *name, const char *value)
 {
     struct profile_ctx *ctx = user;
@@ -72,6 +85,8 @@ static int on_option(void *user, const char *section, const char *name, const ch
         ok = copy_path(ctx, p->cert, sizeof(p->cert), value);
     } else if (strcmp(name, "key") == 0) {
         ok = copy_path(ctx, p->key, sizeof(p->key), value);
+    } else if (strcmp(name, "spool") == 0) {
+        ok = copy_path(ctx, p->spool, sizeof(p->spool), value);
     } else if (strcmp(name, "server_name") == 0) {
         ok = copy_field(p->server_name, sizeof(p->server_name), value);
     } else if (strcmp(name, "timeout_ms") == 0) {
@@ -141,5 +156,9 @@ bool client_profile_load(const char *path, struct client_profile *p, char *err, 
     }
     if (p->server_name[0] == '\0')
         strcpy(p->server_name, p->host);
+    if (p->spool[0] == '\0' && !default_spool(ctx.dir, path, p->spool, sizeof(p->spool))) {
+        snprintf(err, errlen, "profile %s: the spool's directory name is too long", path);
+        return false;
+    }
     return true;
 }

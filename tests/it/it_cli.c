@@ -36,26 +36,6 @@ struct run {
     char err[CLI_OUT_MAX];
 };
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static void write_profile(const char *path, const char *certname)
-{
-    struct client_profile p;
-    char text[8192];
-    tprofile(&p, certname, &env.gw);
-    snprintf(text, sizeof(text),
-             "[client]\nhost = %s\nport = %s\nca = %s\ncert = %s\nkey = %s\n"
-             "server_name = %s\ntimeout_ms = %d\n",
-             p.host, p.port, p.ca, p.cert, p.key, p.server_name, p.timeout_ms);
-    write_file(path, text);
-}
-
 /* Runs the CLI to its end; the output is copied to stderr for the log. */
 static void run_cli(struct run *r, const char *profile, const char *const *args)
 {
@@ -70,21 +50,6 @@ static void expect_rc(struct run *r, int rc, const char *profile, const char *co
         fail_msg("minyi %s exited with %d, expected %d: %s", args[0], r->rc, rc, r->err);
 }
 
-static void first_line(const char *text, char *out, size_t len)
-{
-    size_t n = strcspn(text, "\n");
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, text, n);
-    out[n] = '\0';
-}
-
-static void expect_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL)
-        fail_msg("\"%s\" not found in:\n%s", needle, haystack);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -96,11 +61,13 @@ static int setup(void **state)
     snprintf(contact_profile, sizeof(contact_profile), "%s/contact.ini", dir);
     snprintf(editor_profile, sizeof(editor_profile), "%s/editor.ini", dir);
     snprintf(report_file, sizeof(report_file), "%s/report.json", dir);
-    write_profile(contact_profile, "contact1");
-    write_profile(editor_profile, "editor1");
-    /* No client_report_id: the CLI makes a new one for every run, so each
-     * resubmission is a new revision. */
-    write_file(report_file,
+    if (!tprofile_write(contact_profile, "contact1", &env.gw) ||
+        !tprofile_write(editor_profile, "editor1", &env.gw))
+        return -1;
+    /* No client_report_id: the CLI derives one from the certificate and the
+     * content, so a report or revision with other text is a new one, and
+     * the same command run again names the same submission. */
+    itwrite_file(report_file,
                "{\"title\": \"关于加快老旧小区加装电梯的建议\",\n"
                " \"situation\": \"城区部分老旧小区加装电梯推进缓慢,居民意见较多。\",\n"
                " \"analysis\": \"费用分摊机制不明确,低楼层住户顾虑较多。\",\n"
@@ -123,17 +90,24 @@ static int teardown(void **state)
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         unlink(path);
     }
+    snprintf(path, sizeof(path), "%s/contact.spool", dir); /* empty once all got through */
+    rmdir(path);
     rmdir(dir);
     return code == 0 ? 0 : -1;
 }
 
-/* Submits the report file as the contact point; the receipt is the first
- * line. */
-static void submit(char *receipt)
+/* Submits the report file as the contact point under this title (NULL:
+ * the file's); the receipt is the first line. */
+static void submit(char *receipt, const char *title)
 {
     static struct run r;
-    expect_rc(&r, 0, contact_profile, (const char *const[]){"submit", "--file", report_file, NULL});
-    first_line(r.out, receipt, IT_RECEIPT_MAX);
+    if (title != NULL)
+        expect_rc(&r, 0, contact_profile,
+                  (const char *const[]){"submit", "--file", report_file, "--title", title, NULL});
+    else
+        expect_rc(&r, 0, contact_profile,
+                  (const char *const[]){"submit", "--file", report_file, NULL});
+    itfirst_line(r.out, receipt, IT_RECEIPT_MAX);
     assert_true(itreceipt_well_formed(receipt));
 }
 
@@ -145,12 +119,12 @@ static void test_contact_submit_status_mine(void **state)
     (void)state;
     static struct run r;
     char receipt[IT_RECEIPT_MAX], line[64];
-    submit(receipt);
+    submit(receipt, NULL);
 
     expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, NULL});
-    first_line(r.out, line, sizeof(line));
+    itfirst_line(r.out, line, sizeof(line));
     assert_string_equal(line, "RECEIVED");
-    expect_contains(r.out, receipt);
+    itexpect_contains(r.out, receipt);
 
     expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, "--json", NULL});
     json_error_t je;
@@ -161,14 +135,14 @@ static void test_contact_submit_status_mine(void **state)
     json_decref(j);
 
     expect_rc(&r, 0, contact_profile, (const char *const[]){"mine", "--limit", "5", NULL});
-    expect_contains(r.out, receipt);
+    itexpect_contains(r.out, receipt);
 
     expect_rc(&r, 6, contact_profile,
               (const char *const[]){"status", "330402-2000-999999", NULL});
-    expect_contains(r.err, "NOT_FOUND");
+    itexpect_contains(r.err, "NOT_FOUND");
     expect_rc(&r, 2, contact_profile, (const char *const[]){"status", NULL});
     expect_rc(&r, 2, editor_profile, (const char *const[]){"reject", receipt, NULL});
-    expect_contains(r.err, "--reason");
+    itexpect_contains(r.err, "--reason");
 }
 
 /* True when this gateway answers the editors' operations; the triage test
@@ -213,19 +187,19 @@ static void test_editor_flow(void **state)
         skip();
     /* A contact point may use none of the editors' commands. */
     expect_rc(&r, 4, contact_profile, (const char *const[]){"queue", NULL});
-    expect_contains(r.err, "PERMISSION_DENIED");
+    itexpect_contains(r.err, "PERMISSION_DENIED");
 
     char watch_out[PATH_MAX + 16];
     pid_t watcher = start_watch(watch_out, sizeof(watch_out));
     itsleep_ms(500); /* let the subscription settle before the first event */
 
-    submit(receipt);
+    submit(receipt, "关于加快老旧小区加装电梯的第二条建议");
     expect_rc(&r, 4, contact_profile, (const char *const[]){"claim", receipt, NULL});
 
     /* The new report is in the editor's queue, and the watcher heard of it. */
     expect_rc(&r, 0, editor_profile, (const char *const[]){"queue", NULL});
-    expect_contains(r.out, receipt);
-    expect_contains(r.out, "RECEIPT");
+    itexpect_contains(r.out, receipt);
+    itexpect_contains(r.out, "RECEIPT");
     bool heard = watch_saw(watch_out, receipt);
     kill(watcher, SIGTERM);
     int status;
@@ -241,15 +215,15 @@ static void test_editor_flow(void **state)
     json_decref(j);
 
     expect_rc(&r, 0, editor_profile, (const char *const[]){"claim", receipt, NULL});
-    expect_contains(r.out, "claimed until");
+    itexpect_contains(r.out, "claimed until");
     expect_rc(&r, 0, editor_profile,
               (const char *const[]){"edit", receipt, "--title", "关于老旧小区加装电梯的建议",
                                     "--note", "标题精简", NULL});
-    expect_contains(r.out, "version 2");
+    itexpect_contains(r.out, "version 2");
 
     expect_rc(&r, 0, editor_profile, (const char *const[]){"show", receipt, "--diff", NULL});
-    expect_contains(r.out, "version: 2 of 2");
-    expect_contains(r.out, "关于老旧小区加装电梯的建议");
+    itexpect_contains(r.out, "version: 2 of 2");
+    itexpect_contains(r.out, "关于老旧小区加装电梯的建议");
     expect_rc(&r, 0, editor_profile,
               (const char *const[]){"show", receipt, "--version", "1", "--json", NULL});
     j = json_loads(r.out, 0, &je);
@@ -261,34 +235,34 @@ static void test_editor_flow(void **state)
 
     expect_rc(&r, 0, editor_profile,
               (const char *const[]){"return", receipt, "--reason", "请补充费用测算数据", NULL});
-    expect_contains(r.out, "RETURNED");
+    itexpect_contains(r.out, "RETURNED");
 
     /* The contact point sees the state and the reason. */
     expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, NULL});
-    first_line(r.out, line, sizeof(line));
+    itfirst_line(r.out, line, sizeof(line));
     assert_string_equal(line, "RETURNED");
-    expect_contains(r.out, "请补充费用测算数据");
+    itexpect_contains(r.out, "请补充费用测算数据");
 
     /* A resubmission keeps the receipt and puts the report back in the queue. */
     expect_rc(&r, 0, contact_profile,
               (const char *const[]){"resubmit", receipt, "--file", report_file, "--situation",
                                     "城区老旧小区加装电梯推进缓慢;已补充费用测算。", NULL});
-    first_line(r.out, line, sizeof(line));
+    itfirst_line(r.out, line, sizeof(line));
     assert_string_equal(line, receipt);
     expect_rc(&r, 0, editor_profile, (const char *const[]){"queue", NULL});
-    expect_contains(r.out, receipt);
+    itexpect_contains(r.out, receipt);
 
     expect_rc(&r, 0, editor_profile, (const char *const[]){"claim", receipt, NULL});
     expect_rc(&r, 0, editor_profile,
               (const char *const[]){"adopt", receipt, "--note", "本级采用", NULL});
-    expect_contains(r.out, "ADOPTED");
+    itexpect_contains(r.out, "ADOPTED");
     expect_rc(&r, 0, contact_profile, (const char *const[]){"status", receipt, NULL});
-    first_line(r.out, line, sizeof(line));
+    itfirst_line(r.out, line, sizeof(line));
     assert_string_equal(line, "ADOPTED");
 
     /* A decided report takes no second decision; an unknown one is not found. */
     expect_rc(&r, 7, editor_profile, (const char *const[]){"adopt", receipt, NULL});
-    expect_contains(r.err, "CONFLICT");
+    itexpect_contains(r.err, "CONFLICT");
     expect_rc(&r, 6, editor_profile, (const char *const[]){"adopt", "330402-2000-999999", NULL});
 }
 
