@@ -112,6 +112,15 @@ static bool set_path(struct load_ctx *ctx, char *dst, const char *v)
     return n >= 0 && n < CONFIG_PATH_MAX;
 }
 
+/* "on" or "off", nothing else, so a typo is an error and not a silent off. */
+static bool parse_on_off(const char *v, bool *out)
+{
+    if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+        return false;
+    *out = strcmp(v, "on") == 0;
+    return true;
+}
+
 static bool set_str(char *dst, size_t size, const char *v)
 {
     int n = snprintf(dst, size, "%s", v);
@@ -264,6 +273,11 @@ static int on_option(void *user, const char *section, const char *name, const ch
         if (l < 0)
             goto bad;
         cfg->log_level = l;
+        return 1;
+    }
+    if (strcmp(section, "log") == 0 && strcmp(name, "syslog") == 0) {
+        if (!parse_on_off(value, &cfg->log_syslog))
+            goto bad;
         return 1;
     }
     INT_OPT("triage", "claim_lease_s", claim_lease_s, 1, 86400)

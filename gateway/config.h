@@ -60,6 +60,7 @@ struct gw_config {
     int pii_key_version;
     /* [log] */
     int log_level;
+    bool log_syslog;                 /* every line to syslog (journald) as well */
     /* [triage] */
     int claim_lease_s;               /* default claim length */
     int deadline_received_s;         /* RECEIVED longer than this is overdue (0: never) */

@@ -277,6 +277,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(gw.cfg.log_level);
+    log_set_syslog(gw.cfg.log_syslog, "minyid");
     validate_limits_default(&gw.limits);
 
     if (i == argc)

@@ -369,7 +369,7 @@ static void batch_failed(struct store_conn *c)
     int code;
 
     if (c->n_rows > 1) {
-        store_log("warn", "event=batch_failed rows=%zu sqlstate=%s action=retry_singly",
+        log_warnx("module=store event=batch_failed rows=%zu sqlstate=%s action=retry_singly",
                   c->n_rows, c->sqlstate);
         /* Back to the front in their original order. */
         for (i = c->n_ops; i-- > 0;) {
@@ -381,7 +381,7 @@ static void batch_failed(struct store_conn *c)
     }
     code = pool_sqlstate_transient(c->sqlstate) ? MINYI__V1__ERROR_CODE__UNAVAILABLE
                                                 : MINYI__V1__ERROR_CODE__INTERNAL;
-    store_log("warn", "event=report_failed sqlstate=%s code=%s", c->sqlstate,
+    log_warnx("module=store event=report_failed sqlstate=%s code=%s", c->sqlstate,
               code == MINYI__V1__ERROR_CODE__UNAVAILABLE ? "UNAVAILABLE" : "INTERNAL");
     snprintf(msg, sizeof msg, "the database refused the report: %s", c->errmsg);
     for (i = 0; i < c->n_ops; i++)
@@ -447,7 +447,7 @@ static void notify_send(struct store *st)
         struct pgbuf *b = &st->notify_lit[k];
         char *lit = malloc(b->len + 3);
         if (!lit) {
-            store_log("warn", "event=notify_dropped reason=out_of_memory rows=%zu", st->notify_n);
+            log_warnx("module=store event=notify_dropped reason=out_of_memory rows=%zu", st->notify_n);
             break;
         }
         lit[0] = '{';
@@ -519,7 +519,7 @@ static void notify_inserted(struct store_conn *c, const struct fresh_row *rows, 
         st->notify_n++;
     }
     if (dropped)
-        store_log("warn", "event=notify_dropped reason=%s rows=%zu",
+        log_warnx("module=store event=notify_dropped reason=%s rows=%zu",
                   st->notify_n >= STORE_NOTIFY_PENDING_MAX ? "too_many_pending" : "out_of_memory",
                   dropped);
     notify_schedule(st);
@@ -568,7 +568,7 @@ void batch_finish(struct store_conn *c)
 
         t = c->row_tuple[op->row];
         if (t < 0) {
-            store_log("error", "event=batch_row_missing row=%d", op->row);
+            log_error("module=store event=batch_row_missing row=%d", op->row);
             store_op_fail(st, op, MINYI__V1__ERROR_CODE__INTERNAL, NULL,
                           "the report was not found after storing it", "存储后未找到该信息");
             continue;
@@ -596,7 +596,7 @@ void batch_finish(struct store_conn *c)
     if (fresh)
         notify_inserted(c, fresh, n_new);
     else
-        store_log("warn", "event=notify_dropped reason=out_of_memory rows=%zu", c->n_rows);
+        log_warnx("module=store event=notify_dropped reason=out_of_memory rows=%zu", c->n_rows);
     free(fresh);
 }
 

@@ -75,7 +75,7 @@ static bool watch(struct store_listener *l, short what)
 static void listen_lost(struct store_listener *l, const char *why)
 {
     if (l->state != L_DOWN || l->backoff_ms == l->min_ms)
-        store_log("warn", "event=listen_lost retry_ms=%d reason=\"%s\"", l->backoff_ms, why);
+        log_warnx("module=store event=listen_lost retry_ms=%d reason=\"%s\"", l->backoff_ms, why);
     watch(l, 0);
     event_del(l->ev_more);
     if (l->pg) {
@@ -115,7 +115,7 @@ static void deliver(struct store_listener *l, const char *payload)
     size_t i;
 
     if (!json_is_object(j)) {
-        store_log("warn", "event=listen_bad_payload");
+        log_warnx("module=store event=listen_bad_payload");
         json_decref(j);
         return;
     }
@@ -235,7 +235,7 @@ static void read_step(struct store_listener *l, short what)
             l->state = L_UP;
             l->backoff_ms = l->min_ms;
             evtimer_del(l->ev_timer);
-            store_log("info", "event=listen_up channel=minyi_queue");
+            log_info("module=store event=listen_up channel=minyi_queue");
             break;
         }
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -265,7 +265,7 @@ static void listen_io_cb(evutil_socket_t fd, short what, void *arg)
         return;
     case L_DOWN:
     default:
-        store_log("error", "event=bug reason=\"socket event on a closed listen connection\"");
+        log_error("module=store event=bug reason=\"socket event on a closed listen connection\"");
         abort();
     }
 }

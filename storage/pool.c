@@ -127,7 +127,7 @@ static void conn_lost(struct store_conn *c, const char *reason)
     /* While the database stays down, only the first failed attempt of each
      * connection is worth a line; the retries say nothing new. */
     if (c->state != CONN_DOWN || c->backoff_ms == st->cfg.reconnect_min_ms)
-        store_log("warn", "event=db_conn_lost conn=%d state=%s retry_ms=%d reason=\"%s\"",
+        log_warnx("module=store event=db_conn_lost conn=%d state=%s retry_ms=%d reason=\"%s\"",
                   c->idx, state_names[c->state], c->backoff_ms, reason);
     for (i = 0; i < c->n_ops; i++)
         store_op_fail(st, c->ops[i], MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
@@ -293,7 +293,7 @@ static void query_done(struct store_conn *c)
         conn_clear_query(c);
         conn_enter(c, CONN_IDLE);
         c->backoff_ms = st->cfg.reconnect_min_ms;
-        store_log("info", "event=db_conn_up conn=%d", c->idx);
+        log_info("module=store event=db_conn_up conn=%d", c->idx);
         store_kick(st);
         return;
     }
@@ -355,7 +355,7 @@ static void conn_io_cb(evutil_socket_t fd, short what, void *arg)
         return;
     case CONN_DOWN:
     default:
-        store_log("error", "event=bug conn=%d state=%d reason=\"socket event on a closed connection\"",
+        log_error("module=store event=bug conn=%d state=%d reason=\"socket event on a closed connection\"",
                   c->idx, (int)c->state);
         abort();
     }
@@ -417,7 +417,7 @@ void pool_send(struct store_conn *c, const char *stmt, int nparams,
                const char *const *values, const int *lengths, const int *formats)
 {
     if (c->state != CONN_IDLE) {
-        store_log("error", "event=bug conn=%d state=%s reason=\"send on a connection that is not idle\"",
+        log_error("module=store event=bug conn=%d state=%s reason=\"send on a connection that is not idle\"",
                   c->idx, state_names[c->state]);
         abort();
     }
@@ -466,4 +466,10 @@ void pool_close(struct store_conn *c)
     free(c->ops);
     c->ops = NULL;
     c->n_ops = c->cap_ops = 0;
+}
+
+void store_pq_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
 }

@@ -84,7 +84,7 @@ void query_start(struct store_conn *c, struct store_op *op)
         return;
     case OP_SUBMIT:
     default:
-        store_log("error", "event=bug reason=\"query_start with kind %d\"", (int)op->kind);
+        log_error("module=store event=bug reason=\"query_start with kind %d\"", (int)op->kind);
         abort();
     }
 }
@@ -211,7 +211,7 @@ void query_finish(struct store_conn *c)
     c->n_ops = 0;
     if (c->failed || !res) {
         bool transient = pool_sqlstate_transient(c->sqlstate);
-        store_log("warn", "event=query_failed kind=%d sqlstate=%s", (int)op->kind, c->sqlstate);
+        log_warnx("module=store event=query_failed kind=%d sqlstate=%s", (int)op->kind, c->sqlstate);
         store_op_fail(st, op,
                       transient ? MINYI__V1__ERROR_CODE__UNAVAILABLE : MINYI__V1__ERROR_CODE__INTERNAL,
                       NULL, transient ? "the database is busy; retry later" : "database error",
@@ -254,7 +254,7 @@ void query_finish(struct store_conn *c)
     }
     case OP_SUBMIT:
     default:
-        store_log("error", "event=bug reason=\"query_finish with kind %d\"", (int)op->kind);
+        log_error("module=store event=bug reason=\"query_finish with kind %d\"", (int)op->kind);
         abort();
     }
     if (!ok) {

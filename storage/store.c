@@ -265,7 +265,7 @@ static struct store_op *op_new(enum op_kind kind, void *arg)
     if (!op) {
         /* Without the op there is no way to answer the caller, and the
          * callback contract says every call is answered. */
-        store_log("error", "event=out_of_memory where=store_op");
+        log_error("module=store event=out_of_memory where=store_op");
         abort();
     }
     op->kind = kind;

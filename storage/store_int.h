@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 
+#include "log.h"
 #include "minyi.pb-c.h"
 #include "store.h"
 
@@ -334,9 +335,7 @@ void pgarr_free(struct pgarr *a);
 #define PG_OID_TEXT  25
 #define PG_OID_UUID  2950
 
-/* store_log.c: key=value lines on stderr, like the gateway's. */
-void store_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A libpq notice processor that drops notices ("relation already exists,
+/* pool.c: a libpq notice processor that drops notices ("relation already exists,
  * skipping"), which libpq would otherwise print to stderr as they are. */
 void store_pq_quiet(void *arg, const char *message);
 

@@ -79,14 +79,14 @@ static void oom_abort(void)
 {
     /* As in store.c: without memory there is no way to keep the promise
      * that every call is answered. */
-    store_log("error", "event=out_of_memory where=triage");
+    log_error("module=store event=out_of_memory where=triage");
     abort();
 }
 
 static void param_str(struct store_op *op, int i, const char *s)
 {
     if (i >= TRIAGE_NPARAMS_MAX) {
-        store_log("error", "event=bug reason=\"triage parameter %d out of range\"", i);
+        log_error("module=store event=bug reason=\"triage parameter %d out of range\"", i);
         abort();
     }
     if (s) {
@@ -786,7 +786,7 @@ static bool open_sealed(const struct store *st, const char *hex, const char *aad
     ok = i == len && pii_open(st->pii_key, aad, sealed, len, pt);
     free(sealed);
     if (!ok) {
-        store_log("warn", "event=pii_open_failed aad=%s", aad);
+        log_warnx("module=store event=pii_open_failed aad=%s", aad);
         free(pt);
         return true;
     }
@@ -1213,7 +1213,7 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
 
     if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
         !(j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)) || !json_is_object(j)) {
-        store_log("error", "event=triage_bad_answer kind=%d", op->tkind);
+        log_error("module=store event=triage_bad_answer kind=%d", op->tkind);
         json_decref(j);
         store_op_fail(st, op, MINYI__V1__ERROR_CODE__INTERNAL, NULL, "database answer malformed",
                       "数据库返回格式错误");
@@ -1313,7 +1313,7 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
         break;
     }
     default:
-        store_log("error", "event=bug reason=\"triage_finish with kind %d\"", op->tkind);
+        log_error("module=store event=bug reason=\"triage_finish with kind %d\"", op->tkind);
         abort();
     }
     json_decref(j);
