@@ -8,7 +8,7 @@ MINYI_PACKAGES=(
     libevent-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
     postgresql postgresql-contrib
     libjansson-dev libinih-dev libutf8proc-dev libcmocka-dev
-    openssl sslscan
+    openssl sslscan prometheus
 )
 
 # The user that runs PostgreSQL when we are root (PostgreSQL refuses root).

@@ -45,6 +45,8 @@ void config_defaults(struct gw_config *cfg)
     cfg->db_query_timeout_ms = 10000;
     snprintf(cfg->migrations_dir, sizeof(cfg->migrations_dir), "%s", MINYI_MIGRATIONS_DIR);
     cfg->pii_key_version = 1;
+    snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "127.0.0.1");
+    cfg->admin_port = 0;
     cfg->log_level = LOG_INFO;
     cfg->claim_lease_s = 1800;
     cfg->deadline_received_s = 259200;
@@ -268,6 +270,8 @@ static int on_option(void *user, const char *section, const char *name, const ch
     }
     PATH_OPT("privacy", "key_file", pii_key_file)
     INT_OPT("privacy", "key_version", pii_key_version, 1, 1000000)
+    STR_OPT("admin", "listen", admin_listen)
+    INT_OPT("admin", "port", admin_port, 0, 65535)
     if (strcmp(section, "log") == 0 && strcmp(name, "level") == 0) {
         int l = log_level_parse(value);
         if (l < 0)

@@ -58,6 +58,9 @@ struct gw_config {
     /* [privacy] */
     char pii_key_file[CONFIG_PATH_MAX];
     int pii_key_version;
+    /* [admin]: the operator's HTTP listener (/metrics, /healthz) */
+    char admin_listen[256];          /* numeric address; "" turns the listener off */
+    int admin_port;                  /* 0 turns the listener off */
     /* [log] */
     int log_level;
     bool log_syslog;                 /* every line to syslog (journald) as well */

@@ -15,6 +15,7 @@
 #include "dispatch_results.h"
 #include "dispatch_triage.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "validate.h"
 
@@ -104,6 +105,7 @@ static void do_list_mine(struct session *s, Frame *f)
 
 void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena)
 {
+    metrics.requests[metrics_body_slot((int)f->body_case)]++;
     switch (f->body_case) {
     case MINYI__V1__FRAME__BODY_SUBMIT:
         do_submit(s, f);

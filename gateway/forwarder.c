@@ -66,6 +66,7 @@ struct forwarder {
     int n_conns;
     const char *dests[CONFIG_PEERS_MAX];
     int pending_ops;               /* storage calls not yet answered */
+    int64_t progress_ms;           /* monotonic: last claim answered, or nothing to claim */
     struct results *results;       /* pulls the peers' results (results.c) */
 };
 
@@ -418,6 +419,8 @@ static void on_claimed(void *arg, struct store_reply *reply)
 
     fw->claiming = false;
     fw->pending_ops--;
+    if (reply->code == 0)
+        fw->progress_ms = clock_mono_ms();
     if (reply->code != 0) {
         log_debug("event=forward_claim_failed code=%d reason=\"%s\"", reply->code,
                   reply->message);
@@ -468,8 +471,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         conn_kick(pc);             /* what waited for the backoff to end */
         dests[n++] = pc->peer.name;
     }
-    if (n == 0)
+    if (n == 0) {
+        /* Every peer is backing off: waiting is what it should do. */
+        fw->progress_ms = clock_mono_ms();
         return;
+    }
     fw->claiming = true;
     fw->pending_ops++;
     triage_fw_claim(fw->gw->store, dests, n, fw->gw->cfg.fwd_claim_max,
@@ -558,6 +564,7 @@ bool forwarder_start(struct gw *gw)
     if (fw == NULL)
         return false;
     fw->gw = gw;
+    fw->progress_ms = clock_mono_ms();
     gw->fwd = fw;
     fw->conns = calloc((size_t)cfg->n_peers, sizeof(*fw->conns));
     if (fw->conns == NULL)
@@ -623,4 +630,19 @@ void forwarder_free(struct gw *gw)
     free(fw->conns);
     free(fw);
     gw->fwd = NULL;
+}
+
+bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen)
+{
+    const struct forwarder *fw = gw->fwd;
+
+    if (fw == NULL || fw->stopping)
+        return true;
+    int64_t limit = (int64_t)FORWARDER_STALL_POLLS * gw->cfg.fwd_poll_ms;
+    int64_t idle = clock_mono_ms() - fw->progress_ms;
+    if (idle <= limit)
+        return true;
+    snprintf(why, whylen, "forwarder: no outbox claim answered for %lld ms",
+             (long long)idle);
+    return false;
 }

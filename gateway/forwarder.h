@@ -36,6 +36,16 @@ void forwarder_stop(struct gw *gw);
 /* After the store has drained (no callback can arrive any more). */
 void forwarder_free(struct gw *gw);
 
+/* Polls ([forward] poll_ms) after which a forwarder whose claims go
+ * unanswered counts as stalled for the health check. */
+#define FORWARDER_STALL_POLLS 10
+
+/* True when the forwarder is progressing: its last claim of due outbox
+ * rows was answered within FORWARDER_STALL_POLLS polls, or every peer is
+ * deliberately backing off, or there is no forwarder.  Otherwise false
+ * with a short reason in why. */
+bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen);
+
 /* For results.c: sends f (its id is set here) on the connection to the
  * peer of that index among the [peer.NAME] sections.  False when the
  * connection is not up: it is then made, also with no outbox row due, and

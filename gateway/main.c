@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "admin_http.h"
 #include "config.h"
 #include "log.h"
 #include "quota.h"
@@ -194,7 +195,7 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"cannot start the forwarder\"");
         goto out;
     }
-    if (!server_start(gw, err, sizeof(err))) {
+    if (!server_start(gw, err, sizeof(err)) || !admin_http_start(gw, err, sizeof(err))) {
         log_error("event=start_failed reason=\"%s\"", err);
         goto out;
     }
@@ -223,6 +224,7 @@ static int run_gateway(struct gw *gw)
     sigprocmask(SIG_BLOCK, &stop_signals, NULL);
     rc = 0;
 out:
+    admin_http_stop(gw);
     if (gw->listener != NULL)
         evconnlistener_free(gw->listener);
     while (gw->sessions != NULL)

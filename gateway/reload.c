@@ -22,14 +22,17 @@
 static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
 {
     if (strcmp(next->listen, cur->listen) != 0 || next->port != cur->port ||
+        strcmp(next->admin_listen, cur->admin_listen) != 0 || next->admin_port != cur->admin_port ||
         strcmp(next->db_conninfo, cur->db_conninfo) != 0 ||
         strcmp(next->body_region, cur->body_region) != 0 ||
         strcmp(next->pii_key_file, cur->pii_key_file) != 0 ||
         next->pii_key_version != cur->pii_key_version || next->db_pool_size != cur->db_pool_size)
-        log_warnx("event=reload_partial reason=\"listen, port, database, region, pool and "
-                  "privacy options take effect only after a restart\"");
+        log_warnx("event=reload_partial reason=\"listen, port, admin, database, region, pool "
+                  "and privacy options take effect only after a restart\"");
     snprintf(next->listen, sizeof(next->listen), "%s", cur->listen);
     next->port = cur->port;
+    snprintf(next->admin_listen, sizeof(next->admin_listen), "%s", cur->admin_listen);
+    next->admin_port = cur->admin_port;
     snprintf(next->body_region, sizeof(next->body_region), "%s", cur->body_region);
     snprintf(next->db_conninfo, sizeof(next->db_conninfo), "%s", cur->db_conninfo);
     snprintf(next->migrations_dir, sizeof(next->migrations_dir), "%s", cur->migrations_dir);

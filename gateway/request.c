@@ -1,7 +1,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "utf8.h"
 
@@ -31,6 +33,8 @@ const char *request_op_name(int op)
 void request_fail(struct session *s, uint64_t id, int op, int code, const char *field,
                   const char *message, const char *message_zh)
 {
+    if (op == MINYI__V1__FRAME__BODY_SUBMIT)
+        metrics.reports_rejected[metrics_code_slot(code)]++;
     log_info("event=request sid=%llu id=%llu op=%s result=%d field=%s",
              (unsigned long long)s->sid, (unsigned long long)id, request_op_name(op), code,
              field != NULL ? field : "");
@@ -49,6 +53,7 @@ struct request *request_new(struct session *s, uint64_t id, int op)
     r->s = s;
     r->id = id;
     r->op = op;
+    r->start_us = clock_mono_us();
     s->refs++;
     return r;
 }
@@ -125,6 +130,13 @@ void request_on_reply(void *arg, struct store_reply *reply)
             fatal("store reply without message for op %s", request_op_name(req->op));
         f.id = req->id;
         set_answer_body(&f, req->op, reply->msg);
+        if (req->op == MINYI__V1__FRAME__BODY_SUBMIT) {
+            metrics.reports_accepted++;
+            if (((Minyi__V1__SubmitResponse *)reply->msg)->duplicate)
+                metrics.reports_duplicate++;
+            metrics_observe(&metrics.ack_seconds,
+                            (double)(clock_mono_us() - req->start_us) / 1e6);
+        }
         log_debug("event=request sid=%llu id=%llu op=%s result=0", (unsigned long long)s->sid,
                   (unsigned long long)req->id, request_op_name(req->op));
         session_send(s, &f);

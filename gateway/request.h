@@ -27,6 +27,7 @@ struct request {
     struct session *s;
     uint64_t id;
     int op;                      /* Frame body case of the request */
+    int64_t start_us;            /* handed to storage (clock_mono_us), for the ack latency */
 };
 
 /* Name of a request body case for logs, e.g. "submit". */

@@ -10,6 +10,7 @@
 #include <event2/listener.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "quota.h"
 #include "forwarder.h"
 #include "server.h"
@@ -25,6 +26,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     if (gw->n_sessions >= gw->cfg.max_connections) {
+        metrics.connections_refused[METRICS_REFUSED_MAX_CONNECTIONS]++;
         log_warnx("event=refused reason=max_connections limit=%d", gw->cfg.max_connections);
         evutil_closesocket(fd);
         return;
@@ -33,6 +35,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     quota_addr_key(sa, addr);
     /* Only IP sources are counted; a session releases what it counted. */
     if (addr[0] != '\0' && !quota_conn_acquire(gw->lim, addr, gw->cfg.max_connections_per_ip)) {
+        metrics.connections_refused[METRICS_REFUSED_PER_ADDRESS]++;
         log_warnx("event=refused reason=max_connections_per_ip addr=%s limit=%d", addr,
                   gw->cfg.max_connections_per_ip);
         evutil_closesocket(fd);
@@ -40,10 +43,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     /* The session releases the count when it closes; a session that could
      * not be set up never counted. */
-    if (session_accept(gw, fd, sa, salen))
+    if (session_accept(gw, fd, sa, salen)) {
+        metrics.connections_accepted++;
         snprintf(gw->sessions->addr, sizeof(gw->sessions->addr), "%s", addr);
-    else if (addr[0] != '\0')
-        quota_conn_release(gw->lim, addr);
+    } else {
+        metrics.connections_refused[METRICS_REFUSED_SETUP_FAILED]++;
+        if (addr[0] != '\0')
+            quota_conn_release(gw->lim, addr);
+    }
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)

@@ -15,6 +15,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
 #include "tls.h"
 #include "watch.h"
@@ -24,6 +25,11 @@ static const char *state_names[] = {
     [SESSION_READY] = "READY",         [SESSION_DENIED] = "DENIED",
     [SESSION_CLOSING] = "CLOSING",     [SESSION_DEAD] = "DEAD",
 };
+
+const char *session_state_name(enum session_state state)
+{
+    return state_names[state];
+}
 
 static void session_process_input(struct session *s);
 static void session_arm_deadline(struct session *s);
@@ -126,6 +132,8 @@ void session_send(struct session *s, const Frame *f)
     v.iov_len = n;
     if (evbuffer_commit_space(out, &v, 1) != 0)
         session_close(s, "cannot queue answer");
+    else
+        metrics.frames_sent++;
 }
 
 void session_send_error(struct session *s, uint64_t id, int code, const char *field,
@@ -133,6 +141,7 @@ void session_send_error(struct session *s, uint64_t id, int code, const char *fi
 {
     Minyi__V1__Error e = MINYI__V1__ERROR__INIT;
     Frame f = MINYI__V1__FRAME__INIT;
+    metrics.errors[metrics_code_slot(code)]++;
     e.code = code;
     e.field = frame_bytes(field);
     e.message = frame_bytes(message);
@@ -228,6 +237,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     struct session *s = arg;
     switch (s->state) {
     case SESSION_HANDSHAKE:
+        metrics.tls_handshake_failures++;
         session_close(s, "handshake deadline passed");
         break;
     case SESSION_LOOKUP:
@@ -305,6 +315,7 @@ static void session_process_input(struct session *s)
                                               cfg->decode_budget_bytes, &arena)
                                : NULL;
         evbuffer_drain(in, FRAME_HEADER_LEN + len);
+        metrics.frames_received++;
         s->frame_deadline_armed = false;
         if (f == NULL) {
             session_send_error(s, 0, MINYI__V1__ERROR_CODE__MALFORMED_FRAME, "frame",
@@ -403,13 +414,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         unsigned int alpn_len = 0;
         SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
         if (alpn_len != sizeof(TLS_ALPN) - 1 || memcmp(alpn, TLS_ALPN, alpn_len) != 0) {
+            metrics.tls_handshake_failures++;
             session_close(s, "ALPN minyi/1 not agreed");
             return;
         }
         if (!tls_peer_fingerprint(ssl, fp)) {
+            metrics.tls_handshake_failures++;
             session_close(s, "no client certificate");
             return;
         }
+        metrics.tls_handshakes++;
         session_set_state(s, SESSION_LOOKUP);
         /* No frames are read until we know who this is. */
         bufferevent_disable(bev, EV_READ);
@@ -420,6 +434,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         char reason[300];
+        if (s->state == SESSION_HANDSHAKE)
+            metrics.tls_handshake_failures++;
         unsigned long e = bufferevent_get_openssl_error(bev);
         if (e != 0) {
             char buf[256];

@@ -56,6 +56,9 @@ struct session {
     struct session *prev, *next;
 };
 
+/* The state's name as logs and metrics show it, e.g. "READY". */
+const char *session_state_name(enum session_state state);
+
 /* Takes ownership of fd; false if the session could not be set up (fd closed). */
 bool session_accept(struct gw *gw, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 

@@ -297,6 +297,7 @@ void batch_start(struct store_conn *c)
         values[p] = (const char *)c->arr[i].b.data;
         lengths[p] = (int)c->arr[i].b.len;
     }
+    c->sent_us = clock_mono_us();
     pool_send(c, STMT_SUBMIT, BATCH_NPARAMS, values, lengths, formats);
 }
 
@@ -545,6 +546,8 @@ void batch_finish(struct store_conn *c)
         batch_failed(c);
         return;
     }
+    metrics_observe(&metrics.intake_commit_seconds, (double)(clock_mono_us() - c->sent_us) / 1e6);
+    metrics_observe(&metrics.intake_batch_size, (double)c->n_rows);
     ntuples = c->res ? PQntuples(c->res) : 0;
     if (!row_map(c)) {
         for (i = 0; i < c->n_ops; i++)

@@ -33,7 +33,8 @@ const char store_prepare_sql[] =
     " FROM reports WHERE principal_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3;"
     "PREPARE " STMT_NOTIFY "(text[], int8[], int8[]) AS"
     " SELECT minyi_notify_received($1, $2, $3);"
-    TRIAGE_PREPARE_SQL;
+    TRIAGE_PREPARE_SQL
+    GAUGES_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24
 
@@ -75,6 +76,9 @@ void query_start(struct store_conn *c, struct store_op *op)
         return;
     case OP_TRIAGE:
         triage_send(c, op);
+        return;
+    case OP_GAUGES:
+        gauges_send(c, op);
         return;
     case OP_NOTIFY:
         values[0] = op->params[0];
@@ -224,6 +228,9 @@ void query_finish(struct store_conn *c)
         return;
     case OP_TRIAGE:
         triage_finish(st, op, res);
+        return;
+    case OP_GAUGES:
+        gauges_finish(st, op, res);
         return;
     case OP_NOTIFY:
         ok = true;

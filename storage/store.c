@@ -59,6 +59,7 @@ static void op_free(struct store_op *op)
     }
     if (op->reply.msg)
         protobuf_c_message_free_unpacked(op->reply.msg, NULL);
+    free(op->gauges);
     free(op);
 }
 
@@ -222,6 +223,8 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
         struct store_reply *rep = &op->reply;
         if (op->kind == OP_PRINCIPAL) {
             op->principal_cb(op->arg, rep->code, rep->code == 0 ? &op->principal : NULL);
+        } else if (op->kind == OP_GAUGES) {
+            op->gauges_cb(op->arg, rep->code, op->gauges, rep->code == 0 ? op->n_gauges : 0);
         } else {
             op->reply_cb(op->arg, rep);
             /* The receiver owns msg from here on. */

@@ -53,7 +53,22 @@ struct store_reply {
     ProtobufCMessage *msg;
 };
 
+/* One measurement of what the database holds (store_gauges): name says
+ * what it is (see gauges.c), label1 and label2 qualify it (a state, a
+ * destination; "" when unused). */
+#define STORE_GAUGE_NAME_MAX 32
+#define STORE_GAUGE_LABEL_MAX 128
+struct store_gauge {
+    char name[STORE_GAUGE_NAME_MAX];
+    char label1[STORE_GAUGE_LABEL_MAX];
+    char label2[STORE_GAUGE_LABEL_MAX];
+    double value;
+};
+
 typedef void (*store_reply_cb)(void *arg, struct store_reply *reply);
+/* code 0 with n rows in g (valid during the call only), or an error code
+ * (UNAVAILABLE when the database did not answer) with none. */
+typedef void (*store_gauges_cb)(void *arg, int code, const struct store_gauge *g, size_t n);
 typedef void (*store_principal_cb)(void *arg, int code, const struct principal *p);
 
 struct store;
@@ -91,6 +106,16 @@ void store_status(struct store *st, int64_t principal_id, const char *receipt,
 /* Reply msg is a Minyi__V1__ListMineResponse, newest first. */
 void store_list_mine(struct store *st, int64_t principal_id, uint32_t limit,
                      const char *cursor, store_reply_cb cb, void *arg);
+
+/* Reads the gauges the metrics page shows: reports by state, outbox rows
+ * by destination and state, the age of the oldest undelivered outbox row
+ * per destination, and the results owed to each lower instance with the
+ * age of the oldest.  One query, answered like any other operation. */
+void store_gauges(struct store *st, store_gauges_cb cb, void *arg);
+
+/* One round trip to the database (the health check): code 0 when it
+ * answered, with no rows. */
+void store_ping(struct store *st, store_gauges_cb cb, void *arg);
 
 /* Stops taking new work; calls done once every queued and in-flight
  * operation has answered.  Then store_free may be called. */

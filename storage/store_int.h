@@ -9,6 +9,7 @@
  *   triage.c   the editors' operations (triage.h)
  *   listen.c   the LISTEN connection of the live queue (triage.h)
  *   pgbin.c    PostgreSQL binary parameters (arrays, integers)
+ *   gauges.c   the metrics page's reads and the health check's round trip
  */
 #ifndef MINYI_STORE_INT_H
 #define MINYI_STORE_INT_H
@@ -19,7 +20,9 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "minyi.pb-c.h"
 #include "store.h"
 
@@ -76,6 +79,7 @@ enum op_kind {
     OP_MINE,
     OP_TRIAGE,                 /* one call of a triage SQL function (triage.c) */
     OP_NOTIFY,                 /* a stored batch's queue notifications (batch.c) */
+    OP_GAUGES,                 /* store_gauges or store_ping (gauges.c) */
 };
 
 /* Most text parameters of a triage statement (minyi_t_queue has 18). */
@@ -126,6 +130,29 @@ enum op_kind {
     " SELECT minyi_o_list($1, $2, $3, $4, $5, $6);"                                        \
     "PREPARE " STMT_O_ACT "(int8, int8, text, text) AS SELECT minyi_o_act($1, $2, $3, $4);"
 
+/* The metrics page's reads (gauges.c), one row per measurement: name,
+ * label1, label2, value.  Backlogs count pending and in_flight outbox
+ * rows; dead ones are shown apart.  reports is read through its state
+ * index, so a scrape costs an index-only scan, not a table scan. */
+#define STMT_GAUGES "minyi_gauges"
+#define STMT_PING   "minyi_ping"
+#define GAUGES_PREPARE_SQL                                                                   \
+    "PREPARE " STMT_GAUGES " AS"                                                             \
+    " SELECT 'queue', state, '', count(*)::float8 FROM reports GROUP BY state"              \
+    " UNION ALL SELECT 'outbox', destination, state, count(*)::float8 FROM outbox"          \
+    "  WHERE state IN ('pending', 'in_flight', 'dead') GROUP BY destination, state"         \
+    " UNION ALL SELECT 'outbox_oldest', destination, '',"                                    \
+    "  extract(epoch FROM now() - min(created_at))::float8 FROM outbox"                      \
+    "  WHERE state IN ('pending', 'in_flight') GROUP BY destination"                         \
+    " UNION ALL SELECT 'results_owed', p.id::text, p.name, count(*)::float8"                \
+    "  FROM results_out r JOIN principals p ON p.id = r.peer_id"                            \
+    "  WHERE r.acked_at IS NULL GROUP BY p.id, p.name"                                      \
+    " UNION ALL SELECT 'results_owed_oldest', p.id::text, p.name,"                          \
+    "  extract(epoch FROM now() - min(r.created_at))::float8"                               \
+    "  FROM results_out r JOIN principals p ON p.id = r.peer_id"                            \
+    "  WHERE r.acked_at IS NULL GROUP BY p.id, p.name;"                                     \
+    "PREPARE " STMT_PING " AS SELECT 1;"
+
 /* One caller's request, from the call that made it until its callback. */
 struct store_op {
     struct store_op *next;
@@ -156,6 +183,11 @@ struct store_op {
     int nparams;
     char *params[TRIAGE_NPARAMS_MAX];
     bool show_diff;
+
+    /* OP_GAUGES: the statement's rows, malloc'd. */
+    store_gauges_cb gauges_cb;
+    struct store_gauge *gauges;
+    size_t n_gauges;
 
     /* The answer, filled before the op goes to the done queue. */
     struct store_reply reply;
@@ -211,6 +243,7 @@ struct store_conn {
     struct store_op **ops;
     size_t n_ops, cap_ops;
     size_t n_rows;             /* distinct reports sent (OP_SUBMIT) */
+    int64_t sent_us;           /* when the batch was sent (clock_mono_us) */
     PGresult *res;             /* the first result with rows */
     bool failed;
     char sqlstate[6];
@@ -312,6 +345,10 @@ extern const char store_prepare_sql[];
 void triage_send(struct store_conn *c, struct store_op *op);
 void triage_finish(struct store *st, struct store_op *op, const PGresult *res);
 void triage_free_params(struct store_op *op);
+
+/* gauges.c */
+void gauges_send(struct store_conn *c, struct store_op *op);
+void gauges_finish(struct store *st, struct store_op *op, const PGresult *res);
 
 /* pgbin.c */
 bool pgbuf_reserve(struct pgbuf *b, size_t more) __attribute__((warn_unused_result));

@@ -38,6 +38,7 @@
 #define GW_READY_TIMEOUT_MS 20000    /* minyid must say "minyid ready" within this */
 #define GW_STOP_TIMEOUT_MS 60000     /* and exit within this after a signal */
 #define POLL_STEP_MS 20
+#define HTTP_TIMEOUT_MS 10000        /* tgw_http_get waits this long for the whole answer */
 #define MAX_CLUSTERS 16              /* clusters one test program may have at once */
 #define MAX_GATEWAYS 16
 #define TCERT_BUFS 8                 /* tcert results usable in one expression */
@@ -797,7 +798,7 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
 {
     static struct ini_opt opts[INI_MAX_OPTS];
     size_t n = 0;
-    char port[16], key_path[PATH_MAX], key_hex[65];
+    char port[16], admin_port[16], key_path[PATH_MAX], key_hex[65];
     unsigned char key[32];
     char *text = NULL;
     size_t cap = 0;
@@ -805,6 +806,7 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
     bool ok = false;
 
     if (!fmt(port, sizeof(port), "%d", gw->port) ||
+        !fmt(admin_port, sizeof(admin_port), "%d", gw->admin_port) ||
         !fmt(key_path, sizeof(key_path), "%s/pii.key", gw->dir) ||
         RAND_bytes(key, sizeof(key)) != 1)
         goto fail;
@@ -817,6 +819,8 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
         !ini_set(opts, &n, "gateway", "port", port) ||
         !ini_set(opts, &n, "gateway", "body_region", "330400") ||
         !ini_set(opts, &n, "gateway", "body_name", "嘉兴市政协") ||
+        !ini_set(opts, &n, "admin", "listen", "127.0.0.1") ||
+        !ini_set(opts, &n, "admin", "port", admin_port) ||
         !ini_set(opts, &n, "tls", "cert", CERTS_DIR "/server.crt") ||
         !ini_set(opts, &n, "tls", "key", CERTS_DIR "/server.key") ||
         !ini_set(opts, &n, "tls", "client_ca", CERTS_DIR "/ca.crt") ||
@@ -833,7 +837,8 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
     out = open_memstream(&text, &cap);
     if (out == NULL)
         goto fail;
-    static const char *const sections[] = { "gateway", "tls", "database", "privacy", "log" };
+    static const char *const sections[] = { "gateway", "admin", "tls", "database", "privacy",
+                                            "log" };
     for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
         fprintf(out, "[%s]\n", sections[s]);
         for (size_t i = 0; i < n; i++) {
@@ -935,7 +940,9 @@ bool tgw_start(struct tgw *gw, const char *conninfo, const char *extra_ini)
         return false;
     }
     gw->port = free_port();
-    if (gw->port <= 0 || !write_gateway_config(gw, conninfo, extra_ini))
+    gw->admin_port = free_port();
+    if (gw->port <= 0 || gw->admin_port <= 0 || gw->admin_port == gw->port ||
+        !write_gateway_config(gw, conninfo, extra_ini))
         return false;
     return tgw_start_again(gw);
 }
@@ -1160,4 +1167,70 @@ Frame *tsubmit(struct client_conn *c, Minyi__V1__Report *r, struct frame_arena *
     f.body_case = MINYI__V1__FRAME__BODY_SUBMIT;
     f.submit = &req;
     return client_call(c, &f, arena, err, errlen);
+}
+
+int tgw_http_get(const struct tgw *gw, const char *path, char *body, size_t len)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)gw->admin_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    char req[512], *resp = NULL;
+    size_t got = 0, cap = 0;
+    int status = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        fprintf(stderr, "harness: connect to the admin port %d: %s\n", gw->admin_port,
+                strerror(errno));
+        goto out;
+    }
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n) {
+        fprintf(stderr, "harness: cannot send the request for %s\n", path);
+        goto out;
+    }
+    /* HTTP/1.0 without keep-alive: the answer ends when the server closes. */
+    long long deadline = now_ms() + HTTP_TIMEOUT_MS;
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        long long left = deadline - now_ms();
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+            fprintf(stderr, "harness: no whole answer for %s within %d ms\n", path,
+                    HTTP_TIMEOUT_MS);
+            goto out;
+        }
+        if (got + 4096 + 1 > cap) {
+            char *p = realloc(resp, cap = cap * 2 + 8192);
+            if (p == NULL)
+                goto out;
+            resp = p;
+        }
+        ssize_t r = read(fd, resp + got, cap - got - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            fprintf(stderr, "harness: reading the answer for %s: %s\n", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    if (resp == NULL)
+        goto bad;
+    resp[got] = '\0';
+    int code;
+    char *sep = strstr(resp, "\r\n\r\n");
+    if (sscanf(resp, "HTTP/1.%*d %d", &code) != 1 || sep == NULL)
+        goto bad;
+    if (body != NULL && len > 0)
+        snprintf(body, len, "%s", sep + 4);
+    status = code;
+    goto out;
+bad:
+    fprintf(stderr, "harness: malformed HTTP answer for %s\n", path);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(resp);
+    return status;
 }

@@ -70,6 +70,7 @@ long long tdb_scalar(const char *conninfo, const char *sql, int nparams,
 struct tgw {
     pid_t pid;               /* 0 when not running */
     int port;
+    int admin_port;          /* [admin] port: /metrics and /healthz on 127.0.0.1 */
     char dir[PATH_MAX];      /* holds minyid.conf, pii.key and minyid.log */
     char conf[PATH_MAX];
     char log[PATH_MAX];      /* stderr of every run, appended */
@@ -96,6 +97,11 @@ void tgw_kill(struct tgw *gw);
 bool tgw_log_contains(const struct tgw *gw, const char *needle);
 /* Copies the gateway's log to stderr, for a failing test's output. */
 void tgw_dump_log(const struct tgw *gw);
+/* GET path from the gateway's admin listener (HTTP/1.0, up to 10 s).
+ * Answers the status code with the body NUL-terminated in body (len
+ * bytes at most, cut when longer), or -1 (printed) when there was no
+ * well-formed answer. */
+int tgw_http_get(const struct tgw *gw, const char *path, char *body, size_t len);
 
 /* ---- certificates, principals, profiles ---------------------------------- */
 
