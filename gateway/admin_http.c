@@ -139,6 +139,20 @@ static void write_queue(struct evbuffer *out, const struct store_gauge *g, size_
     }
 }
 
+/* A gauge family with one sample per row called which, labelled by
+ * label1 (and label2 when key2 is not NULL). */
+static void write_rows(struct evbuffer *out, const struct store_gauge *g, size_t n,
+                       const char *which, const char *family, const char *help, const char *key1,
+                       const char *key2)
+{
+    metrics_family(out, family, "gauge", help);
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(g[k].name, which) == 0)
+            metrics_sample(out, family,
+                           (const char *const[]){ key1, g[k].label1, key2, g[k].label2, NULL },
+                           g[k].value);
+}
+
 static bool seen_before(const struct store_gauge *g, size_t upto, const char *name,
                         const char *label1)
 {
@@ -148,71 +162,53 @@ static bool seen_before(const struct store_gauge *g, size_t upto, const char *na
     return false;
 }
 
+/* Rows of dest still to deliver: every state the query counts but dead. */
+static double backlog_of(const struct store_gauge *g, size_t n, const char *dest)
+{
+    double v = 0;
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(g[k].name, "outbox") == 0 && strcmp(g[k].label2, "dead") != 0 &&
+            strcmp(g[k].label1, dest) == 0)
+            v += g[k].value;
+    return v;
+}
+
 /* The backlog of each destination (pending and in_flight rows), with 0 for
  * a configured peer that has none. */
 static void write_outbox(struct evbuffer *out, const struct gw *gw, const struct store_gauge *g,
                          size_t n)
 {
-    metrics_family(out, "minyi_outbox_rows", "gauge",
-                   "Outbox rows not yet delivered (pending, in_flight) or given up (dead), by "
-                   "destination and state.");
-    for (size_t k = 0; k < n; k++)
-        if (strcmp(g[k].name, "outbox") == 0)
-            metrics_sample(out, "minyi_outbox_rows",
-                           (const char *const[]){ "destination", g[k].label1, "state", g[k].label2,
-                                                  NULL },
-                           g[k].value);
+    write_rows(out, g, n, "outbox", "minyi_outbox_rows",
+               "Outbox rows not yet delivered (pending, in_flight) or given up (dead), by "
+               "destination and state.",
+               "destination", "state");
     metrics_family(out, "minyi_outbox_backlog", "gauge",
                    "Outbox rows still to deliver (pending and in_flight), by destination.");
-    for (int i = 0; i < gw->cfg.n_peers; i++) {
-        double v = 0;
-        for (size_t k = 0; k < n; k++)
-            if (strcmp(g[k].name, "outbox") == 0 && strcmp(g[k].label2, "dead") != 0 &&
-                strcmp(g[k].label1, gw->cfg.peers[i].name) == 0)
-                v += g[k].value;
+    for (int i = 0; i < gw->cfg.n_peers; i++)
         metrics_sample(out, "minyi_outbox_backlog",
-                       (const char *const[]){ "destination", gw->cfg.peers[i].name, NULL }, v);
-    }
-    for (size_t k = 0; k < n; k++) {
-        if (strcmp(g[k].name, "outbox") != 0 || config_peer(&gw->cfg, g[k].label1) != NULL ||
-            seen_before(g, k, "outbox", g[k].label1))
-            continue;
-        double v = 0;
-        for (size_t j = k; j < n; j++)
-            if (strcmp(g[j].name, "outbox") == 0 && strcmp(g[j].label2, "dead") != 0 &&
-                strcmp(g[j].label1, g[k].label1) == 0)
-                v += g[j].value;
-        metrics_sample(out, "minyi_outbox_backlog",
-                       (const char *const[]){ "destination", g[k].label1, NULL }, v);
-    }
-    metrics_family(out, "minyi_outbox_oldest_age_seconds", "gauge",
-                   "Age of the oldest outbox row still to deliver, by destination.");
+                       (const char *const[]){ "destination", gw->cfg.peers[i].name, NULL },
+                       backlog_of(g, n, gw->cfg.peers[i].name));
     for (size_t k = 0; k < n; k++)
-        if (strcmp(g[k].name, "outbox_oldest") == 0)
-            metrics_sample(out, "minyi_outbox_oldest_age_seconds",
-                           (const char *const[]){ "destination", g[k].label1, NULL }, g[k].value);
+        if (strcmp(g[k].name, "outbox") == 0 && config_peer(&gw->cfg, g[k].label1) == NULL &&
+            !seen_before(g, k, "outbox", g[k].label1))
+            metrics_sample(out, "minyi_outbox_backlog",
+                           (const char *const[]){ "destination", g[k].label1, NULL },
+                           backlog_of(g, n, g[k].label1));
+    write_rows(out, g, n, "outbox_oldest", "minyi_outbox_oldest_age_seconds",
+               "Age of the oldest outbox row still to deliver, by destination.", "destination",
+               NULL);
 }
 
 static void write_results(struct evbuffer *out, const struct store_gauge *g, size_t n)
 {
-    metrics_family(out, "minyi_results_owed", "gauge",
-                   "Results kept for a lower instance that it has not acknowledged yet, by its "
-                   "peer principal.");
-    for (size_t k = 0; k < n; k++)
-        if (strcmp(g[k].name, "results_owed") == 0)
-            metrics_sample(out, "minyi_results_owed",
-                           (const char *const[]){ "peer_id", g[k].label1, "peer", g[k].label2,
-                                                  NULL },
-                           g[k].value);
-    metrics_family(out, "minyi_results_lag_seconds", "gauge",
-                   "Age of the oldest result a lower instance has not acknowledged, by its peer "
-                   "principal.");
-    for (size_t k = 0; k < n; k++)
-        if (strcmp(g[k].name, "results_owed_oldest") == 0)
-            metrics_sample(out, "minyi_results_lag_seconds",
-                           (const char *const[]){ "peer_id", g[k].label1, "peer", g[k].label2,
-                                                  NULL },
-                           g[k].value);
+    write_rows(out, g, n, "results_owed", "minyi_results_owed",
+               "Results kept for a lower instance that it has not acknowledged yet, by its peer "
+               "principal.",
+               "peer_id", "peer");
+    write_rows(out, g, n, "results_owed_oldest", "minyi_results_lag_seconds",
+               "Age of the oldest result a lower instance has not acknowledged, by its peer "
+               "principal.",
+               "peer_id", "peer");
 }
 
 static void on_gauges(void *arg, int code, const struct store_gauge *g, size_t n)

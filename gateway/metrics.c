@@ -125,14 +125,23 @@ static const char *code_name(int slot)
     return v != NULL ? v->name : "UNKNOWN";
 }
 
-/* One sample per code that has counted something, so the page does not
- * carry a row of zeros for every code. */
-static void write_by_code(struct evbuffer *out, const char *name, const uint64_t *counts)
+/* A family by code, one sample per code that has counted something, so
+ * the page does not carry a row of zeros for every code. */
+static void write_by_code(struct evbuffer *out, const char *name, const char *help,
+                          const uint64_t *counts)
 {
+    metrics_family(out, name, "counter", help);
     for (int i = 0; i < METRICS_ERROR_CODES; i++)
         if (counts[i] != 0)
             metrics_sample(out, name, (const char *const[]){ "code", code_name(i), NULL },
                            (double)counts[i]);
+}
+
+/* A counter family without labels. */
+static void write_counter(struct evbuffer *out, const char *name, const char *help, uint64_t v)
+{
+    metrics_family(out, name, "counter", help);
+    metrics_sample(out, name, NULL, (double)v);
 }
 
 void metrics_write_registry(struct evbuffer *out)
@@ -143,29 +152,25 @@ void metrics_write_registry(struct evbuffer *out)
         [METRICS_REFUSED_SETUP_FAILED] = "setup_failed",
     };
 
-    metrics_family(out, "minyi_connections_accepted_total", "counter",
-                   "TCP connections accepted on the protocol port.");
-    metrics_sample(out, "minyi_connections_accepted_total", NULL,
-                   (double)metrics.connections_accepted);
+    write_counter(out, "minyi_connections_accepted_total",
+                  "TCP connections accepted on the protocol port.", metrics.connections_accepted);
     metrics_family(out, "minyi_connections_refused_total", "counter",
                    "TCP connections closed at once, by reason.");
     for (int i = 0; i < METRICS_REFUSALS; i++)
         metrics_sample(out, "minyi_connections_refused_total",
                        (const char *const[]){ "reason", refusal_names[i], NULL },
                        (double)metrics.connections_refused[i]);
-    metrics_family(out, "minyi_tls_handshakes_total", "counter",
-                   "TLS handshakes completed with ALPN minyi/1 and a client certificate.");
-    metrics_sample(out, "minyi_tls_handshakes_total", NULL, (double)metrics.tls_handshakes);
-    metrics_family(out, "minyi_tls_handshake_failures_total", "counter",
-                   "TLS handshakes that failed, passed their deadline, or lacked ALPN or a "
-                   "certificate.");
-    metrics_sample(out, "minyi_tls_handshake_failures_total", NULL,
-                   (double)metrics.tls_handshake_failures);
-    metrics_family(out, "minyi_frames_received_total", "counter",
-                   "Frames received from clients and decoded.");
-    metrics_sample(out, "minyi_frames_received_total", NULL, (double)metrics.frames_received);
-    metrics_family(out, "minyi_frames_sent_total", "counter", "Frames queued to clients.");
-    metrics_sample(out, "minyi_frames_sent_total", NULL, (double)metrics.frames_sent);
+    write_counter(out, "minyi_tls_handshakes_total",
+                  "TLS handshakes completed with ALPN minyi/1 and a client certificate.",
+                  metrics.tls_handshakes);
+    write_counter(out, "minyi_tls_handshake_failures_total",
+                  "TLS handshakes that failed, passed their deadline, or lacked ALPN or a "
+                  "certificate.",
+                  metrics.tls_handshake_failures);
+    write_counter(out, "minyi_frames_received_total", "Whole frames taken from clients.",
+                  metrics.frames_received);
+    write_counter(out, "minyi_frames_sent_total", "Frames queued to clients.",
+                  metrics.frames_sent);
 
     metrics_family(out, "minyi_requests_total", "counter",
                    "Requests dispatched, by type (the Frame body's field name).");
@@ -174,26 +179,25 @@ void metrics_write_registry(struct evbuffer *out)
             metrics_sample(out, "minyi_requests_total",
                            (const char *const[]){ "type", body_name(i), NULL },
                            (double)metrics.requests[i]);
-    metrics_family(out, "minyi_errors_total", "counter", "Error frames sent, by code.");
-    write_by_code(out, "minyi_errors_total", metrics.errors);
+    write_by_code(out, "minyi_errors_total", "Error frames sent, by code.", metrics.errors);
 
-    metrics_family(out, "minyi_reports_accepted_total", "counter",
-                   "Submissions answered with a receipt (committed), retries included.");
-    metrics_sample(out, "minyi_reports_accepted_total", NULL, (double)metrics.reports_accepted);
-    metrics_family(out, "minyi_reports_duplicate_total", "counter",
-                   "Submissions answered with the receipt of an earlier one with the same "
-                   "client_report_id.");
-    metrics_sample(out, "minyi_reports_duplicate_total", NULL, (double)metrics.reports_duplicate);
-    metrics_family(out, "minyi_reports_rejected_total", "counter",
-                   "Submissions answered with an error, by code.");
-    write_by_code(out, "minyi_reports_rejected_total", metrics.reports_rejected);
+    write_counter(out, "minyi_reports_accepted_total",
+                  "Submissions answered with a receipt (committed), retries included.",
+                  metrics.reports_accepted);
+    write_counter(out, "minyi_reports_duplicate_total",
+                  "Submissions answered with the receipt of an earlier one with the same "
+                  "client_report_id.",
+                  metrics.reports_duplicate);
+    write_by_code(out, "minyi_reports_rejected_total",
+                  "Submissions answered with an error, by code.", metrics.reports_rejected);
 
-    metrics_write_hist(out, "minyi_intake_batch_size", "Reports per intake transaction.",
+    metrics_write_hist(out, "minyi_intake_batch_size", "Distinct reports per intake transaction.",
                        &metrics.intake_batch_size);
     metrics_write_hist(out, "minyi_intake_commit_seconds",
                        "Time from sending an intake transaction to its COMMIT answered.",
                        &metrics.intake_commit_seconds);
     metrics_write_hist(out, "minyi_ack_seconds",
-                       "Time from a submission decoded to its receipt queued to the client.",
+                       "Time from a valid submission handed to storage to its receipt queued to "
+                       "the client.",
                        &metrics.ack_seconds);
 }

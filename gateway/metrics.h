@@ -60,7 +60,7 @@ struct metrics {
     uint64_t reports_rejected[METRICS_ERROR_CODES];
     struct metrics_hist intake_batch_size;     /* reports per intake transaction */
     struct metrics_hist intake_commit_seconds; /* intake transaction, sent to answered */
-    struct metrics_hist ack_seconds;           /* submission decoded to its receipt queued */
+    struct metrics_hist ack_seconds;           /* valid submission handed to storage to its receipt queued */
 };
 
 extern struct metrics metrics;
