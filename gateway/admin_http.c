@@ -9,6 +9,7 @@
 #include "forwarder.h"
 #include "log.h"
 #include "metrics.h"
+#include "results.h"
 #include "session.h"
 
 struct admin_pending;
@@ -233,6 +234,16 @@ static void on_gauges(void *arg, int code, const struct store_gauge *g, size_t n
                    "1 when the database answered this scrape's query, else 0 (and the queue, "
                    "outbox and results families are left out).");
     metrics_sample(out, "minyi_database_up", NULL, code == 0 ? 1 : 0);
+    metrics_family(out, "minyi_results_pull_age_seconds", "gauge",
+                   "Seconds since the instance above last answered a pull of results (since the "
+                   "start when it never has), by peer.");
+    for (int i = 0; i < gw->cfg.n_peers; i++) {
+        int64_t age = results_pull_age_ms(forwarder_results(gw), i);
+        if (age >= 0)
+            metrics_sample(out, "minyi_results_pull_age_seconds",
+                           (const char *const[]){ "peer", gw->cfg.peers[i].name, NULL },
+                           (double)age / 1000);
+    }
     metrics_family(out, "minyi_forwarder_progressing", "gauge",
                    "1 when the forwarder's claims are answered or it has nothing to do, else 0.");
     metrics_sample(out, "minyi_forwarder_progressing", NULL,

@@ -646,3 +646,8 @@ bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen)
              (long long)idle);
     return false;
 }
+
+const struct results *forwarder_results(const struct gw *gw)
+{
+    return gw->fwd != NULL ? gw->fwd->results : NULL;
+}

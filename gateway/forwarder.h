@@ -46,6 +46,10 @@ void forwarder_free(struct gw *gw);
  * with a short reason in why. */
 bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen);
 
+/* The results puller of the forwarder (NULL without one), for the
+ * metrics page. */
+const struct results *forwarder_results(const struct gw *gw);
+
 /* For results.c: sends f (its id is set here) on the connection to the
  * peer of that index among the [peer.NAME] sections.  False when the
  * connection is not up: it is then made, also with no outbox row due, and

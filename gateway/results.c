@@ -38,6 +38,7 @@ struct rpeer {
     bool storing;                  /* a batch is being stored */
     size_t n_storing;              /* results in that batch */
     bool failing;                  /* the last pull failed (logged once, not every time) */
+    int64_t answered_ms;           /* monotonic: last pull answered with results_ok (or start) */
     int64_t ack[RESULTS_ACK_MAX];  /* stored, to acknowledge in the next request */
     size_t n_ack;
 };
@@ -287,6 +288,7 @@ bool results_on_answer(struct results *rs, int peer, const Frame *f)
     if (p->failing)
         log_info("event=results_pull_recovered dest=%s", peer_name(p));
     p->failing = false;
+    p->answered_ms = clock_mono_ms();
     /* The upper instance has committed these acknowledgements. */
     p->n_ack = 0;
     if (rs->stopping)
@@ -329,6 +331,7 @@ struct results *results_new(struct gw *gw, struct forwarder *fw)
     for (int i = 0; i < rs->n_peers; i++) {
         rs->peers[i].rs = rs;
         rs->peers[i].idx = i;
+        rs->peers[i].answered_ms = clock_mono_ms();
     }
     struct timeval tv = { cfg->results_interval_ms / 1000,
                           (cfg->results_interval_ms % 1000) * 1000 };
@@ -355,4 +358,11 @@ void results_free(struct results *rs)
         event_free(rs->timer);
     free(rs->peers);
     free(rs);
+}
+
+int64_t results_pull_age_ms(const struct results *rs, int peer)
+{
+    if (rs == NULL || peer < 0 || peer >= rs->n_peers)
+        return -1;
+    return clock_mono_ms() - rs->peers[peer].answered_ms;
 }

@@ -17,6 +17,7 @@
 #define MINYI_RESULTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "frame.h"
 #include "server.h"
@@ -46,6 +47,10 @@ void results_conn_up(struct results *rs, int peer);
  * results request (it is then handled); false for anything else.  f is
  * only read during the call. */
 bool results_on_answer(struct results *rs, int peer, const Frame *f);
+/* Milliseconds since peer last answered a pull (since the start when it
+ * never has): how far behind the results from above may be.  -1 when
+ * there is no such peer. */
+int64_t results_pull_age_ms(const struct results *rs, int peer);
 /* Stops pulling; a batch being stored is still stored, not acknowledged. */
 void results_stop(struct results *rs);
 /* After the store has drained. */

@@ -25,6 +25,8 @@
 #define METRICS_MAX (1u << 20)  /* bytes of a /metrics page read */
 #define HEALTH_CHANGE_MS 30000  /* /healthz must follow the database within this */
 #define HEALTH_STEP_MS 200
+#define LOWER_REGION "330401"   /* the lower instance that forwards to env's gateway */
+#define ARRIVE_MS 20000         /* a forwarded report must be delivered within this */
 
 static struct itenv env;
 
@@ -52,15 +54,15 @@ static double sample(const char *page, const char *series)
     return NAN;
 }
 
-/* Fetches /metrics, asserts 200 and that promtool accepts the page. */
-static char *scrape(void)
+/* Fetches gw's /metrics, asserts 200 and that promtool accepts the page. */
+static char *scrape_gw(const struct tgw *gw)
 {
     char *page = malloc(METRICS_MAX);
     char path[PATH_MAX + 32], cmd[2 * PATH_MAX + 64], out[4096] = "";
     assert_non_null(page);
-    assert_int_equal(tgw_http_get(&env.gw, "/metrics", page, METRICS_MAX), 200);
+    assert_int_equal(tgw_http_get(gw, "/metrics", page, METRICS_MAX), 200);
 
-    snprintf(path, sizeof(path), "%s/metrics.txt", env.gw.dir);
+    snprintf(path, sizeof(path), "%s/metrics.txt", gw->dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(page, f);
@@ -77,6 +79,11 @@ static char *scrape(void)
         fail_msg("promtool rejects the /metrics page");
     }
     return page;
+}
+
+static char *scrape(void)
+{
+    return scrape_gw(&env.gw);
 }
 
 static void test_metrics_count_known_traffic(void **state)
@@ -246,6 +253,72 @@ static void test_metrics_show_the_outbox(void **state)
     client_close(editor);
 }
 
+/* A lower instance forwards a report to env's gateway: its backlog drains
+ * to 0 and its pull of results is recent; once the report is adopted above,
+ * the upper instance owes the lower one that result.  The lower pulls only
+ * when it connects, so the result stays owed while the test looks. */
+static void test_metrics_follow_a_delivery(void **state)
+{
+    (void)state;
+    struct tgw lower;
+    char conninfo[1024], ini[4096], receipt[IT_RECEIPT_MAX], series[256];
+    int64_t peer_id = tprincipal_add(env.conninfo, "peer1", "peer", LOWER_REGION, true);
+
+    assert_true(peer_id > 0);
+    assert_true(tpg_create_db(&env.pg, "observe_lower", conninfo, sizeof(conninfo)));
+    snprintf(ini, sizeof(ini),
+             "[gateway]\nbody_region = %s\nbody_name = 南湖区政协\n"
+             "[forward]\npoll_ms = 100\nresults_interval_ms = 3600000\n"
+             "[peer.province]\nhost = 127.0.0.1\nport = %d\nca = %s\nserver_name = localhost\n"
+             "cert = %s\nkey = %s\n",
+             LOWER_REGION, env.gw.port, tcert("ca", "crt"), tcert("peer1", "crt"),
+             tcert("peer1", "key"));
+    assert_true(tgw_start(&lower, conninfo, ini));
+    assert_true(tprincipal_add(conninfo, "contact1", "contact", LOWER_REGION, true) > 0);
+    assert_true(tprincipal_add(conninfo, "editor1", "editor", LOWER_REGION, true) > 0);
+    struct client_conn *contact = itconnect_gw(&lower, "contact1");
+    struct client_conn *editor = itconnect_gw(&lower, "editor1");
+
+    itsubmit_forwarded(contact, editor, "区里转报的情况", "province", receipt);
+    const char *params[1] = { receipt };
+    char *up = NULL;
+    for (long long until = itnow_ms() + ARRIVE_MS; up == NULL || up[0] == '\0';) {
+        free(up);
+        up = itdb_text(conninfo,
+                       "SELECT o.upstream_receipt FROM outbox o JOIN reports r"
+                       " ON r.id = o.report_id WHERE r.receipt = $1 AND o.state = 'delivered'",
+                       1, params);
+        if ((up == NULL || up[0] == '\0') && itnow_ms() > until)
+            fail_msg("the report was not delivered within %d ms", ARRIVE_MS);
+        if (up == NULL || up[0] == '\0')
+            itsleep_ms(HEALTH_STEP_MS);
+    }
+    char *page = scrape_gw(&lower);
+    assert_true(sample(page, "minyi_outbox_backlog{destination=\"province\"}") == 0);
+    assert_true(isnan(sample(page, "minyi_outbox_oldest_age_seconds{destination=\"province\"}")));
+    double age = sample(page, "minyi_results_pull_age_seconds{peer=\"province\"}");
+    assert_true(age >= 0 && age < 3600);
+    assert_true(sample(page, "minyi_forwarder_progressing") == 1);
+    free(page);
+
+    struct client_conn *upper_editor = itconnect(&env, "editor1");
+    itclaim_ok(upper_editor, up);
+    itdecide_ok(upper_editor, up, MINYI__V1__DECISION__ADOPT, NULL);
+    page = scrape();
+    snprintf(series, sizeof(series), "minyi_results_owed{peer_id=\"%lld\",peer=\"peer1\"}",
+             (long long)peer_id);
+    assert_true(sample(page, series) == 1);
+    snprintf(series, sizeof(series),
+             "minyi_results_lag_seconds{peer_id=\"%lld\",peer=\"peer1\"}", (long long)peer_id);
+    assert_true(sample(page, series) >= 0);
+    free(page);
+    free(up);
+    client_close(upper_editor);
+    client_close(contact);
+    client_close(editor);
+    assert_int_equal(tgw_stop(&lower, SIGTERM), 0);
+}
+
 static void test_unknown_admin_path_is_404(void **state)
 {
     (void)state;
@@ -283,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_metrics_count_known_traffic),
         cmocka_unit_test(test_metrics_count_handshake_failures),
         cmocka_unit_test(test_metrics_show_the_outbox),
+        cmocka_unit_test(test_metrics_follow_a_delivery),
         cmocka_unit_test(test_unknown_admin_path_is_404),
         cmocka_unit_test(test_log_level_holds_for_the_store),
         cmocka_unit_test(test_healthz_follows_the_database),

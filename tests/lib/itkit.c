@@ -261,22 +261,29 @@ void itclaim_ok(struct client_conn *c, const char *receipt)
     frame_arena_free(a);
 }
 
-void itforward_ok(struct client_conn *c, const char *receipt, const char *dest)
+void itdecide_ok(struct client_conn *c, const char *receipt, int decision, const char *dest)
 {
     struct frame_arena *a = NULL;
     Frame f = MINYI__V1__FRAME__INIT;
     Minyi__V1__DecideRequest q = MINYI__V1__DECIDE_REQUEST__INIT;
-    ProtobufCBinaryData d = frame_bytes(dest);
+    ProtobufCBinaryData d = frame_bytes(dest != NULL ? dest : "");
     q.receipt = frame_bytes(receipt);
-    q.decision = MINYI__V1__DECISION__FORWARD;
-    q.destinations = &d;
-    q.n_destinations = 1;
+    q.decision = decision;
+    if (dest != NULL) {
+        q.destinations = &d;
+        q.n_destinations = 1;
+    }
     f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
     f.decide = &q;
     Frame *ans = itcall(c, &f, &a);
     if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
         itexpect_error(ans, 0, NULL); /* fails, naming the error */
     frame_arena_free(a);
+}
+
+void itforward_ok(struct client_conn *c, const char *receipt, const char *dest)
+{
+    itdecide_ok(c, receipt, MINYI__V1__DECISION__FORWARD, dest);
 }
 
 void itsubmit_forwarded(struct client_conn *contact, struct client_conn *editor,

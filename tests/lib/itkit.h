@@ -71,6 +71,10 @@ Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena);
 /* The editor on c claims receipt; fails the test, naming the error, unless
  * the answer is claim_ok. */
 void itclaim_ok(struct client_conn *c, const char *receipt);
+/* The editor on c decides the claimed receipt (a MINYI__V1__DECISION__*
+ * value; dest is the one destination of a forward, else NULL); fails the
+ * test unless the answer is decide_ok. */
+void itdecide_ok(struct client_conn *c, const char *receipt, int decision, const char *dest);
 /* The editor on c forwards the claimed receipt to dest; fails the test
  * unless the answer is decide_ok. */
 void itforward_ok(struct client_conn *c, const char *receipt, const char *dest);
