@@ -53,44 +53,12 @@
 #define LEVEL "省领导"
 #define CLI_OUT_MAX (64 * 1024)
 
-struct inst {
-    struct tgw gw;
-    char conninfo[1024];
-    const char *region, *name;
-};
-
 static struct tpg pg;
 static bool pg_up;
-static struct inst prov, city, dist;
+static struct itinst prov, city, dist;
 static char dir[64];                 /* client profiles for the CLI */
 
 /* ---- setting up three instances ----------------------------------------------- */
-
-static bool inst_up(struct inst *in, const char *db, const char *region, const char *name,
-                    const char *upper_dest, const struct inst *upper, const char *peer_cert)
-{
-    char ini[4096];
-    int n;
-
-    in->region = region;
-    in->name = name;
-    if (!tpg_create_db(&pg, db, in->conninfo, sizeof in->conninfo))
-        return false;
-    n = snprintf(ini, sizeof ini, "[gateway]\nbody_region = %s\nbody_name = %s\n", region, name);
-    if (upper != NULL)
-        n += snprintf(ini + n, sizeof ini - (size_t)n,
-                      "[triage]\ndestinations = %s\n"
-                      "[forward]\npoll_ms = 100\nresults_interval_ms = %d\n"
-                      "backoff_min_ms = 200\nbackoff_max_ms = 800\ntimeout_ms = 5000\n"
-                      "[peer.%s]\nhost = 127.0.0.1\nport = %d\nca = %s\nserver_name = localhost\n"
-                      "cert = %s\nkey = %s\n",
-                      upper_dest, RESULTS_INTERVAL_MS, upper_dest, upper->gw.port,
-                      tcert("ca", "crt"), tcert(peer_cert, "crt"), tcert(peer_cert, "key"));
-    if ((size_t)n >= sizeof ini)
-        return false;
-    return tgw_start(&in->gw, in->conninfo, ini) &&
-           tprincipal_add(in->conninfo, "editor1", "editor", region, true) > 0;
-}
 
 static int setup(void **state)
 {
@@ -99,13 +67,16 @@ static int setup(void **state)
         return -1;
     pg_up = true;
     /* From the top, so that each lower one can name the port above it. */
-    if (!inst_up(&prov, "province", PROV_REGION, PROV_NAME, NULL, NULL, NULL) ||
+    if (!itinst_up(&pg, &prov, "province", PROV_REGION, PROV_NAME, NULL, NULL, NULL,
+                   RESULTS_INTERVAL_MS) ||
         tprincipal_add(prov.conninfo, "peer2", "peer", CITY_REGION, true) <= 0 ||
-        !inst_up(&city, "city", CITY_REGION, CITY_NAME, "province", &prov, "peer2") ||
+        !itinst_up(&pg, &city, "city", CITY_REGION, CITY_NAME, "province", &prov, "peer2",
+                   RESULTS_INTERVAL_MS) ||
         tprincipal_add(city.conninfo, "peer1", "peer", DIST_REGION, true) <= 0 ||
         tprincipal_add(city.conninfo, "editor2", "peer", HAND_REGION, true) <= 0 ||
         tprincipal_add(city.conninfo, "contact2", "contact", CITY_REGION, true) <= 0 ||
-        !inst_up(&dist, "district", DIST_REGION, DIST_NAME, "city", &city, "peer1") ||
+        !itinst_up(&pg, &dist, "district", DIST_REGION, DIST_NAME, "city", &city, "peer1",
+                   RESULTS_INTERVAL_MS) ||
         tprincipal_add(dist.conninfo, "contact1", "contact", DIST_REGION, true) <= 0)
         return -1;
     snprintf(dir, sizeof dir, "/tmp/it_journey-XXXXXX");
@@ -118,7 +89,7 @@ static int teardown(void **state)
 {
     (void)state;
     int bad = 0;
-    struct inst *all[] = { &dist, &city, &prov };
+    struct itinst *all[] = { &dist, &city, &prov };
     for (size_t i = 0; i < 3; i++) {
         if (all[i]->gw.pid > 0) {
             int code = tgw_stop(&all[i]->gw, SIGTERM);
@@ -140,7 +111,7 @@ static int teardown(void **state)
 /* ---- requests ------------------------------------------------------------------- */
 
 
-static void claim(const struct inst *in, const char *receipt)
+static void claim(const struct itinst *in, const char *receipt)
 {
     struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
     itclaim_ok(ed, receipt);
@@ -169,7 +140,7 @@ static Frame *decide_frame(struct client_conn *ed, const char *receipt, int deci
     return itcall(ed, &f, a);
 }
 
-static void decide(const struct inst *in, const char *receipt, int decision, const char *dest,
+static void decide(const struct itinst *in, const char *receipt, int decision, const char *dest,
                    const char *note)
 {
     struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
@@ -194,23 +165,6 @@ static void submit_at_district(char *receipt)
 
 /* ---- waiting on the databases ----------------------------------------------------- */
 
-/* Polls until sql (one text parameter) answers want; false after ms. */
-static bool wait_text(const char *conninfo, const char *sql, const char *param,
-                      const char *want, int ms)
-{
-    const char *p[1] = { param };
-    long long until = itnow_ms() + ms;
-    do {
-        char *v = itdb_text(conninfo, sql, param != NULL ? 1 : 0, param != NULL ? p : NULL);
-        bool ok = v != NULL && strcmp(v, want) == 0;
-        free(v);
-        if (ok)
-            return true;
-        itsleep_ms(50);
-    } while (itnow_ms() < until);
-    return false;
-}
-
 static void dump_logs(void)
 {
     tgw_dump_log(&dist.gw);
@@ -218,9 +172,9 @@ static void dump_logs(void)
     tgw_dump_log(&prov.gw);
 }
 
-static void expect_state(const struct inst *in, const char *receipt, const char *state)
+static void expect_state(const struct itinst *in, const char *receipt, const char *state)
 {
-    if (!wait_text(in->conninfo, "SELECT state FROM reports WHERE receipt = $1", receipt, state,
+    if (!itwait_text(in->conninfo, "SELECT state FROM reports WHERE receipt = $1", receipt, state,
                    WITHIN_MS)) {
         dump_logs();
         fail_msg("%s: report %s never became %s", in->name, receipt, state);
@@ -229,11 +183,11 @@ static void expect_state(const struct inst *in, const char *receipt, const char 
 
 /* Waits until in's outbox row of the report is delivered (or further) and
  * copies the receipt above. */
-static void expect_delivered(const struct inst *in, const char *receipt, char *upstream)
+static void expect_delivered(const struct itinst *in, const char *receipt, char *upstream)
 {
     const char *sql = "SELECT o.state IN ('delivered', 'result')::text FROM outbox o"
                       " JOIN reports r ON r.id = o.report_id WHERE r.receipt = $1";
-    if (!wait_text(in->conninfo, sql, receipt, "true", WITHIN_MS)) {
+    if (!itwait_text(in->conninfo, sql, receipt, "true", WITHIN_MS)) {
         dump_logs();
         fail_msg("%s: report %s not delivered", in->name, receipt);
     }
@@ -246,7 +200,7 @@ static void expect_delivered(const struct inst *in, const char *receipt, char *u
     free(up);
 }
 
-static long long events_of(const struct inst *in, const char *receipt, const char *action)
+static long long events_of(const struct itinst *in, const char *receipt, const char *action)
 {
     const char *p[2] = { receipt, action };
     return tdb_scalar(in->conninfo,
@@ -254,7 +208,7 @@ static long long events_of(const struct inst *in, const char *receipt, const cha
                       " WHERE r.receipt = $1 AND e.action = $2", 2, p);
 }
 
-static char *outbox_state(const struct inst *in, const char *receipt)
+static char *outbox_state(const struct itinst *in, const char *receipt)
 {
     const char *p[1] = { receipt };
     char *v = itdb_text(in->conninfo,
@@ -277,7 +231,7 @@ static void to_city(char *receipt, char *city_receipt)
 
 /* Runs `minyi --profile P args...` as in's cert and returns its exit
  * status with its standard output in out (CLI_OUT_MAX bytes). */
-static int run_cli(const struct inst *in, const char *cert, const char *const *args, char *out)
+static int run_cli(const struct itinst *in, const char *cert, const char *const *args, char *out)
 {
     static char err[CLI_OUT_MAX];
     char profile[128];
@@ -477,7 +431,7 @@ static void test_lost_ack_not_applied_twice(void **state)
     /* Everything owed for it has been acknowledged... */
     const char *owed = "SELECT count(*)::text FROM results_out x JOIN reports r"
                        " ON r.id = x.report_id WHERE r.receipt = $1 AND x.acked_at IS NULL";
-    if (!wait_text(city.conninfo, owed, j_city, "0", WITHIN_MS)) {
+    if (!itwait_text(city.conninfo, owed, j_city, "0", WITHIN_MS)) {
         dump_logs();
         fail_msg("the district never acknowledged its results");
     }
@@ -486,7 +440,7 @@ static void test_lost_ack_not_applied_twice(void **state)
                            "UPDATE results_out x SET acked_at = NULL FROM reports r"
                            " WHERE r.id = x.report_id AND r.receipt = $1", 1, p);
     assert_true(owed_sql_ok);
-    if (!wait_text(city.conninfo, owed, j_city, "0", WITHIN_MS)) {
+    if (!itwait_text(city.conninfo, owed, j_city, "0", WITHIN_MS)) {
         dump_logs();
         fail_msg("the results owed again were not pulled and acknowledged again");
     }
@@ -524,7 +478,7 @@ static void test_result_waits_for_lower(void **state)
     assert_int_equal(events_of(&dist, receipt, "result_reject"), 1);
     const char *owed = "SELECT count(*)::text FROM results_out x JOIN reports r"
                        " ON r.id = x.report_id WHERE r.receipt = $1 AND x.acked_at IS NULL";
-    if (!wait_text(city.conninfo, owed, city_receipt, "0", WITHIN_MS))
+    if (!itwait_text(city.conninfo, owed, city_receipt, "0", WITHIN_MS))
         fail_msg("the reject was not acknowledged");
     const char *q[1] = { receipt };
     char *note = itdb_text(dist.conninfo,

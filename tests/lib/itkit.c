@@ -472,6 +472,49 @@ long long itdb_rows_crid(const char *conninfo, const char *crid)
                   crid);
 }
 
+bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *region,
+               const char *name, const char *upper_dest, const struct itinst *upper,
+               const char *peer_cert, int results_ms)
+{
+    char ini[4096];
+    int n;
+
+    in->region = region;
+    in->name = name;
+    if (!tpg_create_db(pg, db, in->conninfo, sizeof in->conninfo))
+        return false;
+    n = snprintf(ini, sizeof ini, "[gateway]\nbody_region = %s\nbody_name = %s\n", region, name);
+    if (upper != NULL)
+        n += snprintf(ini + n, sizeof ini - (size_t)n,
+                      "[triage]\ndestinations = %s\n"
+                      "[forward]\npoll_ms = 100\nresults_interval_ms = %d\n"
+                      "backoff_min_ms = 200\nbackoff_max_ms = 800\ntimeout_ms = 5000\n"
+                      "[peer.%s]\nhost = 127.0.0.1\nport = %d\nca = %s\nserver_name = localhost\n"
+                      "cert = %s\nkey = %s\n",
+                      upper_dest, results_ms, upper_dest, upper->gw.port, tcert("ca", "crt"),
+                      tcert(peer_cert, "crt"), tcert(peer_cert, "key"));
+    if ((size_t)n >= sizeof ini)
+        return false;
+    return tgw_start(&in->gw, in->conninfo, ini) &&
+           tprincipal_add(in->conninfo, "editor1", "editor", region, true) > 0;
+}
+
+bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,
+                 int ms)
+{
+    const char *p[1] = { param };
+    long long until = itnow_ms() + ms;
+    do {
+        char *v = itdb_text(conninfo, sql, param != NULL ? 1 : 0, param != NULL ? p : NULL);
+        bool ok = v != NULL && strcmp(v, want) == 0;
+        free(v);
+        if (ok)
+            return true;
+        itsleep_ms(50);
+    } while (itnow_ms() < until);
+    return false;
+}
+
 long long itnow_ms(void)
 {
     struct timespec ts;

@@ -83,6 +83,30 @@ void itforward_ok(struct client_conn *c, const char *receipt, const char *dest);
 void itsubmit_forwarded(struct client_conn *contact, struct client_conn *editor,
                         const char *situation, const char *dest, char *out);
 
+/* ---- a hierarchy of instances on one cluster -------------------------------- */
+
+/* One body's instance: its gateway and database, region code and name. */
+struct itinst {
+    struct tgw gw;
+    char conninfo[1024];
+    const char *region, *name;
+};
+
+/* Creates database db on pg and starts a gateway for the body region
+ * (display name name) with editor1 registered as its editor.  With upper,
+ * its one destination upper_dest forwards there with the certificate
+ * peer_cert (which upper must register as a peer), with short retry
+ * intervals and results pulled every results_ms.  False (printed) when
+ * anything fails. */
+bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *region,
+               const char *name, const char *upper_dest, const struct itinst *upper,
+               const char *peer_cert, int results_ms) __attribute__((warn_unused_result));
+
+/* Polls until sql (one text parameter, or none when param is NULL)
+ * answers want; false after ms milliseconds. */
+bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,
+                 int ms);
+
 /* ---- the minyi CLI, as a user runs it -------------------------------------- */
 
 /* Most arguments after --profile FILE. */
