@@ -15,12 +15,16 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "cli_triage.h"
 #include "cli_util.h"
@@ -38,6 +42,7 @@ static const char *const cmd_names[CLI_TRIAGE_N_CMDS] = {
     [CLI_TRIAGE_ADOPT] = "adopt",     [CLI_TRIAGE_REJECT] = "reject",
     [CLI_TRIAGE_RETURN] = "return",   [CLI_TRIAGE_MERGE] = "merge",
     [CLI_TRIAGE_FORWARD] = "forward", [CLI_TRIAGE_WATCH] = "watch",
+    [CLI_TRIAGE_ATTACHMENT] = "attachment",
 };
 
 #define C(x) (1u << CLI_TRIAGE_##x)
@@ -74,6 +79,8 @@ enum topt {
     T_INTO,
     T_INSTRUCTION,
     T_LEVEL,
+    T_INDEX,
+    T_OUT,
 };
 
 /* Each option with the commands it belongs to. */
@@ -110,6 +117,8 @@ static const struct cli_opt_def topts[] = {
     {{"into", required_argument, NULL, T_INTO}, C(MERGE)},
     {{"instruction", required_argument, NULL, T_INSTRUCTION}, C(ADOPT)},
     {{"level", required_argument, NULL, T_LEVEL}, C(ADOPT)},
+    {{"index", required_argument, NULL, T_INDEX}, C(ATTACHMENT)},
+    {{"out", required_argument, NULL, T_OUT}, C(ATTACHMENT)},
 };
 #define N_TOPTS (sizeof(topts) / sizeof(topts[0]))
 
@@ -130,8 +139,13 @@ void cli_triage_usage(FILE *out)
         "        --state is given (see outbox).  More pages: --cursor with next_cursor.\n"
         "  show RECEIPT [--version N] [--diff]\n"
         "        Every field of a version (default the latest), the history, the most\n"
-        "        similar open reports and the deliveries; --diff adds a diff of the\n"
-        "        version against the submitted text.\n"
+        "        similar open reports, the deliveries and the attachments (index, name,\n"
+        "        type, size, SHA-256); --diff adds a diff of the version against the\n"
+        "        submitted text.\n"
+        "  attachment RECEIPT [--index N] [--out FILE]\n"
+        "        Saves attachment N (default 0) of the report to FILE (default: its own\n"
+        "        name in the current directory; an existing file is not overwritten),\n"
+        "        after checking its SHA-256.\n"
         "  claim RECEIPT [--lease SECONDS]    renew RECEIPT [--lease SECONDS]\n"
         "  release RECEIPT\n"
         "        Take, extend or give back the lease on a report (default lease: the\n"
@@ -380,6 +394,15 @@ static bool apply_opt(struct cli_triage_args *a, const struct cli_raw_opt *o, ch
     case T_LEVEL:
         a->level = val;
         return true;
+    case T_INDEX:
+        if (!cli_parse_uint(val, UINT32_MAX, &v))
+            return cli_fail(err, errlen, "--index wants an attachment's number (from 0), not %s",
+                            val);
+        a->index = (uint32_t)v;
+        return true;
+    case T_OUT:
+        a->out = val;
+        return true;
     default:
         abort(); /* every option in topts has a case */
     }
@@ -538,6 +561,7 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
     r->edit = (Minyi__V1__EditRequest)MINYI__V1__EDIT_REQUEST__INIT;
     r->decide = (Minyi__V1__DecideRequest)MINYI__V1__DECIDE_REQUEST__INIT;
     r->watch = (Minyi__V1__WatchRequest)MINYI__V1__WATCH_REQUEST__INIT;
+    r->attachment = (Minyi__V1__AttachmentRequest)MINYI__V1__ATTACHMENT_REQUEST__INIT;
     Frame *f = &r->frame;
     ProtobufCBinaryData receipt = opt_bytes(a->receipt);
 
@@ -633,6 +657,13 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
         f->body_case = MINYI__V1__FRAME__BODY_WATCH;
         f->watch = &r->watch;
         r->answer = MINYI__V1__FRAME__BODY_OK;
+        return true;
+    case CLI_TRIAGE_ATTACHMENT:
+        r->attachment.receipt = receipt;
+        r->attachment.index = a->index;
+        f->body_case = MINYI__V1__FRAME__BODY_ATTACHMENT;
+        f->attachment = &r->attachment;
+        r->answer = MINYI__V1__FRAME__BODY_ATTACHMENT_OK;
         return true;
     case CLI_TRIAGE_N_CMDS:
         break;
@@ -815,6 +846,41 @@ static json_t *version_json(const Minyi__V1__ReportVersion *v)
                      "category", cat, "note", cli_jbytes(&v->note));
 }
 
+/* Room for a SHA-256 in hex and its NUL. */
+#define TRIAGE_SHA256_HEX 65
+
+static json_t *attachments_json(const Minyi__V1__ShowResponse *s)
+{
+    char hex[TRIAGE_SHA256_HEX];
+    json_t *arr = json_array();
+    for (size_t i = 0; i < s->n_attachments; i++) {
+        const Minyi__V1__AttachmentInfo *x = s->attachments[i];
+        cli_hex(&x->sha256, hex, sizeof(hex));
+        json_array_append_new(arr, json_pack("{s:I,s:o,s:o,s:I,s:s}", "index", (json_int_t)x->index,
+                                             "name", cli_jbytes(&x->name), "media_type",
+                                             cli_jbytes(&x->media_type), "size",
+                                             (json_int_t)x->size, "sha256", hex));
+    }
+    return arr;
+}
+
+static void print_attachments(const Minyi__V1__ShowResponse *s)
+{
+    char hex[TRIAGE_SHA256_HEX];
+    fputs("attachments:\n", stdout);
+    if (s->n_attachments == 0)
+        fputs("  -\n", stdout);
+    for (size_t i = 0; i < s->n_attachments; i++) {
+        const Minyi__V1__AttachmentInfo *x = s->attachments[i];
+        cli_hex(&x->sha256, hex, sizeof(hex));
+        printf("  %u\t", x->index);
+        cli_print_bytes(&x->name);
+        fputc('\t', stdout);
+        cli_print_bytes(&x->media_type);
+        printf("\t%llu bytes\tsha256=%s\n", (unsigned long long)x->size, hex);
+    }
+}
+
 static void print_show_json(const Minyi__V1__ShowResponse *s)
 {
     char st[32], urg[32], kind[32];
@@ -861,8 +927,10 @@ static void print_show_json(const Minyi__V1__ShowResponse *s)
         "claim_expires_ms", (json_int_t)s->claim_expires_ms, "history",
         history_json(s->history, s->n_history), "similar", similar, "merged_into",
         cli_jbytes(&s->merged_into), "merged_from", merged_from, "deliveries", deliveries);
-    if (j != NULL)
+    if (j != NULL) {
+        json_object_set_new(j, "attachments", attachments_json(s));
         cli_print_json(j);
+    }
 }
 
 static void print_show(bool json, const Minyi__V1__ShowResponse *s)
@@ -963,6 +1031,56 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
         }
         fputc('\n', stdout);
     }
+    print_attachments(s);
+}
+
+/* Writes an attachment to a new file after checking that its content is
+ * what its SHA-256 says; answers the exit status. */
+static int save_attachment(const struct cli_triage_args *a, const Minyi__V1__Attachment *x)
+{
+    char path[PATH_MAX], err[CLI_ERR_LEN], hex[TRIAGE_SHA256_HEX];
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+
+    if (EVP_Digest(x->content.data != NULL ? x->content.data : (const uint8_t *)"",
+                   x->content.len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        x->sha256.len != mdlen || memcmp(md, x->sha256.data, mdlen) != 0)
+        return cli_report_failure(a->json, CLIENT_ERR_PROTOCOL
+                                  "the attachment's content does not match its SHA-256");
+    if (a->out != NULL)
+        snprintf(path, sizeof(path), "%s", a->out);
+    else if (x->name.len == 0 || x->name.len >= sizeof(path) ||
+             memchr(x->name.data, '/', x->name.len) != NULL)
+        return cli_report_failure(a->json, CLIENT_ERR_PROTOCOL
+                                  "the attachment's name is not a file name; give --out FILE");
+    else
+        snprintf(path, sizeof(path), "%.*s", (int)x->name.len, (const char *)x->name.data);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fp == NULL) {
+        snprintf(err, sizeof(err), "attachment: cannot create %.900s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return cli_report_invalid(a->json, err);
+    }
+    bool ok = fwrite(x->content.data, 1, x->content.len, fp) == x->content.len;
+    ok = fclose(fp) == 0 && ok;
+    if (!ok) {
+        unlink(path);
+        snprintf(err, sizeof(err), "attachment: cannot write %.900s", path);
+        return cli_report_invalid(a->json, err);
+    }
+    cli_hex(&x->sha256, hex, sizeof(hex));
+    if (a->json) {
+        json_t *j = json_pack("{s:s,s:o,s:o,s:I,s:s}", "file", path, "name", cli_jbytes(&x->name),
+                              "media_type", cli_jbytes(&x->media_type), "size",
+                              (json_int_t)x->content.len, "sha256", hex);
+        if (j != NULL)
+            cli_print_json(j);
+    } else {
+        printf("%s\t%zu bytes\tsha256=%s\n", path, x->content.len, hex);
+    }
+    return CLI_EXIT_DONE;
 }
 
 static void print_answer(const struct cli_triage_args *a, const Frame *ans)
@@ -1024,8 +1142,9 @@ static void print_answer(const struct cli_triage_args *a, const Frame *ans)
         return;
     }
     case CLI_TRIAGE_WATCH:
+    case CLI_TRIAGE_ATTACHMENT:
     case CLI_TRIAGE_N_CMDS:
-        abort(); /* watch prints its own events */
+        abort(); /* watch prints its own events, attachment writes a file */
     }
     if (j != NULL)
         cli_print_json(j);
@@ -1048,6 +1167,8 @@ static bool answer_present(const Frame *f)
         return f->decide_ok != NULL;
     case MINYI__V1__FRAME__BODY_OK:
         return f->ok != NULL;
+    case MINYI__V1__FRAME__BODY_ATTACHMENT_OK:
+        return f->attachment_ok != NULL;
     default:
         return false;
     }
@@ -1159,7 +1280,9 @@ int cli_triage_main(int argc, char **argv, void (*usage)(FILE *out))
     }
     Frame *ans = cli_call_expect(&profile, a.json, &r.frame, r.answer, &arena, &rc);
     if (ans != NULL) {
-        if (answer_present(ans))
+        if (answer_present(ans) && a.cmd == CLI_TRIAGE_ATTACHMENT)
+            rc = save_attachment(&a, ans->attachment_ok);
+        else if (answer_present(ans))
             print_answer(&a, ans);
         else
             rc = cli_report_failure(a.json, CLIENT_ERR_PROTOCOL "answer without a body");

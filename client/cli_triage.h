@@ -1,7 +1,7 @@
 /*
  * cli_triage: the editors' commands of the `minyi` CLI — queue, show,
- * claim, renew, release, edit, adopt, reject, return, merge, forward and
- * watch.  cli.c hands the whole command line over when the command word is
+ * claim, renew, release, edit, adopt, reject, return, merge, forward,
+ * watch and attachment.  cli.c hands the whole command line over when the command word is
  * one of these (cli_triage_is_command).
  *
  * Parsing and request building are separate from sending, so the unit
@@ -37,6 +37,7 @@ enum cli_triage_cmd {
     CLI_TRIAGE_MERGE,
     CLI_TRIAGE_FORWARD,
     CLI_TRIAGE_WATCH,
+    CLI_TRIAGE_ATTACHMENT,
     CLI_TRIAGE_N_CMDS
 };
 
@@ -65,6 +66,10 @@ struct cli_triage_args {
     /* show */
     uint32_t version;
     bool diff;
+
+    /* attachment: which one, and the file to write (NULL: its own name) */
+    uint32_t index;
+    const char *out;
 
     /* claim and renew; 0 asks for the gateway's default */
     uint32_t lease_seconds;
@@ -97,6 +102,7 @@ struct cli_triage_request {
     Minyi__V1__EditRequest edit;
     Minyi__V1__DecideRequest decide;
     Minyi__V1__WatchRequest watch;
+    Minyi__V1__AttachmentRequest attachment;
     ProtobufCBinaryData destinations[CLI_TRIAGE_MAX_REPEAT];
     uint8_t *owned[3];
 };

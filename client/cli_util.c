@@ -8,6 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <ctype.h>
+
+#include <openssl/crypto.h>
+
 #include "cli_util.h"
 #include "client_err.h"
 
@@ -402,6 +406,18 @@ Frame *cli_call_expect(const struct client_profile *p, bool json, Frame *req, in
         return NULL;
     }
     return ans;
+}
+
+void cli_hex(const ProtobufCBinaryData *b, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    if (b->len == 0 || OPENSSL_buf2hexstr_ex(out, len, &n, b->data, (long)b->len, '\0') != 1) {
+        out[0] = '\0';
+        return;
+    }
+    for (char *p = out; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
 }
 
 bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)

@@ -102,6 +102,9 @@ void cli_print_json(json_t *j);
 /* Prints j on one line (JSON Lines) and releases it. */
 void cli_print_json_line(json_t *j);
 void cli_print_bytes(const ProtobufCBinaryData *b);
+/* Bytes as lower-case hexadecimal (a SHA-256 as sha256sum prints it);
+ * "" when out (len bytes) cannot hold them. */
+void cli_hex(const ProtobufCBinaryData *b, char *out, size_t len);
 /* A report's history, oldest first, one line per entry: time, state,
  * action, then for a result from above "by BODY (REGION)", a 批示 as
  * "批示 (LEVEL): TEXT", and the note, separated by tabs. */

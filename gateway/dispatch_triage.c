@@ -131,6 +131,20 @@ static void do_show(struct session *s, const Frame *f)
                     request_on_reply, req);
 }
 
+static void do_attachment(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_ATTACHMENT;
+    char receipt[TRIAGE_RECEIPT_MAX + 1];
+
+    if (!request_take_receipt(s, f->id, op, &f->attachment->receipt, "attachment.receipt",
+                              receipt))
+        return;
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        triage_attachment(s->gw->store, s->principal.id, receipt, f->attachment->index,
+                          request_on_reply, req);
+}
+
 static void do_lease(struct session *s, const Frame *f, int op)
 {
     char receipt[TRIAGE_RECEIPT_MAX + 1];
@@ -364,6 +378,7 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
     case MINYI__V1__FRAME__BODY_EDIT:
     case MINYI__V1__FRAME__BODY_DECIDE:
     case MINYI__V1__FRAME__BODY_WATCH:
+    case MINYI__V1__FRAME__BODY_ATTACHMENT:
         break;
     default:
         return false;
@@ -385,6 +400,7 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
     case MINYI__V1__FRAME__BODY_EDIT: do_edit(s, f); break;
     case MINYI__V1__FRAME__BODY_DECIDE: do_decide(s, f); break;
     case MINYI__V1__FRAME__BODY_WATCH: do_watch(s, f); break;
+    case MINYI__V1__FRAME__BODY_ATTACHMENT: do_attachment(s, f); break;
     default: break;
     }
     return true;

@@ -26,6 +26,7 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_RESULTS: return "results";
     case MINYI__V1__FRAME__BODY_OUTBOX: return "outbox";
     case MINYI__V1__FRAME__BODY_OUTBOX_ACTION: return "outbox_action";
+    case MINYI__V1__FRAME__BODY_ATTACHMENT: return "attachment";
     default: return "other";
     }
 }
@@ -108,6 +109,10 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_OUTBOX:
         f->body_case = MINYI__V1__FRAME__BODY_OUTBOX_OK;
         f->outbox_ok = (Minyi__V1__OutboxResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_ATTACHMENT:
+        f->body_case = MINYI__V1__FRAME__BODY_ATTACHMENT_OK;
+        f->attachment_ok = (Minyi__V1__Attachment *)msg;
         break;
     default:
         fatal("storage answered a request of unknown op %d", op);

@@ -102,6 +102,7 @@ enum op_kind {
 #define STMT_R_APPLY    "minyi_r_apply"
 #define STMT_O_LIST     "minyi_o_list"
 #define STMT_O_ACT      "minyi_o_act"
+#define STMT_T_ATTACH   "minyi_t_attachment"
 #define TRIAGE_PREPARE_SQL                                                                  \
     "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
     " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
@@ -128,7 +129,8 @@ enum op_kind {
     "PREPARE " STMT_R_APPLY "(text, text, jsonb) AS SELECT minyi_r_apply($1, $2, $3);"     \
     "PREPARE " STMT_O_LIST "(int8, text[], text, text, int8, int4) AS"                      \
     " SELECT minyi_o_list($1, $2, $3, $4, $5, $6);"                                        \
-    "PREPARE " STMT_O_ACT "(int8, int8, text, text) AS SELECT minyi_o_act($1, $2, $3, $4);"
+    "PREPARE " STMT_O_ACT "(int8, int8, text, text) AS SELECT minyi_o_act($1, $2, $3, $4);" \
+    "PREPARE " STMT_T_ATTACH "(int8, text, int4) AS SELECT minyi_t_attachment($1, $2, $3);"
 
 /* The metrics page's reads (gauges.c), one row per measurement: name,
  * label1, label2, value.  Backlogs count pending and in_flight outbox

@@ -7,6 +7,7 @@
  * translates, plus two things the database cannot do: open the sealed
  * personal fields, and diff two versions line by line.
  */
+#include "attach.h"
 #include "store_int.h"
 #include "triage.h"
 #include "pii.h"
@@ -34,6 +35,7 @@ enum triage_kind {
     T_R_APPLY,
     T_O_LIST,
     T_O_ACT,
+    T_ATTACHMENT,
 };
 
 /* A diff compares at most this many line pairs (the LCS table's cells). */
@@ -49,7 +51,7 @@ static const char *const known_fields[] = {
     "decide.instruction", "decide.instruction_level", "results",
     "report.client_report_id", "forward.origin_receipt", "outbox", "destinations",
     "principal.kind", "outbox.cursor", "outbox.filter.states", "outbox_action.outbox_id",
-    "outbox_action.action",
+    "outbox_action.action", "attachment.receipt", "attachment.index",
 };
 
 static const char *static_field(const char *f)
@@ -331,6 +333,23 @@ void triage_show(struct store *st, int64_t actor, const char *receipt, uint32_t 
     snprintf(sim, sizeof sim, "%.3f", TRIAGE_SIMILAR_MIN);
     param_str(op, 4, sim);
     op->show_diff = diff;
+    store_op_enqueue(st, op);
+}
+
+void triage_attachment(struct store *st, int64_t actor, const char *receipt, uint32_t index,
+                       store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_ATTACHMENT, STMT_T_ATTACH, cb, arg);
+
+    param_i64(op, 0, actor);
+    if (!t_receipt(st, op, 1, receipt, "attachment.receipt"))
+        return;
+    if (index > INT16_MAX) {
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "attachment.index",
+                      "the report has no attachment with this index", "该信息没有此序号的附件");
+        return;
+    }
+    param_i64(op, 2, index);
     store_op_enqueue(st, op);
 }
 
@@ -1052,7 +1071,7 @@ static bool build_show(const struct store *st, const json_t *j, bool diff,
         d->attempts = (uint32_t)jint(x, "attempts");
         d->next_attempt_ms = jint(x, "next_attempt_ms");
     }
-    return true;
+    return attach_show_list(json_object_get(j, "attachments"), m);
 }
 
 /* Allocates and initialises a response message of the given type. */
@@ -1110,7 +1129,8 @@ static bool build_outbox_item(const struct store *st, const json_t *x, Minyi__V1
                             &rep->name)) {
         return false;
     }
-    if (!open_sealed(st, jstr(x, "phone_enc"), STORE_AAD_PHONE, &r->phone))
+    if (!open_sealed(st, jstr(x, "phone_enc"), STORE_AAD_PHONE, &r->phone) ||
+        !attach_report_list(json_object_get(x, "attachments"), r))
         return false;
     if (json_is_string(json_object_get(x, "origin_receipt"))) {
         if (!jbytes(&fr->origin_region, x, "origin_region") ||
@@ -1310,6 +1330,12 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
         Minyi__V1__Ok *m;
         NEW_MSG(Minyi__V1__Ok, minyi__v1__ok__init, m);
         ok = m != NULL;
+        break;
+    }
+    case T_ATTACHMENT: {
+        Minyi__V1__Attachment *m;
+        NEW_MSG(Minyi__V1__Attachment, minyi__v1__attachment__init, m);
+        ok = m && attach_fill(j, m);
         break;
     }
     default:

@@ -76,6 +76,12 @@ void triage_queue(struct store *st, int64_t actor, const struct triage_queue_que
 void triage_show(struct store *st, int64_t actor, const char *receipt, uint32_t version,
                  bool diff, store_reply_cb cb, void *arg);
 
+/* Reply msg: Minyi__V1__Attachment, the report's attachment number index
+ * (from 0) with its content and stored SHA-256.  NOT_FOUND on
+ * attachment.receipt or attachment.index. */
+void triage_attachment(struct store *st, int64_t actor, const char *receipt, uint32_t index,
+                       store_reply_cb cb, void *arg);
+
 /* Reply msg: Minyi__V1__ClaimResponse.  CONFLICT naming the holder when
  * another editor holds an unexpired claim, or naming the state when the
  * report cannot be claimed. */
