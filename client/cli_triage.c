@@ -29,6 +29,7 @@
 #include "cli_triage.h"
 #include "cli_util.h"
 #include "client_err.h"
+#include "level.h"
 
 /* Options of one command line, at most this many in all. */
 #define TRIAGE_MAX_OPTS 128
@@ -42,7 +43,7 @@ static const char *const cmd_names[CLI_TRIAGE_N_CMDS] = {
     [CLI_TRIAGE_ADOPT] = "adopt",     [CLI_TRIAGE_REJECT] = "reject",
     [CLI_TRIAGE_RETURN] = "return",   [CLI_TRIAGE_MERGE] = "merge",
     [CLI_TRIAGE_FORWARD] = "forward", [CLI_TRIAGE_WATCH] = "watch",
-    [CLI_TRIAGE_ATTACHMENT] = "attachment",
+    [CLI_TRIAGE_ATTACHMENT] = "attachment", [CLI_TRIAGE_INSTRUCT] = "instruct",
 };
 
 #define C(x) (1u << CLI_TRIAGE_##x)
@@ -81,6 +82,9 @@ enum topt {
     T_LEVEL,
     T_INDEX,
     T_OUT,
+    T_LEADER,
+    T_DATE,
+    T_PAPER,
 };
 
 /* Each option with the commands it belongs to. */
@@ -96,7 +100,7 @@ static const struct cli_opt_def topts[] = {
     {{"from", required_argument, NULL, T_FROM}, C(QUEUE)},
     {{"to", required_argument, NULL, T_TO}, C(QUEUE) | C(FORWARD)},
     {{"mine", no_argument, NULL, T_MINE}, C(QUEUE)},
-    {{"text", required_argument, NULL, T_TEXT}, C(QUEUE)},
+    {{"text", required_argument, NULL, T_TEXT}, C(QUEUE) | C(INSTRUCT)},
     {{"overdue", no_argument, NULL, T_OVERDUE}, C(QUEUE)},
     {{"dead", no_argument, NULL, T_DEAD}, C(QUEUE)},
     {{"dead-delivery", no_argument, NULL, T_DEAD}, C(QUEUE)},
@@ -116,9 +120,12 @@ static const struct cli_opt_def topts[] = {
     {{"reason", required_argument, NULL, T_REASON}, C(REJECT) | C(RETURN)},
     {{"into", required_argument, NULL, T_INTO}, C(MERGE)},
     {{"instruction", required_argument, NULL, T_INSTRUCTION}, C(ADOPT)},
-    {{"level", required_argument, NULL, T_LEVEL}, C(ADOPT)},
+    {{"level", required_argument, NULL, T_LEVEL}, C(ADOPT) | C(INSTRUCT)},
     {{"index", required_argument, NULL, T_INDEX}, C(ATTACHMENT)},
     {{"out", required_argument, NULL, T_OUT}, C(ATTACHMENT)},
+    {{"leader", required_argument, NULL, T_LEADER}, C(INSTRUCT)},
+    {{"date", required_argument, NULL, T_DATE}, C(INSTRUCT)},
+    {{"paper", no_argument, NULL, T_PAPER}, C(INSTRUCT)},
 };
 #define N_TOPTS (sizeof(topts) / sizeof(topts[0]))
 
@@ -162,6 +169,13 @@ void cli_triage_usage(FILE *out)
         "  merge RECEIPT --into OTHER [--note N]\n"
         "  forward RECEIPT --to DEST [--to DEST2]... [--note N]    上报\n"
         "        Decisions; each prints the receipt and its new state.\n"
+        "  instruct RECEIPT --level LEVEL --text 批示 [--leader WHO] [--date DATE]\n"
+        "        [--paper]\n"
+        "        Records a leader's 批示 on an adopted or forwarded report, at any time\n"
+        "        and as many as there are: LEVEL is 国家领导人, 省领导, 市领导, 县领导\n"
+        "        or 部门 (or NATIONAL_LEADER ... DEPARTMENT); --date when it was given\n"
+        "        (default now); --paper when it came on paper.  Every body below and\n"
+        "        the writer see it in their history.\n"
         "  watch\n"
         "        Prints one line per queue event (new, claimed, released, decided,\n"
         "        edited, resubmitted) until interrupted; with --json one JSON object\n"
@@ -403,6 +417,17 @@ static bool apply_opt(struct cli_triage_args *a, const struct cli_raw_opt *o, ch
     case T_OUT:
         a->out = val;
         return true;
+    case T_LEADER:
+        a->leader = val;
+        return true;
+    case T_DATE:
+        if (!cli_triage_parse_time(val, false, &a->given_at_ms))
+            return cli_fail(err, errlen, "--date wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s",
+                            val);
+        return true;
+    case T_PAPER:
+        a->on_paper = true;
+        return true;
     default:
         abort(); /* every option in topts has a case */
     }
@@ -434,6 +459,14 @@ static bool check_args(struct cli_triage_args *a, char *err, size_t errlen)
     case CLI_TRIAGE_ADOPT:
         if (a->level != NULL && (a->instruction == NULL || a->instruction[0] == '\0'))
             return cli_fail(err, errlen, "--level goes with --instruction TEXT (the 批示 itself)");
+        break;
+    case CLI_TRIAGE_INSTRUCT:
+        if (a->level == NULL || level_parse(a->level) == 0)
+            return cli_fail(err, errlen, "instruct wants --level 国家领导人|省领导|市领导|县领导|部门 "
+                                         "(or NATIONAL_LEADER, PROVINCIAL_LEADER, CITY_LEADER, "
+                                         "COUNTY_LEADER, DEPARTMENT)");
+        if (a->text == NULL || a->text[0] == '\0')
+            return cli_fail(err, errlen, "instruct wants --text T (the 批示 itself)");
         break;
     case CLI_TRIAGE_MERGE:
         if (a->into == NULL || a->into[0] == '\0')
@@ -562,6 +595,7 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
     r->decide = (Minyi__V1__DecideRequest)MINYI__V1__DECIDE_REQUEST__INIT;
     r->watch = (Minyi__V1__WatchRequest)MINYI__V1__WATCH_REQUEST__INIT;
     r->attachment = (Minyi__V1__AttachmentRequest)MINYI__V1__ATTACHMENT_REQUEST__INIT;
+    r->instruct = (Minyi__V1__InstructRequest)MINYI__V1__INSTRUCT_REQUEST__INIT;
     Frame *f = &r->frame;
     ProtobufCBinaryData receipt = opt_bytes(a->receipt);
 
@@ -657,6 +691,17 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
         f->body_case = MINYI__V1__FRAME__BODY_WATCH;
         f->watch = &r->watch;
         r->answer = MINYI__V1__FRAME__BODY_OK;
+        return true;
+    case CLI_TRIAGE_INSTRUCT:
+        r->instruct.receipt = receipt;
+        r->instruct.level = (Minyi__V1__InstructionLevel)level_parse(a->level);
+        r->instruct.leader = opt_bytes(a->leader);
+        r->instruct.text = opt_bytes(a->text);
+        r->instruct.given_at_ms = a->given_at_ms;
+        r->instruct.on_paper = a->on_paper;
+        f->body_case = MINYI__V1__FRAME__BODY_INSTRUCT;
+        f->instruct = &r->instruct;
+        r->answer = MINYI__V1__FRAME__BODY_DECIDE_OK;
         return true;
     case CLI_TRIAGE_ATTACHMENT:
         r->attachment.receipt = receipt;
@@ -1130,7 +1175,8 @@ static void print_answer(const struct cli_triage_args *a, const Frame *ans)
     case CLI_TRIAGE_REJECT:
     case CLI_TRIAGE_RETURN:
     case CLI_TRIAGE_MERGE:
-    case CLI_TRIAGE_FORWARD: {
+    case CLI_TRIAGE_FORWARD:
+    case CLI_TRIAGE_INSTRUCT: {
         const Minyi__V1__DecideResponse *d = ans->decide_ok;
         cli_state_text(d->state, st, sizeof(st));
         if (json) {

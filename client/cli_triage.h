@@ -1,7 +1,7 @@
 /*
  * cli_triage: the editors' commands of the `minyi` CLI — queue, show,
  * claim, renew, release, edit, adopt, reject, return, merge, forward,
- * watch and attachment.  cli.c hands the whole command line over when the command word is
+ * watch, attachment and instruct.  cli.c hands the whole command line over when the command word is
  * one of these (cli_triage_is_command).
  *
  * Parsing and request building are separate from sending, so the unit
@@ -38,6 +38,7 @@ enum cli_triage_cmd {
     CLI_TRIAGE_FORWARD,
     CLI_TRIAGE_WATCH,
     CLI_TRIAGE_ATTACHMENT,
+    CLI_TRIAGE_INSTRUCT,
     CLI_TRIAGE_N_CMDS
 };
 
@@ -83,7 +84,13 @@ struct cli_triage_args {
     const char *note;
     const char *into;
     const char *instruction;           /* adopt: 批示 text */
-    const char *level;                 /* adopt: the leader's level, with --instruction */
+    const char *level;                 /* adopt: the leader's level, with --instruction;
+                                        * instruct: one of the closed list */
+
+    /* instruct (with --level, and --text for the 批示) */
+    const char *leader;
+    int64_t given_at_ms;
+    bool on_paper;
     const char *destinations[CLI_TRIAGE_MAX_REPEAT];
     size_t n_destinations;
 };
@@ -103,6 +110,7 @@ struct cli_triage_request {
     Minyi__V1__DecideRequest decide;
     Minyi__V1__WatchRequest watch;
     Minyi__V1__AttachmentRequest attachment;
+    Minyi__V1__InstructRequest instruct;
     ProtobufCBinaryData destinations[CLI_TRIAGE_MAX_REPEAT];
     uint8_t *owned[3];
 };

@@ -10,6 +10,7 @@
 #include <utf8proc.h>
 
 #include "dispatch_triage.h"
+#include "level.h"
 #include "log.h"
 #include "request.h"
 #include "triage.h"
@@ -143,6 +144,47 @@ static void do_attachment(struct session *s, const Frame *f)
     if (req != NULL)
         triage_attachment(s->gw->store, s->principal.id, receipt, f->attachment->index,
                           request_on_reply, req);
+}
+
+/* A 批示 given after the decision (InstructRequest): the level must be one
+ * of the closed list, the text is required, the leader optional. */
+static void do_instruct(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_INSTRUCT;
+    const Minyi__V1__InstructRequest *q = f->instruct;
+    char receipt[TRIAGE_RECEIPT_MAX + 1];
+    char *text = NULL, *leader = NULL;
+    struct validation_error verr;
+
+    if (!request_take_receipt(s, f->id, op, &q->receipt, "instruct.receipt", receipt))
+        return;
+    const char *label = level_label((int)q->level);
+    if (label == NULL) {
+        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.level",
+                     "level must be NATIONAL_LEADER, PROVINCIAL_LEADER, CITY_LEADER, "
+                     "COUNTY_LEADER or DEPARTMENT",
+                     "批示领导级别须为国家领导人、省领导、市领导、县领导或部门");
+        return;
+    }
+    if (q->given_at_ms < 0) {
+        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "instruct.given_at_ms", "a date must not be negative", "日期不能为负数");
+        return;
+    }
+    if (!validate_text(&q->text, VALIDATE_TEXT_INSTRUCTION, "instruct.text", "批示", true,
+                       &s->gw->limits, &text, &verr) ||
+        !validate_text(&q->leader, VALIDATE_TEXT_LEVEL, "instruct.leader", "批示领导", false,
+                       &s->gw->limits, &leader, &verr)) {
+        answer_invalid(s, f->id, op, &verr);
+        goto out;
+    }
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        triage_instruct(s->gw->store, s->principal.id, receipt, label, leader, text,
+                        q->given_at_ms, q->on_paper, request_on_reply, req);
+out:
+    free(text);
+    free(leader);
 }
 
 static void do_lease(struct session *s, const Frame *f, int op)
@@ -379,6 +421,7 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
     case MINYI__V1__FRAME__BODY_DECIDE:
     case MINYI__V1__FRAME__BODY_WATCH:
     case MINYI__V1__FRAME__BODY_ATTACHMENT:
+    case MINYI__V1__FRAME__BODY_INSTRUCT:
         break;
     default:
         return false;
@@ -401,6 +444,7 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
     case MINYI__V1__FRAME__BODY_DECIDE: do_decide(s, f); break;
     case MINYI__V1__FRAME__BODY_WATCH: do_watch(s, f); break;
     case MINYI__V1__FRAME__BODY_ATTACHMENT: do_attachment(s, f); break;
+    case MINYI__V1__FRAME__BODY_INSTRUCT: do_instruct(s, f); break;
     default: break;
     }
     return true;

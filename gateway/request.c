@@ -27,6 +27,7 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_OUTBOX: return "outbox";
     case MINYI__V1__FRAME__BODY_OUTBOX_ACTION: return "outbox_action";
     case MINYI__V1__FRAME__BODY_ATTACHMENT: return "attachment";
+    case MINYI__V1__FRAME__BODY_INSTRUCT: return "instruct";
     default: return "other";
     }
 }
@@ -99,6 +100,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
         f->edit_ok = (Minyi__V1__EditResponse *)msg;
         break;
     case MINYI__V1__FRAME__BODY_DECIDE:
+    case MINYI__V1__FRAME__BODY_INSTRUCT:
         f->body_case = MINYI__V1__FRAME__BODY_DECIDE_OK;
         f->decide_ok = (Minyi__V1__DecideResponse *)msg;
         break;

@@ -103,6 +103,7 @@ enum op_kind {
 #define STMT_O_LIST     "minyi_o_list"
 #define STMT_O_ACT      "minyi_o_act"
 #define STMT_T_ATTACH   "minyi_t_attachment"
+#define STMT_T_INSTRUCT "minyi_t_instruct"
 #define TRIAGE_PREPARE_SQL                                                                  \
     "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
     " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
@@ -130,7 +131,9 @@ enum op_kind {
     "PREPARE " STMT_O_LIST "(int8, text[], text, text, int8, int4) AS"                      \
     " SELECT minyi_o_list($1, $2, $3, $4, $5, $6);"                                        \
     "PREPARE " STMT_O_ACT "(int8, int8, text, text) AS SELECT minyi_o_act($1, $2, $3, $4);" \
-    "PREPARE " STMT_T_ATTACH "(int8, text, int4) AS SELECT minyi_t_attachment($1, $2, $3);"
+    "PREPARE " STMT_T_ATTACH "(int8, text, int4) AS SELECT minyi_t_attachment($1, $2, $3);" \
+    "PREPARE " STMT_T_INSTRUCT "(int8, text, text, text, text, int8, bool, int4) AS"        \
+    " SELECT minyi_t_instruct($1, $2, $3, $4, $5, $6, $7, $8);"
 
 /* The metrics page's reads (gauges.c), one row per measurement: name,
  * label1, label2, value.  Backlogs count pending and in_flight outbox

@@ -51,7 +51,8 @@ static const char *const known_fields[] = {
     "decide.instruction", "decide.instruction_level", "results",
     "report.client_report_id", "forward.origin_receipt", "outbox", "destinations",
     "principal.kind", "outbox.cursor", "outbox.filter.states", "outbox_action.outbox_id",
-    "outbox_action.action", "attachment.receipt", "attachment.index",
+    "outbox_action.action", "attachment.receipt", "attachment.index", "instruct.receipt",
+    "instruct.given_at_ms",
 };
 
 static const char *static_field(const char *f)
@@ -474,6 +475,24 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
     param_str(op, 5, arr);
     param_str(op, 6, instruction ? instruction : "");
     param_str(op, 7, level ? level : "");
+    store_op_enqueue(st, op);
+}
+
+void triage_instruct(struct store *st, int64_t actor, const char *receipt, const char *level,
+                     const char *leader, const char *text, int64_t given_at_ms, bool on_paper,
+                     store_reply_cb cb, void *arg)
+{
+    struct store_op *op = t_new(T_DECIDE, STMT_T_INSTRUCT, cb, arg);
+
+    param_i64(op, 0, actor);
+    if (!t_receipt(st, op, 1, receipt, "instruct.receipt"))
+        return;
+    param_str(op, 2, level);
+    param_str(op, 3, leader != NULL ? leader : "");
+    param_str(op, 4, text);
+    param_i64(op, 5, given_at_ms > 0 ? given_at_ms : 0);
+    param_bool(op, 6, on_paper);
+    param_i64(op, 7, TRIAGE_INSTRUCT_FUTURE_SLACK_S);
     store_op_enqueue(st, op);
 }
 

@@ -38,6 +38,9 @@
 #define TRIAGE_SIMILAR_MIN     0.2     /* least shingle similarity worth showing */
 #define TRIAGE_CHAIN_MAX       16      /* bodies a forwarded report may have passed through */
 #define TRIAGE_DIFF_LINES_MAX  4000    /* lines per side a diff compares line by line */
+/* How far in the future a 批示's date may lie: the clocks of an editor's
+ * machine and of the database need not agree to the second. */
+#define TRIAGE_INSTRUCT_FUTURE_SLACK_S 300
 
 struct triage_queue_query {
     const int *states;                 /* MINYI__V1__REPORT_STATE__*; none: RECEIVED, IN_REVIEW */
@@ -106,6 +109,17 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
                    const char *note, const char *into, const char *const *dests,
                    size_t n_dests, const char *instruction, const char *level,
                    store_reply_cb cb, void *arg);
+/* Records a leader's 批示 as an event of its own (migration 0015): level is
+ * the label of a level of the closed list (checked by the caller), leader
+ * who gave it ("" for none), text the 批示, given_at_ms when (0: now),
+ * on_paper whether an editor typed it in from paper.  Reply msg:
+ * Minyi__V1__DecideResponse with the unchanged state; CONFLICT on
+ * instruct.receipt unless the report is adopted or forwarded,
+ * INVALID_ARGUMENT on instruct.given_at_ms for a date in the future or
+ * before the report arrived. */
+void triage_instruct(struct store *st, int64_t actor, const char *receipt, const char *level,
+                     const char *leader, const char *text, int64_t given_at_ms, bool on_paper,
+                     store_reply_cb cb, void *arg);
 /* Reply msg: Minyi__V1__SubmitResponse (the same receipt; duplicate when
  * this revision's client_report_id was stored already).  r is validated
  * like a submission; its text, category and urgency become the new version. */
