@@ -61,6 +61,10 @@
  * running one; fewer wait for the running batch to finish. */
 #define STORE_BATCH_GATHER 8
 
+/* How many merges a contact point's status follows from its report to the
+ * surviving one (a merge into a report that is merged later makes two). */
+#define STORE_MERGE_DEPTH_TEXT "16"
+
 /* Associated data that binds each sealed personal field to its column. */
 #define STORE_AAD_PHONE         "minyi:reports.phone_enc"
 #define STORE_AAD_REPORTER_NAME "minyi:reports.reporter_name_enc"

@@ -5,7 +5,9 @@
  * (330000).  A report goes up to the province and is adopted there; days
  * later (given dates a day apart) a 省领导 writes a 批示 at the province and
  * a 市领导 one at the city, the latter typed in from paper.  The district's
- * contact point sees both in its status with level, text, date and body.
+ * contact point sees both in its status with level, text, date and body,
+ * and so does the writer of a second report the district merged into the
+ * first before passing it up: credit follows the merge.
  * And the rules: only on an adopted or forwarded report, only a level of
  * the closed list, never dated in the future, only by editors.
  */
@@ -54,7 +56,8 @@ static int setup(void **state)
         tprincipal_add(city.conninfo, "peer1", "peer", DIST_REGION, true) <= 0 ||
         !itinst_up(&pg, &dist, "district", DIST_REGION, "南湖区政协", "city", &city, "peer1",
                    RESULTS_INTERVAL_MS) ||
-        tprincipal_add(dist.conninfo, "contact1", "contact", DIST_REGION, true) <= 0)
+        tprincipal_add(dist.conninfo, "contact1", "contact", DIST_REGION, true) <= 0 ||
+        tprincipal_add(dist.conninfo, "contact2", "contact", DIST_REGION, true) <= 0)
         return -1;
     snprintf(dir, sizeof dir, "/tmp/it_instructions-XXXXXX");
     return mkdtemp(dir) != NULL ? 0 : -1;
@@ -153,18 +156,65 @@ static void expect_text(const ProtobufCBinaryData *b, const char *want)
         fail_msg("want \"%s\", got \"%s\"", want, buf);
 }
 
+static void submit_as(const char *cert, const char *situation, char *receipt)
+{
+    struct client_conn *c = itconnect_gw(&dist.gw, cert);
+    Minyi__V1__Report *r = tmake_report(NULL, situation);
+    assert_non_null(r);
+    itsubmit_ok(c, r, receipt);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    client_close(c);
+}
+
+/* What the writer cert sees of its report receipt: both 批示, each with
+ * its level, text, date and body, and the surviving report's state. */
+static void expect_writer_sees(const char *cert, const char *receipt, long long d1,
+                               long long d2)
+{
+    struct frame_arena *a = NULL;
+    struct client_conn *c = itconnect_gw(&dist.gw, cert);
+    Frame *ans = itstatus(c, receipt, &a);
+    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+    assert_int_equal(ans->status_ok->state, MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
+    const Minyi__V1__HistoryEntry *h = entry_with(ans->status_ok, TEXT_PROV);
+    expect_text(&h->instruction_level, "省领导");
+    expect_text(&h->body, PROV_NAME);
+    expect_text(&h->action, "result_instruction");
+    assert_true(h->at_ms / 1000 == d1 / 1000);
+    h = entry_with(ans->status_ok, TEXT_CITY);
+    expect_text(&h->instruction_level, "市领导");
+    expect_text(&h->body, CITY_NAME);
+    assert_true(h->at_ms == d2);
+    char note[256];
+    itcopy(&h->note, note, sizeof note);
+    itexpect_contains(note, "纸质");
+    frame_arena_free(a);
+    client_close(c);
+}
+
 static void test_two_instructions_reach_the_writer(void **state)
 {
     (void)state;
     char r_dist[IT_RECEIPT_MAX], r_city[IT_RECEIPT_MAX], r_prov[IT_RECEIPT_MAX];
+    char r_merged[IT_RECEIPT_MAX];
     static char out[CLI_OUT_MAX], err[CLI_OUT_MAX];
     struct frame_arena *a = NULL;
 
-    struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
-    Minyi__V1__Report *r = tmake_report(NULL, "农村养老服务站运营经费不足，部分站点已停止服务。");
-    assert_non_null(r);
-    itsubmit_ok(c, r, r_dist);
-    protobuf_c_message_free_unpacked(&r->base, NULL);
+    submit_as("contact1", "农村养老服务站运营经费不足，部分站点已停止服务。", r_dist);
+    submit_as("contact2", "多个村的养老服务站因经费不足停办，老人无处可去。", r_merged);
+
+    /* The district merges the second writer's report into the first. */
+    struct client_conn *c = itconnect_gw(&dist.gw, "editor1");
+    itclaim_ok(c, r_merged);
+    Frame mf = MINYI__V1__FRAME__INIT;
+    Minyi__V1__DecideRequest md = MINYI__V1__DECIDE_REQUEST__INIT;
+    md.receipt = frame_bytes(r_merged);
+    md.decision = MINYI__V1__DECISION__MERGE;
+    md.into_receipt = frame_bytes(r_dist);
+    mf.body_case = MINYI__V1__FRAME__BODY_DECIDE;
+    mf.decide = &md;
+    assert_int_equal(itcall(c, &mf, &a)->body_case, MINYI__V1__FRAME__BODY_DECIDE_OK);
+    frame_arena_free(a);
     client_close(c);
 
     /* Not yet adopted or forwarded: no 批示 yet. */
@@ -238,23 +288,10 @@ static void test_two_instructions_reach_the_writer(void **state)
     while (result_instructions(&dist, r_dist) < 2 && itnow_ms() < until)
         itsleep_ms(50);
     assert_int_equal(result_instructions(&dist, r_dist), 2);
-    c = itconnect_gw(&dist.gw, "contact1");
-    ans = itstatus(c, r_dist, &a);
-    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
-    const Minyi__V1__HistoryEntry *h = entry_with(ans->status_ok, TEXT_PROV);
-    expect_text(&h->instruction_level, "省领导");
-    expect_text(&h->body, PROV_NAME);
-    expect_text(&h->action, "result_instruction");
-    assert_true(h->at_ms / 1000 == d1 / 1000);
-    h = entry_with(ans->status_ok, TEXT_CITY);
-    expect_text(&h->instruction_level, "市领导");
-    expect_text(&h->body, CITY_NAME);
-    assert_true(h->at_ms == d2);
-    char note[256];
-    itcopy(&h->note, note, sizeof note);
-    itexpect_contains(note, "纸质");
-    frame_arena_free(a);
-    client_close(c);
+    expect_writer_sees("contact1", r_dist, d1, d2);
+    /* Credit follows the merge: the second writer sees the same under
+     * its own receipt. */
+    expect_writer_sees("contact2", r_merged, d1, d2);
 
     /* The same on the writer's command line. */
     snprintf(profile, sizeof profile, "%s/district-contact.conf", dir);
