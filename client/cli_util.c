@@ -208,7 +208,12 @@ void cli_print_history(Minyi__V1__HistoryEntry *const *hist, size_t n)
         cli_format_time(h->at_ms, when, sizeof(when));
         printf("  %s\t%s\t", when, st);
         cli_print_bytes(&h->action);
-        /* A result from above names the body that acted there. */
+        /* What happened here names the contact point or editor who
+         * acted; a result from above names the body that acted there. */
+        if (h->actor.len > 0 && h->body.len == 0) {
+            fputs("\tby ", stdout);
+            cli_print_bytes(&h->actor);
+        }
         if (h->body.len > 0 || h->body_region.len > 0) {
             fputs("\tby ", stdout);
             cli_print_bytes(&h->body);
@@ -245,12 +250,12 @@ json_t *cli_history_json(Minyi__V1__HistoryEntry *const *hist, size_t n)
         const Minyi__V1__HistoryEntry *h = hist[i];
         cli_state_text(h->state, st, sizeof(st));
         json_array_append_new(
-            arr, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "at_ms", (json_int_t)h->at_ms,
-                           "state", st, "action", cli_jbytes(&h->action), "note",
-                           cli_jbytes(&h->note), "body", cli_jbytes(&h->body), "body_region",
-                           cli_jbytes(&h->body_region), "instruction",
+            arr, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "at_ms",
+                           (json_int_t)h->at_ms, "state", st, "action", cli_jbytes(&h->action),
+                           "note", cli_jbytes(&h->note), "body", cli_jbytes(&h->body),
+                           "body_region", cli_jbytes(&h->body_region), "instruction",
                            cli_jbytes(&h->instruction), "instruction_level",
-                           cli_jbytes(&h->instruction_level)));
+                           cli_jbytes(&h->instruction_level), "actor", cli_jbytes(&h->actor)));
     }
     return arr;
 }

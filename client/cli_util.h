@@ -106,11 +106,12 @@ void cli_print_bytes(const ProtobufCBinaryData *b);
  * "" when out (len bytes) cannot hold them. */
 void cli_hex(const ProtobufCBinaryData *b, char *out, size_t len);
 /* A report's history, oldest first, one line per entry: time, state,
- * action, then for a result from above "by BODY (REGION)", a 批示 as
+ * action, then "by NAME" for the contact point or editor who acted here,
+ * or for a result from above "by BODY (REGION)", a 批示 as
  * "批示 (LEVEL): TEXT", and the note, separated by tabs. */
 void cli_print_history(Minyi__V1__HistoryEntry *const *hist, size_t n);
 /* The same as a JSON array of objects (at_ms, state, action, note, body,
- * body_region, instruction, instruction_level). */
+ * body_region, instruction, instruction_level, actor). */
 json_t *cli_history_json(Minyi__V1__HistoryEntry *const *hist, size_t n);
 
 /* The exit status for an Error frame's code. */

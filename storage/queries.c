@@ -25,7 +25,7 @@ const char store_prepare_sql[] =
     " SELECT s.receipt, s.state, s.title, " MS_OF("s.received_at") ","
     " s.action, s.hstate, s.note, " MS_OF("s.at") ","
     " coalesce(s.body_name, ''), coalesce(s.body_region, ''), coalesce(s.instruction, ''),"
-    " coalesce(s.instruction_level, '')"
+    " coalesce(s.instruction_level, ''), coalesce(s.actor_name, '')"
     " FROM minyi_status_rows($1, $2, " STORE_MERGE_DEPTH_TEXT ") s;"
     "PREPARE " STMT_MINE "(int8, int8, int4) AS"
     " SELECT id, receipt, title, state, " MS_OF("received_at")
@@ -166,7 +166,8 @@ static bool build_status(const PGresult *res, Minyi__V1__StatusResponse *m)
             !set_bytes(&h->body, PQgetvalue(res, t, 8)) ||
             !set_bytes(&h->body_region, PQgetvalue(res, t, 9)) ||
             !set_bytes(&h->instruction, PQgetvalue(res, t, 10)) ||
-            !set_bytes(&h->instruction_level, PQgetvalue(res, t, 11)))
+            !set_bytes(&h->instruction_level, PQgetvalue(res, t, 11)) ||
+            !set_bytes(&h->actor, PQgetvalue(res, t, 12)))
             return false;
         h->state = state_value(PQgetvalue(res, t, 5));
         h->at_ms = int64_at(res, t, 7);

@@ -776,7 +776,8 @@ static bool build_history(const json_t *arr, Minyi__V1__HistoryEntry ***out, siz
         if (!jbytes(&h->note, x, "note") || !jbytes(&h->action, x, "action") ||
             !jbytes(&h->body, x, "body") || !jbytes(&h->body_region, x, "body_region") ||
             !jbytes(&h->instruction, x, "instruction") ||
-            !jbytes(&h->instruction_level, x, "instruction_level"))
+            !jbytes(&h->instruction_level, x, "instruction_level") ||
+            !jbytes(&h->actor, x, "actor"))
             return false;
         h->at_ms = jint(x, "at_ms");
         h->state = jstate(x, "state");

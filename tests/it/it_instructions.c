@@ -8,7 +8,8 @@
  * contact point sees both in its status with level, text, date and body,
  * and so does the writer of a second report the district merged into the
  * first before passing it up: credit follows the merge.
- * And the rules: only on an adopted or forwarded report, only a level of
+ * Every history line names who acted (the contact point or editor here,
+ * the body above).  And the rules: only on an adopted or forwarded report, only a level of
  * the closed list, never dated in the future, only by editors.
  */
 #include <setjmp.h>
@@ -301,6 +302,11 @@ static void test_two_instructions_reach_the_writer(void **state)
     assert_int_equal(rc, 0);
     itexpect_contains(out, "批示 (省领导): " TEXT_PROV);
     itexpect_contains(out, "批示 (市领导): " TEXT_CITY);
+    /* Each line names who acted: here the contact point and the editor,
+     * above the body. */
+    itexpect_contains(out, "received\tby contact1");
+    itexpect_contains(out, "forward\tby editor1");
+    itexpect_contains(out, "result_adopt\tby " PROV_NAME);
 }
 
 /* Only a level of the closed list, never in the future, only editors. */

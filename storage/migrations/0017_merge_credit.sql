@@ -13,7 +13,7 @@
 CREATE FUNCTION minyi_status_rows(p_receipt text, p_principal bigint, p_depth_max int)
 RETURNS TABLE (receipt text, state text, title text, received_at timestamptz, at timestamptz,
                action text, hstate text, note text, body_name text, body_region text,
-               instruction text, instruction_level text)
+               instruction text, instruction_level text, actor_name text)
 LANGUAGE sql STABLE AS $$
     WITH RECURSIVE mine AS (
         SELECT r.id, r.receipt, r.title, r.received_at
@@ -29,7 +29,8 @@ LANGUAGE sql STABLE AS $$
          ORDER BY c.part DESC LIMIT 1
     )
     SELECT m.receipt, (SELECT state FROM survivor), m.title, m.received_at, h.at, h.action,
-           h.state, h.note, h.body_name, h.body_region, h.instruction, h.instruction_level
+           h.state, h.note, h.body_name, h.body_region, h.instruction, h.instruction_level,
+           h.actor_name
       FROM mine m CROSS JOIN chain c CROSS JOIN LATERAL minyi_history_rows(c.report_id) h
      WHERE c.part = 0 OR (h.seq <> 0 AND h.action <> 'merged_from')
      ORDER BY c.part, h.seq
