@@ -321,42 +321,6 @@ static bool is_mark_lead(uint32_t cp)
 }
 
 /*
- * The length (2..4) of the well-formed sequence that starts with the
- * non-ASCII byte s[0], or 0 when the bytes from s[0] on are not one: the
- * table of utf8.c (Unicode Table 3-7), for the passes here that look at
- * text not yet known to be valid.
- */
-static size_t well_formed_len(const uint8_t *s, size_t avail)
-{
-    uint8_t b0 = s[0], lo = 0x80, hi = 0xBF;
-    size_t need, k;
-
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        need = 2;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        need = 3;
-        if (b0 == 0xE0)
-            lo = 0xA0;
-        else if (b0 == 0xED)
-            hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        need = 4;
-        if (b0 == 0xF0)
-            lo = 0x90;
-        else if (b0 == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (avail < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (k = 2; k < need; k++)
-        if (s[k] < 0x80 || s[k] > 0xBF)
-            return 0;
-    return need;
-}
-
-/*
  * Looks at the position i of text that holds a mark's first character
  * (is_mark_lead): returns the mark that starts there, or NULL.  Otherwise,
  * when split is not NULL and not yet set, sets it when the lead is directly
@@ -378,7 +342,7 @@ static const char *mark_at(const uint8_t *u, size_t len, size_t i, bool *split)
         if (split != NULL && !*split && i + lead_len < len) {
             size_t next = i + lead_len;
             /* Default-ignorable code points are never ASCII. */
-            if (u[next] >= 0x80 && well_formed_len(u + next, len - next) > 0) {
+            if (u[next] >= 0x80 && utf8_sequence_len(u + next, len - next) > 0) {
                 uint32_t cp = decode_next(u, &next);
                 *split = utf8proc_get_property((utf8proc_int32_t)cp)->ignorable;
             }
@@ -535,9 +499,12 @@ static bool cjk_at(const uint8_t *s, size_t avail, uint32_t *cp)
  * field arrives as about four thousand bytes of mostly three-byte CJK, and
  * five passes over it, each decoding every character again, were most of
  * the gateway's work per report.  Marks are looked for at each of their
- * first characters as the scan meets them (mark_at).  Well-formedness follows utf8.c's table
- * (Unicode Table 3-7) byte for byte; test_one_pass_agrees checks that the
- * answers are those of the separate checks.
+ * first characters as the scan meets them (mark_at).  Well-formedness is
+ * utf8_sequence_len's table (Unicode Table 3-7), the one utf8_valid asks
+ * too, except for the CJK shortcut (cjk_at), whose lead bytes that table
+ * treats like any other; test_one_pass_agrees checks that the answers are
+ * those of the separate checks, and test_intake_utf8_exhaustive checks the
+ * verdicts against a decoder written from the standard's rules.
  */
 static void scan_text(const uint8_t *s, size_t len, bool multiline, struct text_scan *out)
 {
@@ -574,7 +541,7 @@ static void scan_text(const uint8_t *s, size_t len, bool multiline, struct text_
             count++;
             continue;
         } else {
-            if (well_formed_len(s + i, len - i) == 0)
+            if (utf8_sequence_len(s + i, len - i) == 0)
                 goto bad;
             cp = decode_next(s, &i);
             if (inert && !validate_nfc_inert(cp))
