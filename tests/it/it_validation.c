@@ -320,6 +320,36 @@ static void test_utf8_invalid_in_body(void **state)
     refused(r, "report.suggestions");
 }
 
+/* The classes of Table 3-7 the tests above leave out, after CJK text in
+ * the situation (the validator's shortcut for ideographs), each refused
+ * over the wire with nothing stored. */
+static void test_utf8_every_class_in_situation(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } cases[] = {
+        { "情况\xC1\xBF", 8 },                 /* overlong 2-byte */
+        { "情况\xE0\x80\xAF", 9 },             /* overlong 3-byte */
+        { "情况\xE0\x9F\xBF", 9 },
+        { "情况\xF0\x80\x80\xAF", 10 },        /* overlong 4-byte */
+        { "情况\xF0\x8F\xBF\xBF", 10 },
+        { "情况\xED\xBF\xBF", 9 },             /* surrogate U+DFFF */
+        { "情况\xF4\x90\x80\x80", 10 },        /* above U+10FFFF */
+        { "情况\xF5\x80\x80\x80", 10 },
+        { "情况\xF0\x9F\x98", 9 },             /* truncated 4-byte */
+        { "情况\x80", 7 },                     /* lone continuation */
+        { "情况\xE4\xB8\xAD\xBF", 10 },        /* one continuation too many */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Minyi__V1__Report *r = report();
+        itset_raw(&r->situation, cases[i].bytes, cases[i].len);
+        refused(r, "report.situation");
+    }
+}
+
 static void test_nul_in_title(void **state)
 {
     (void)state;
@@ -600,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_utf8_surrogate),
         cmocka_unit_test(test_utf8_truncated),
         cmocka_unit_test(test_utf8_invalid_in_body),
+        cmocka_unit_test(test_utf8_every_class_in_situation),
         cmocka_unit_test(test_nul_in_title),
         cmocka_unit_test(test_control_char_in_title),
         cmocka_unit_test(test_newline_in_title_refused),

@@ -16,6 +16,7 @@
 #include <utf8proc.h>
 
 #include "utf8.h"
+#include "utf8_reference.h"
 #include "validate.h"
 
 #ifndef MINYI_SHARED_DIR
@@ -682,6 +683,148 @@ static void test_invalid_utf8(void **state)
     }
 }
 
+/* One sample of each class of ill-formed sequence in Unicode's Table 3-7,
+ * with the offset (within the sample) of the sequence a validator must
+ * name.  len counts the bytes that belong to the text; a truncated sample's
+ * array continues with the bytes that would complete it, so that only the
+ * length can tell the validator where the text ends. */
+static const struct utf8_case {
+    const char *what;
+    const char *bytes;
+    size_t len;
+    size_t bad;
+} utf8_cases[] = {
+    { "overlong 2-byte C0", "\xC0\xAF", 2, 0 },
+    { "overlong 2-byte C1", "\xC1\xBF", 2, 0 },
+    { "overlong 3-byte E0 80", "\xE0\x80\xAF", 3, 0 },
+    { "overlong 3-byte E0 9F", "\xE0\x9F\xBF", 3, 0 },
+    { "overlong 4-byte F0 80", "\xF0\x80\x80\xAF", 4, 0 },
+    { "overlong 4-byte F0 8F", "\xF0\x8F\xBF\xBF", 4, 0 },
+    { "surrogate D800", "\xED\xA0\x80", 3, 0 },
+    { "surrogate DFFF", "\xED\xBF\xBF", 3, 0 },
+    { "above U+10FFFF F4 90", "\xF4\x90\x80\x80", 4, 0 },
+    { "above U+10FFFF F5", "\xF5\x80\x80\x80", 4, 0 },
+    { "above U+10FFFF FF", "\xFF", 1, 0 },
+    { "truncated 2-byte at the end", "\xC3\xA9", 1, 0 },
+    { "truncated 3-byte at the end", "\xE4\xB8\xAD", 2, 0 },
+    { "truncated 4-byte at the end", "\xF0\x9F\x98\x80", 3, 0 },
+    { "truncated 3-byte before ASCII", "\xE4\xB8x", 3, 0 },
+    { "truncated 4-byte before CJK", "\xF0\x9F\xE4\xB8\xAD", 5, 0 },
+    { "lone continuation 80", "\x80", 1, 0 },
+    { "lone continuation BF", "\xBF", 1, 0 },
+    { "continuation after a whole CJK character", "\xE4\xB8\xAD\xAD", 4, 3 },
+};
+
+/* What comes before a sample: nothing, ASCII long enough for the
+ * word-at-a-time path, CJK (the scan's shortcut for ideographs), and CJK
+ * punctuation (the general path for three-byte characters). */
+static const char *const utf8_contexts[] = { "", "Situation 12345678 ", "社情民意", "情况，" };
+
+/* Every class of Table 3-7, in every context, through validate_report, the
+ * function intake calls: refused on the field, at the sample's offset. */
+static void test_intake_utf8_classes(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof utf8_cases / sizeof utf8_cases[0]; c++) {
+        const struct utf8_case *uc = &utf8_cases[c];
+        for (size_t x = 0; x < sizeof utf8_contexts / sizeof utf8_contexts[0]; x++) {
+            size_t pre = strlen(utf8_contexts[x]);
+            uint8_t buf[64];
+            struct fixture fx;
+            struct validation_error err;
+            char want[64];
+
+            /* The whole sample is copied, so the bytes after a truncated
+             * one's end are in memory right behind the text. */
+            assert_true(pre + strlen(uc->bytes) <= sizeof buf);
+            memcpy(buf, utf8_contexts[x], pre);
+            memcpy(buf + pre, uc->bytes, strlen(uc->bytes));
+            fixture_init(&fx);
+            fx.report.situation = BL(buf, pre + uc->len);
+            expect_reject_lim(&fx.report, NULL, "report.situation", &err);
+            snprintf(want, sizeof want, "is not valid UTF-8 (at byte offset %zu)", pre + uc->bad);
+            if (strstr(err.message, want) == NULL)
+                fail_msg("%s after \"%s\": expected \"%s\", got \"%s\"", uc->what,
+                         utf8_contexts[x], want, err.message);
+            /* A one-line field takes the same path. */
+            fixture_init(&fx);
+            fx.report.title = BL(buf, pre + uc->len);
+            expect_reject(&fx.report, "report.title");
+        }
+    }
+}
+
+/* Checks one text against the reference decoder through validate_text,
+ * whose scan is the one validate_report runs on every field: a text the
+ * reference refuses is refused as invalid UTF-8 at the same offset, and a
+ * text it accepts is never refused as invalid UTF-8 (other rules, such as
+ * control characters, may still refuse it). */
+static void expect_verdict_of_reference(const uint8_t *text, size_t len)
+{
+    ProtobufCBinaryData b = BL(text, len);
+    struct validation_error err;
+    char *out = NULL;
+    size_t ref = utf8_reference_bad_at(text, len);
+    bool ok = validate_text(&b, VALIDATE_TEXT_SITUATION, "situation", "情况", false, NULL, &out,
+                            &err);
+    bool said_invalid = !ok && strstr(err.message, "not valid UTF-8") != NULL;
+
+    free(out);
+    if (said_invalid != (ref < len)) {
+        char hex[3 * 16 + 1] = "";
+        for (size_t k = 0; k < len && k < 16; k++)
+            snprintf(hex + 3 * k, sizeof hex - 3 * k, "%02x ", text[k]);
+        fail_msg("validator and reference disagree on %s(%zu bytes): %s", hex, len,
+                 ok ? "accepted" : err.message);
+    }
+    if (said_invalid) {
+        char want[64];
+        snprintf(want, sizeof want, "(at byte offset %zu)", ref);
+        if (strstr(err.message, want) == NULL)
+            fail_msg("expected %s, got \"%s\"", want, err.message);
+    }
+}
+
+/* Every 1- and 2-byte sequence, and every 3- and 4-byte sequence over each
+ * lead and second byte (the bytes after those from a set that covers each
+ * range boundary of the table), after a CJK prefix and with bytes in memory
+ * behind the text that would complete a truncated sequence: the intake
+ * validator agrees with a decoder that shares nothing with its table. */
+static void test_intake_utf8_exhaustive(void **state)
+{
+    static const uint8_t tails[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF };
+    static const char prefix[] = "情况";
+    const size_t pre = sizeof prefix - 1;
+    uint8_t buf[sizeof prefix - 1 + 8];
+
+    (void)state;
+    memcpy(buf, prefix, pre);
+    for (unsigned x = 0x80; x < 0x100; x++) {
+        uint8_t *b = buf + pre;
+        b[0] = (uint8_t)x;
+        memset(b + 1, 0xBF, 7);
+        expect_verdict_of_reference(buf, pre + 1);
+        for (unsigned y = 0; y < 0x100; y++) {
+            b[1] = (uint8_t)y;
+            memset(b + 2, 0xBF, 6);
+            expect_verdict_of_reference(buf, pre + 2);
+            if (x < 0xE0)
+                continue;
+            for (size_t z = 0; z < sizeof tails; z++) {
+                b[2] = tails[z];
+                memset(b + 3, 0xBF, 5);
+                expect_verdict_of_reference(buf, pre + 3);
+                if (x < 0xF0)
+                    continue;
+                for (size_t w = 0; w < sizeof tails; w++) {
+                    b[3] = tails[w];
+                    expect_verdict_of_reference(buf, pre + 4);
+                }
+            }
+        }
+    }
+}
+
 static void test_nul_rejected(void **state)
 {
     struct fixture fx;
@@ -1099,6 +1242,8 @@ int main(void)
         cmocka_unit_test(test_phone),
         cmocka_unit_test(test_length_limits),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_intake_utf8_classes),
+        cmocka_unit_test(test_intake_utf8_exhaustive),
         cmocka_unit_test(test_nul_rejected),
         cmocka_unit_test(test_control_characters),
         cmocka_unit_test(test_newlines_only_in_body),
