@@ -89,7 +89,7 @@ static void test_policy_as_scanned(void **state)
 {
     (void)state;
     if (system("command -v sslscan >/dev/null 2>&1") != 0)
-        skip();
+        itskip("sslscan is not installed");
     char *out = scan();
     print_message("%s\n", out);
 
@@ -125,5 +125,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_as_scanned),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return itexit(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -159,6 +159,21 @@ char *itdb_text(const char *conninfo, const char *sql, int nparams, const char *
 long long itdb_rows_receipt(const char *conninfo, const char *receipt);
 long long itdb_rows_crid(const char *conninfo, const char *crid);
 
+/* ---- skips that ctest sees ------------------------------------------------- */
+
+/* The exit status ctest reads as "skipped" (SKIP_RETURN_CODE, set for every
+ * integration test in tests/CMakeLists.txt). */
+#define IT_SKIP_RC 77
+
+/* Skips the running test because something outside the code under test is
+ * missing (a tool not installed, an earlier test's result), printing why.
+ * Never for an answer of the gateway: that is a failure. */
+void itskip(const char *why) __attribute__((noreturn));
+/* The exit status of a test program from cmocka_run_group_tests' count of
+ * failed tests: 1 when any failed, IT_SKIP_RC when none failed but
+ * a test called itskip, else 0.  cmocka itself counts a skip as a pass. */
+int itexit(int failed);
+
 /* Monotonic milliseconds. */
 long long itnow_ms(void);
 void itsleep_ms(int ms);
