@@ -400,6 +400,73 @@ static void test_256_in_flight(void **state)
     client_close(c);
 }
 
+/* Two contact points that happen to choose the same client_report_id get
+ * two reports and two receipts (PROTOCOL.md §5: the key is the pair), one
+ * after the other and when both arrive at once, and each owns its own:
+ * the ids are pipelined on two connections before anything is read, so
+ * many pairs share a batch, where the gateway finds duplicates itself. */
+static void test_same_id_two_contact_points(void **state)
+{
+    (void)state;
+    enum { PAIRS = 40 };
+    Minyi__V1__Report *r[PAIRS];
+    char crid[PAIRS][37], rec1[PAIRS][IT_RECEIPT_MAX], rec2[PAIRS][IT_RECEIPT_MAX];
+    struct client_conn *c1 = itconnect(&env, "contact1");
+    struct client_conn *c2 = itconnect(&env, "contact2");
+
+    for (int i = 0; i < PAIRS; i++) {
+        r[i] = tmake_report(NULL, NULL);
+        assert_non_null(r[i]);
+        crid_of(r[i], crid[i]);
+    }
+    /* One after the other, the second with another payload: not a
+     * CONFLICT either, since the id was never used by that principal. */
+    itsubmit_ok(c1, r[0], rec1[0]);
+    itset(&r[0]->title, "另一个联系点的同号信息");
+    itsubmit_ok(c2, r[0], rec2[0]);
+    /* At once: the same payload from both. */
+    for (int i = 1; i < PAIRS; i++) {
+        itsend_submit(c1, (uint64_t)1000 + (uint64_t)i, r[i]);
+        itsend_submit(c2, (uint64_t)1000 + (uint64_t)i, r[i]);
+    }
+    for (int n = 1; n < PAIRS; n++) {
+        struct frame_arena *a1 = NULL, *a2 = NULL;
+        Frame *f1 = itrecv(c1, &a1), *f2 = itrecv(c2, &a2);
+        int i1 = (int)(f1->id - 1000), i2 = (int)(f2->id - 1000);
+        assert_true(i1 >= 1 && i1 < PAIRS && i2 >= 1 && i2 < PAIRS);
+        itexpect_receipt(f1, rec1[i1]);
+        itexpect_receipt(f2, rec2[i2]);
+        /* Neither is a retry of the other's report. */
+        assert_false(f1->submit_ok->duplicate);
+        assert_false(f2->submit_ok->duplicate);
+        frame_arena_free(a1);
+        frame_arena_free(a2);
+    }
+    for (int i = 0; i < PAIRS; i++) {
+        struct frame_arena *a = NULL;
+        assert_string_not_equal(rec1[i], rec2[i]);
+        assert_int_equal(itdb_rows_crid(env.conninfo, crid[i]), 2);
+        assert_int_equal(tdb_scalar(env.conninfo,
+                                    "SELECT count(DISTINCT principal_id) FROM reports"
+                                    " WHERE client_report_id::text = $1",
+                                    1, (const char *const[]){ crid[i] }),
+                         2);
+        /* Each receipt belongs to the contact point that was given it. */
+        Frame *f = itstatus(c1, rec1[i], &a);
+        assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+        frame_arena_free(a);
+        f = itstatus(c2, rec2[i], &a);
+        assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+        frame_arena_free(a);
+        f = itstatus(c2, rec1[i], &a);
+        itexpect_error(f, MINYI__V1__ERROR_CODE__NOT_FOUND, NULL);
+        frame_arena_free(a);
+        protobuf_c_message_free_unpacked(&r[i]->base, NULL);
+    }
+    client_close(c1);
+    client_close(c2);
+}
+
 /* Another contact point's receipt is "not found", indistinguishable from a
  * receipt that does not exist, so receipts cannot be probed. */
 static void test_other_contact_gets_not_found(void **state)
@@ -484,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_idempotent_retry),
         cmocka_unit_test(test_same_id_different_payload_conflicts),
         cmocka_unit_test(test_concurrent_same_id_two_connections),
+        cmocka_unit_test(test_same_id_two_contact_points),
         cmocka_unit_test(test_concurrent_many_ids_two_connections),
         cmocka_unit_test(test_256_in_flight),
         cmocka_unit_test(test_other_contact_gets_not_found),
