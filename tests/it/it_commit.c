@@ -34,6 +34,11 @@
 #define SEEN_SLEEP_MAX_MS 30000 /* the sleeping COMMIT must show within this */
 #define RETRY_MAX_MS 60000      /* retries must all be stored within this */
 #define RETRY_STEP_MS 200
+/* How long the client waits for each answer after the kill: until
+ * PostgreSQL has restarted and the gateway has reconnected, the reports
+ * queued behind the killed batch are not answered, and on a loaded machine
+ * that takes longer than a profile's default timeout. */
+#define AFTER_KILL_TIMEOUT_MS 120000
 /* The gateway must keep waiting for the sleeping COMMIT until the test has
  * killed its server process, however loaded the machine. */
 #define EXTRA_INI "[database]\nquery_timeout_ms = 120000\n"
@@ -251,8 +256,14 @@ static void test_server_killed_during_commit(void **state)
 {
     (void)state;
     struct sub s[PER_TEST];
-    struct client_conn *c = itconnect(&env, "contact1");
+    struct client_profile p;
+    char err[256];
 
+    tprofile(&p, "contact1", &env.gw);
+    p.timeout_ms = AFTER_KILL_TIMEOUT_MS;
+    struct client_conn *c = client_connect(&p, err, sizeof err);
+    if (c == NULL)
+        fail_msg("connect: %s", err);
     itdb_exec(env.conninfo,
               "CREATE SEQUENCE it_sleeps;\n"
               "CREATE FUNCTION it_sleep_commit() RETURNS trigger LANGUAGE plpgsql AS $$\n"
