@@ -394,7 +394,10 @@ static int op_read(struct client_conn *c, void *arg)
     return SSL_read(c->ssl, a->buf, a->len > INT_MAX ? INT_MAX : (int)a->len);
 }
 
-struct client_conn *client_connect(const struct client_profile *p, char *err, size_t errlen)
+/* Connects to one gateway address: TCP, then the TLS handshake, checking
+ * the certificate against server_name (or this host when it is empty). */
+static struct client_conn *connect_one(const struct client_profile *p, const char *host,
+                                       const char *port, char *err, size_t errlen)
 {
     struct client_conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -405,13 +408,13 @@ struct client_conn *client_connect(const struct client_profile *p, char *err, si
     c->next_id = 1;
     c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
     int64_t deadline = now_ms() + c->timeout_ms;
-    const char *name = p->server_name[0] != '\0' ? p->server_name : p->host;
+    const char *name = p->server_name[0] != '\0' ? p->server_name : host;
     char why[256];
 
     c->ctx = make_ctx(p, err, errlen);
     if (c->ctx == NULL)
         goto fail;
-    c->fd = tcp_connect(p->host, p->port, deadline, err, errlen);
+    c->fd = tcp_connect(host, port, deadline, err, errlen);
     if (c->fd < 0)
         goto fail;
     c->ssl = SSL_new(c->ctx);
@@ -447,6 +450,73 @@ struct client_conn *client_connect(const struct client_profile *p, char *err, si
     return c;
 fail:
     client_close(c);
+    return NULL;
+}
+
+/*
+ * Takes the next address of a host list ("a", "a:7443", "[::1]:7443",
+ * separated by commas, spaces allowed) from *cursor.  An address without a
+ * port gets default_port.  False at the end of the list or when an address
+ * does not fit.
+ */
+static bool next_address(const char **cursor, const char *default_port, char *host,
+                         size_t hostlen, char *port, size_t portlen)
+{
+    const char *s = *cursor;
+    while (*s == ' ' || *s == ',')
+        s++;
+    if (*s == '\0')
+        return false;
+    size_t n = strcspn(s, ", ");
+    *cursor = s + n;
+    const char *h = s, *colon = NULL;
+    size_t hn = n;
+    if (*s == '[') {
+        const char *close = memchr(s, ']', n);
+        if (close == NULL)
+            return false;
+        h = s + 1;
+        hn = (size_t)(close - h);
+        if (close + 1 < s + n && close[1] == ':')
+            colon = close + 1;
+    } else {
+        const char *c1 = memchr(s, ':', n);
+        /* One colon separates a port; more make an IPv6 address without one. */
+        if (c1 != NULL && memchr(c1 + 1, ':', (size_t)(s + n - c1 - 1)) == NULL) {
+            colon = c1;
+            hn = (size_t)(c1 - s);
+        }
+    }
+    size_t pn = colon ? (size_t)(s + n - colon - 1) : strlen(default_port);
+    if (hn == 0 || hn >= hostlen || pn == 0 || pn >= portlen)
+        return false;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    memcpy(port, colon ? colon + 1 : default_port, pn);
+    port[pn] = '\0';
+    return true;
+}
+
+/*
+ * Tries the profile's gateway addresses in order and keeps the first that
+ * completes the handshake, so a client listing several gateways (or
+ * HAProxy and a gateway) carries on when one of them is down.  The error
+ * is the last address's.
+ */
+struct client_conn *client_connect(const struct client_profile *p, char *err, size_t errlen)
+{
+    const char *cursor = p->host;
+    char host[sizeof(p->host)], port[sizeof(p->port)];
+    bool any = false;
+
+    while (next_address(&cursor, p->port, host, sizeof(host), port, sizeof(port))) {
+        any = true;
+        struct client_conn *c = connect_one(p, host, port, err, errlen);
+        if (c != NULL)
+            return c;
+    }
+    if (!any)
+        seterr(err, errlen, CLIENT_ERR_CONFIG, "no gateway address in host \"%s\"", p->host);
     return NULL;
 }
 

@@ -15,9 +15,13 @@
 
 /* A client profile: an INI file with a [client] section:
  *   host = 127.0.0.1        port = 7443
+ *   (host may list several gateways, tried in order until one answers:
+ *    host = 10.0.0.1:7443, 10.0.0.2, [::1]:7444; an address without a
+ *    port uses port)
  *   ca = path               (CA that signs the gateway's certificate)
  *   cert = path  key = path (our client certificate and key)
- *   server_name = localhost (name the gateway's certificate must carry)
+ *   server_name = localhost (name the gateway's certificate must carry;
+ *                            default: the address being tried)
  *   timeout_ms = 10000
  *   spool = path            (where submissions wait until the gateway has
  *                            them; default: the profile's file name with
