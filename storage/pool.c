@@ -297,6 +297,16 @@ static void query_done(struct store_conn *c)
         store_kick(st);
         return;
     }
+    if (c->failed && pool_sqlstate_moved(c->sqlstate)) {
+        /* This server no longer takes writes (a primary demoted, or one
+         * shutting down): connecting again finds the new primary through
+         * target_session_attrs=read-write, and the ops are answered
+         * UNAVAILABLE, so their clients retry there. */
+        snprintf(reason, sizeof reason, "the server cannot take writes: %s (%s)", c->errmsg,
+                 c->sqlstate);
+        conn_lost(c, reason);
+        return;
+    }
     conn_enter(c, CONN_IDLE);
     if (c->kind == OP_SUBMIT)
         batch_finish(c);
@@ -442,6 +452,24 @@ bool pool_sqlstate_transient(const char *sqlstate)
         return false;
     for (i = 0; i < sizeof classes / sizeof classes[0]; i++)
         if (strncmp(sqlstate, classes[i], 2) == 0)
+            return true;
+    return false;
+}
+
+bool pool_sqlstate_moved(const char *sqlstate)
+{
+    /* 25006 read-only transaction (a standby, or a primary Patroni
+     * demoted), 57P01-57P03 the server is shutting down or starting, and
+     * class 08, the connection itself. */
+    static const char *const states[] = { "25006", "57P01", "57P02", "57P03" };
+    size_t i;
+
+    if (!sqlstate)
+        return false;
+    if (strncmp(sqlstate, "08", 2) == 0)
+        return true;
+    for (i = 0; i < sizeof states / sizeof states[0]; i++)
+        if (strcmp(sqlstate, states[i]) == 0)
             return true;
     return false;
 }

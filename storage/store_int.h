@@ -335,6 +335,9 @@ bool pool_conn_add_op(struct store_conn *c, struct store_op *op)
 /* True when a failed statement's SQLSTATE says "try again later" rather
  * than "this input cannot be stored". */
 bool pool_sqlstate_transient(const char *sqlstate);
+/* True when a failed statement's SQLSTATE says this server will not take
+ * writes any more, so the connection must be made again (to the primary). */
+bool pool_sqlstate_moved(const char *sqlstate);
 
 /* batch.c: run when c is idle and the submission queue is not empty. */
 void batch_start(struct store_conn *c);
