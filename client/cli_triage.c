@@ -178,8 +178,9 @@ void cli_triage_usage(FILE *out)
         "        the writer see it in their history.\n"
         "  watch\n"
         "        Prints one line per queue event (new, claimed, released, decided,\n"
-        "        edited, resubmitted) until interrupted; with --json one JSON object\n"
-        "        per line.  Exits with 5 when the connection drops.\n",
+        "        edited, resubmitted, resync: list the queue again) until interrupted;\n"
+        "        with --json one JSON object per line, the first {\"watching\": true}\n"
+        "        once the watch is in force.  Exits with 5 when the connection drops.\n",
         out);
 }
 
@@ -1273,8 +1274,17 @@ static int run_watch(const struct cli_triage_args *a, const struct client_profil
         rc = cli_report_failure(a->json, CLIENT_ERR_PROTOCOL "unexpected answer to watch");
         goto done;
     }
-    if (!a->json)
+    /* Said once the watch is in force, so a program reading the events
+     * knows that a listing of the queue made from now on misses nothing
+     * (PROTOCOL.md §3.12.9). */
+    if (!a->json) {
         fputs("watching the queue; interrupt to stop\n", stderr);
+    } else {
+        json_t *j = json_pack("{s:b}", "watching", 1);
+        if (j != NULL)
+            cli_print_json_line(j);
+        fflush(stdout);
+    }
     /* From here on standard output is one JSON object per event; an error
      * goes to standard error only, so the stream stays parseable. */
     for (;;) {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -43,6 +44,7 @@ struct store_listener {
     struct event *ev_timer;
     struct event *ev_more;     /* continues after LISTEN_NOTIFIES_PER_EVENT */
     bool setup_failed;
+    bool was_up;               /* LISTEN has succeeded before */
 };
 
 static void listen_io_cb(evutil_socket_t fd, short what, void *arg);
@@ -151,6 +153,26 @@ static void deliver(struct store_listener *l, const char *payload)
     json_decref(j);
 }
 
+/*
+ * Tells the watchers that notifications may have been missed: while this
+ * connection was down (the database restarted or moved to a new primary)
+ * nothing reached us.  It is sent once LISTEN is in force again, so a
+ * client that lists the queue on receiving it misses nothing: what
+ * committed before its listing is in the listing, what commits after
+ * comes as an event.
+ */
+static void announce_resync(struct store_listener *l)
+{
+    Minyi__V1__QueueEvent ev = MINYI__V1__QUEUE_EVENT__INIT;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ev.kind = frame_bytes(STORE_EVENT_RESYNC);
+    ev.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    log_info("module=store event=listen_resync channel=minyi_queue");
+    l->cb(l->arg, &ev);
+}
+
 static void drain_notifies(struct store_listener *l)
 {
     PGnotify *n;
@@ -236,6 +258,9 @@ static void read_step(struct store_listener *l, short what)
             l->backoff_ms = l->min_ms;
             evtimer_del(l->ev_timer);
             log_info("module=store event=listen_up channel=minyi_queue");
+            if (l->was_up)
+                announce_resync(l);
+            l->was_up = true;
             break;
         }
         if (PQresultStatus(res) != PGRES_COMMAND_OK)

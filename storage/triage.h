@@ -181,9 +181,14 @@ typedef void (*store_event_cb)(void *arg, const Minyi__V1__QueueEvent *ev);
 
 struct store_listener;
 
+/* The kind of the event that says "events may have been missed; list the
+ * queue again" (PROTOCOL.md §3.12.9). */
+#define STORE_EVENT_RESYNC "resync"
+
 /* Opens a dedicated connection that LISTENs on minyi_queue, reconnecting
  * with backoff (reconnect_min_ms .. reconnect_max_ms) whenever it is lost.
- * Events sent while it is down are missed. */
+ * Events sent while it is down are missed; once LISTEN is in force again
+ * on a new connection, cb gets an event of kind STORE_EVENT_RESYNC. */
 struct store_listener *store_listen_open(struct event_base *base, const char *conninfo,
                                          int reconnect_min_ms, int reconnect_max_ms,
                                          store_event_cb cb, void *arg)
