@@ -408,8 +408,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         if (s->state != SESSION_HANDSHAKE)
             fatal("sid=%llu connected in state %s", (unsigned long long)s->sid,
                   state_names[s->state]);
-        /* OpenSSL calls the ALPN callback only when the client offers
-         * ALPN at all; a client that offers none must be refused too. */
+        /* The handshake itself refuses a client that offers no ALPN or
+         * not minyi/1 (tls.c); this check keeps that promise should the
+         * TLS context ever be built without those callbacks. */
         const unsigned char *alpn = NULL;
         unsigned int alpn_len = 0;
         SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);

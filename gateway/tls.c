@@ -34,6 +34,24 @@ static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* OpenSSL asks select_alpn only when the client offers ALPN at all, and
+ * would otherwise finish the handshake with a client that offers none.
+ * PROTOCOL.md section 1 says such a handshake fails: refuse it here, while
+ * the ClientHello is read, with the alert no_application_protocol. */
+static int require_alpn(SSL *ssl, int *alert, void *arg)
+{
+    (void)arg;
+    const unsigned char *ext = NULL;
+    size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+                                  &len) != 1 ||
+        len == 0) {
+        *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 static bool load_crl(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 {
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);
@@ -90,6 +108,7 @@ SSL_CTX *tls_server_ctx(const struct gw_config *cfg, char *err, size_t errlen)
         goto fail;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_verify_depth(ctx, 4);
+    SSL_CTX_set_client_hello_cb(ctx, require_alpn, NULL);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     return ctx;
 fail:

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "client_err.h"
@@ -215,15 +216,24 @@ static void test_disabled_principal_refused_on_new_connection(void **state)
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* How a raw TLS client's attempt ended. */
+enum raw_outcome {
+    RAW_ANSWERED,          /* handshake done and a status request answered */
+    RAW_ALERT_NO_ALPN,     /* handshake failed: alert no_application_protocol */
+    RAW_OTHER,             /* anything else (e.g. handshake done, then closed) */
+};
+
 /*
  * A TLS client of our own, because the client library always offers
  * "minyi/1": connects with contact1's certificate, offering alpn (wire
- * form, NULL for no ALPN extension at all), and returns true when the
- * gateway answered a status request — that is, accepted the connection.
+ * form, NULL for no ALPN extension at all), and says how it ended: the
+ * gateway answered a status request (it accepted the connection), or it
+ * refused the handshake with the alert no_application_protocol, or
+ * something else.
  */
-static bool raw_tls_answered(const unsigned char *alpn, unsigned alpn_len)
+static enum raw_outcome raw_tls(const unsigned char *alpn, unsigned alpn_len)
 {
-    bool answered = false;
+    enum raw_outcome outcome = RAW_OTHER;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     assert_non_null(ctx);
     assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION), 1);
@@ -245,6 +255,7 @@ static bool raw_tls_answered(const unsigned char *alpn, unsigned alpn_len)
     assert_non_null(ssl);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, "localhost");
+    ERR_clear_error();
     if (SSL_connect(ssl) == 1) {
         /* Status request id 7 for a receipt nobody has (see PROTOCOL.md 2.3). */
         static const unsigned char frame[] = {
@@ -254,27 +265,31 @@ static bool raw_tls_answered(const unsigned char *alpn, unsigned alpn_len)
         unsigned char hdr[4];
         if (SSL_write(ssl, frame, sizeof(frame)) == (int)sizeof(frame) &&
             SSL_read(ssl, hdr, sizeof(hdr)) == (int)sizeof(hdr))
-            answered = true;
+            outcome = RAW_ANSWERED;
+    } else if (ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL) {
+        outcome = RAW_ALERT_NO_ALPN;
     }
+    ERR_clear_error();
     SSL_free(ssl);
     close(fd);
     SSL_CTX_free(ctx);
-    return answered;
+    return outcome;
 }
 
 /* The protocol version is the ALPN identifier: a client that does not
- * agree on minyi/1 must not get to send frames. */
+ * agree on minyi/1 fails the handshake with an alert (PROTOCOL.md section
+ * 1), whether it offers another protocol or none at all. */
 static void test_alpn_required(void **state)
 {
     (void)state;
     static const unsigned char ours[] = "\x07minyi/1";
     static const unsigned char other[] = "\x07minyi/2";
     /* The control: the same raw client with the right ALPN is answered. */
-    assert_true(raw_tls_answered(ours, sizeof(ours) - 1));
-    if (raw_tls_answered(other, sizeof(other) - 1))
-        fail_msg("a client offering only minyi/2 was served");
-    if (raw_tls_answered(NULL, 0))
-        fail_msg("a client offering no ALPN at all was served");
+    assert_int_equal(raw_tls(ours, sizeof(ours) - 1), RAW_ANSWERED);
+    if (raw_tls(other, sizeof(other) - 1) != RAW_ALERT_NO_ALPN)
+        fail_msg("a client offering only minyi/2 did not fail the handshake with an alert");
+    if (raw_tls(NULL, 0) != RAW_ALERT_NO_ALPN)
+        fail_msg("a client offering no ALPN at all did not fail the handshake with an alert");
 }
 
 int main(void)
