@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "request.h"
 #include "validate.h"
+#include "wire.h"
 
 /* A page of a contact point's own reports holds at most this many. */
 #define DISPATCH_LIST_MAX 100
@@ -103,9 +104,32 @@ static void do_list_mine(struct session *s, Frame *f)
                         request_on_reply, req);
 }
 
+/* An enum sent as a number beyond int32 (such as 2^32 + 2) was cut to its
+ * low 32 bits by protobuf-c and may now look like a known code: refuse it
+ * as the unknown number it is (PROTOCOL.md section 4.2).  Validation names
+ * a report's fields from the report ("report.category") wherever the report
+ * sits in the frame, so the same field gets the same name here. */
+static bool refuse_bad_enum(struct session *s, Frame *f, const struct frame_arena *arena)
+{
+    const char *path = frame_bad_enum(arena);
+    if (path == NULL)
+        return false;
+    const char *in_report = strstr(path, ".report.");
+    const char *field = in_report != NULL ? in_report + 1 : path;
+    char msg[WIRE_PATH_MAX + 64];
+    snprintf(msg, sizeof(msg), "%s has an unknown code (a number beyond int32)", field);
+    request_fail(s, f->id, f->body_case, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg,
+                 "代码未定义（超出 int32 范围）");
+    return true;
+}
+
 void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena)
 {
     metrics.requests[metrics_body_slot((int)f->body_case)]++;
+    if (refuse_bad_enum(s, f, arena)) {
+        frame_arena_free(arena);
+        return;
+    }
     switch (f->body_case) {
     case MINYI__V1__FRAME__BODY_SUBMIT:
         do_submit(s, f);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "wire.h"
 
 #define ARENA_CHUNK_MIN 4096
 #define ARENA_ALIGN 16
@@ -27,6 +28,7 @@ struct frame_arena {
     size_t spent;               /* bytes handed out, including alignment padding */
     int over_budget;
     struct arena_chunk *head;
+    char bad_enum[WIRE_PATH_MAX]; /* see frame_bad_enum() */
 };
 
 uint32_t frame_peek_len(const uint8_t hdr[FRAME_HEADER_LEN])
@@ -83,6 +85,8 @@ void frame_arena_free(struct frame_arena *a)
 Frame *frame_decode(const uint8_t *body, size_t len, size_t budget,
                     struct frame_arena **arena)
 {
+    struct wire_scan scan;
+    uint8_t *stripped = NULL;
     struct frame_arena *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
@@ -91,13 +95,32 @@ Frame *frame_decode(const uint8_t *body, size_t len, size_t budget,
     a->pb.allocator_data = a;
     a->budget = budget;
 
-    Frame *f = minyi__v1__frame__unpack(&a->pb, len, body);
-    if (f == NULL) {
-        frame_arena_free(a);
-        return NULL;
+    /* protobuf-c cannot skip unknown groups, and reads an enum's varint
+     * modulo 2^32: wire.h explains.  Bytes the walk cannot follow go to
+     * protobuf-c unchanged, to be refused there. */
+    if (wire_scan(&minyi__v1__frame__descriptor, body, len, &scan)) {
+        memcpy(a->bad_enum, scan.bad_enum, sizeof(a->bad_enum));
+        if (scan.has_unknown_groups) {
+            stripped = wire_strip_groups(&minyi__v1__frame__descriptor, body, len, &len);
+            if (stripped == NULL)
+                goto fail;
+            body = stripped;
+        }
     }
+    Frame *f = minyi__v1__frame__unpack(&a->pb, len, body);
+    free(stripped);
+    if (f == NULL)
+        goto fail;
     *arena = a;
     return f;
+fail:
+    frame_arena_free(a);
+    return NULL;
+}
+
+const char *frame_bad_enum(const struct frame_arena *arena)
+{
+    return arena->bad_enum[0] != '\0' ? arena->bad_enum : NULL;
 }
 
 size_t frame_encoded_size(const Frame *f)

@@ -38,6 +38,11 @@ Frame *frame_decode(const uint8_t *body, size_t len, size_t budget,
                     struct frame_arena **arena) __attribute__((warn_unused_result));
 void frame_arena_free(struct frame_arena *arena);
 
+/* The dotted path of the first enum field of the decoded frame whose value
+ * on the wire was not an int32 (protobuf-c kept only its low 32 bits), or
+ * NULL.  A receiver refuses such a frame as an unknown enum number. */
+const char *frame_bad_enum(const struct frame_arena *arena);
+
 /* Size of header plus packed body. */
 size_t frame_encoded_size(const Frame *f);
 /* Writes header and body into out, which holds frame_encoded_size(f) bytes. */

@@ -26,6 +26,8 @@
 #define IDLE_TIMEOUT_MS 3000
 #define BOMB_ATTACHMENTS 8000    /* empty sub-messages: 2 bytes each on the wire */
 #define SLACK_MS 3000            /* scheduling slack on top of a deadline */
+/* protobuf-c's ProtobufCWireType has no name for the (deprecated) groups. */
+#define WIRE_START_GROUP ((ProtobufCWireType)3)
 
 static struct itenv env;
 
@@ -229,6 +231,52 @@ static void test_unsupported_body_keeps_connection(void **state)
     client_close(c);
 }
 
+/* PROTOCOL.md section 7: unknown fields are ignored, also when they are
+ * encoded as groups (wire types 3 and 4), both at the top of the frame and
+ * inside the report; the group holds a varint, bytes, a fixed32 and a group
+ * of its own. */
+static void test_unknown_group_ignored(void **state)
+{
+    (void)state;
+    /* Field 999's contents, ending with its end tag ((999 << 3) | 4). */
+    static const uint8_t group[] = {
+        0x08, 0x05,             /* field 1, varint 5 */
+        0x12, 0x02, 'a', 'b',   /* field 2, bytes "ab" */
+        0x1b,                   /* field 3, start group */
+        0x0d, 1, 2, 3, 4,       /* field 1, fixed32 */
+        0x1c,                   /* field 3, end group */
+        0xbc, 0x3e,             /* field 999, end group */
+    };
+    struct client_conn *c = itconnect(&env, "contact1");
+    Minyi__V1__Report *r = tmake_report(NULL, NULL);
+    assert_non_null(r);
+    itadd_unknown(&r->base, 999, WIRE_START_GROUP, group, sizeof(group));
+    Minyi__V1__SubmitRequest req = MINYI__V1__SUBMIT_REQUEST__INIT;
+    req.report = r;
+    Frame f = MINYI__V1__FRAME__INIT;
+    f.body_case = MINYI__V1__FRAME__BODY_SUBMIT;
+    f.submit = &req;
+    ProtobufCMessageUnknownField top = {
+        .tag = 999, .wire_type = WIRE_START_GROUP,
+        .len = sizeof(group), .data = (uint8_t *)group,
+    };
+    f.base.n_unknown_fields = 1;
+    f.base.unknown_fields = &top;
+
+    struct frame_arena *arena = NULL;
+    char receipt[IT_RECEIPT_MAX];
+    Frame *ans = itcall(c, &f, &arena);
+    itexpect_receipt(ans, receipt);
+    frame_arena_free(arena);
+    assert_int_equal(itdb_rows_receipt(env.conninfo, receipt), 1);
+    /* The connection lives on. */
+    ans = itstatus(c, receipt, &arena);
+    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+    frame_arena_free(arena);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    client_close(c);
+}
+
 /* A frame whose bytes stop coming is closed at the frame deadline, even
  * though bytes keep trickling in (each one would reset a plain read
  * timeout). */
@@ -278,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_undecodable_body),
         cmocka_unit_test(test_decode_budget_bomb),
         cmocka_unit_test(test_unsupported_body_keeps_connection),
+        cmocka_unit_test(test_unknown_group_ignored),
         cmocka_unit_test(test_frame_deadline),
         cmocka_unit_test(test_idle_deadline),
     };

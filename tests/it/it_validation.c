@@ -401,6 +401,20 @@ static void test_unknown_category(void **state)
     refused(r, "report.category");
 }
 
+/* An enum is an int32: 2^32 + 2 on the wire is not POLITICS (2), which
+ * protobuf-c alone would read it as, but an unknown number (PROTOCOL.md
+ * section 4.2).  The category field is left unset and sent raw instead. */
+static void test_category_beyond_int32(void **state)
+{
+    (void)state;
+    static const uint8_t two_pow_32_plus_2[] = { 0x82, 0x80, 0x80, 0x80, 0x10 };
+    Minyi__V1__Report *r = report();
+    r->category = MINYI__V1__CATEGORY__CATEGORY_UNSPECIFIED;
+    itadd_unknown(&r->base, 6, PROTOBUF_C_WIRE_TYPE_VARINT, two_pow_32_plus_2,
+                  sizeof(two_pow_32_plus_2));
+    refused(r, "report.category");
+}
+
 static void test_unknown_reporter_kind(void **state)
 {
     (void)state;
@@ -637,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_newline_in_situation_accepted),
         cmocka_unit_test(test_control_char_in_reporter_name),
         cmocka_unit_test(test_unknown_category),
+        cmocka_unit_test(test_category_beyond_int32),
         cmocka_unit_test(test_unknown_reporter_kind),
         cmocka_unit_test(test_region_five_digits),
         cmocka_unit_test(test_region_with_letter),

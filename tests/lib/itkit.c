@@ -93,6 +93,22 @@ void itset_raw(ProtobufCBinaryData *d, const void *p, size_t len)
     d->len = len;
 }
 
+void itadd_unknown(ProtobufCMessage *m, uint32_t field, ProtobufCWireType wire_type,
+                   const void *data, size_t len)
+{
+    ProtobufCMessageUnknownField *u =
+        realloc(m->unknown_fields, (m->n_unknown_fields + 1) * sizeof(*u));
+    assert_non_null(u);
+    m->unknown_fields = u;
+    u += m->n_unknown_fields++;
+    u->tag = field;
+    u->wire_type = wire_type;
+    u->len = len;
+    u->data = malloc(len + 1);
+    assert_non_null(u->data);
+    memcpy(u->data, data, len);
+}
+
 void itset(ProtobufCBinaryData *d, const char *s)
 {
     itset_raw(d, s, strlen(s));

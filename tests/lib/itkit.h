@@ -52,6 +52,14 @@ struct client_conn *ittry_connect(const struct itenv *e, const char *certname, c
 void itset(ProtobufCBinaryData *d, const char *s);
 void itset_raw(ProtobufCBinaryData *d, const void *p, size_t len);
 
+/* Adds a field the .proto does not have (or one it has, with raw bytes of
+ * our choosing) to a message from tmake_report: protobuf-c packs it after
+ * the known fields as its tag, then data as given.  For wire type
+ * START_GROUP, data is the group's contents including its end tag.  Freed
+ * with the message by protobuf_c_message_free_unpacked(m, NULL). */
+void itadd_unknown(ProtobufCMessage *m, uint32_t field, ProtobufCWireType wire_type,
+                   const void *data, size_t len);
+
 /* Sends one request with the given id without waiting (pipelining). */
 void itsend_submit(struct client_conn *c, uint64_t id, Minyi__V1__Report *r);
 void itsend_status(struct client_conn *c, uint64_t id, const char *receipt);
