@@ -920,7 +920,8 @@ static void usage(FILE *to)
           "  --new-conn-per-report   a new mutual-TLS connection for every report\n"
           "  --handshake-only        a new connection per empty request (no database work)\n"
           "  --idle N                first open N connections that stay idle\n"
-          "  --json FILE             write the results as JSON\n",
+          "  --json FILE             write the results as JSON\n"
+          "  --version               the version\n",
           to);
 }
 
@@ -934,7 +935,7 @@ int main(int argc, char **argv)
         {"new-conn-per-report", no_argument, NULL, 'N'},
         {"handshake-only", no_argument, NULL, 'H'},  {"idle", required_argument, NULL, 'i'},
         {"json", required_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     B.connections = 1;
     B.inflight = 1;
@@ -960,6 +961,7 @@ int main(int argc, char **argv)
         case 'i': B.idle = atoi(optarg); break;
         case 'j': B.json_path = optarg; break;
         case 'h': usage(stdout); return 0;
+        case 'V': printf("minyi-bench %s\n", MINYI_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

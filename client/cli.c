@@ -96,6 +96,7 @@ static void usage(FILE *out)
         "  --profile FILE   client profile (INI [client] section); default $MINYI_PROFILE\n"
         "  --json           print the whole answer as JSON on standard output\n"
         "  -h, --help       this text\n"
+        "  --version        the version (as the only argument)\n"
         "\n"
         "Report JSON keys: client_report_id title situation analysis suggestions\n"
         "  category urgency reporter{name unit kind sector} region phone\n"
@@ -545,6 +546,12 @@ int main(int argc, char **argv)
     /* A closed standard output must not kill us in the middle of a write;
      * the library guards its own sockets. */
     signal(SIGPIPE, SIG_IGN);
+
+    /* Only as the first argument: elsewhere it could be an option's value. */
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("minyi %s\n", MINYI_VERSION);
+        return EXIT_DONE;
+    }
 
     longopts[n++] = (struct option){"profile", required_argument, NULL, OPT_PROFILE};
     longopts[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};

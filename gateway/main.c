@@ -2,10 +2,12 @@
  * minyid: the minyi gateway.
  *
  *   minyid -c FILE                 run the gateway
- *   minyid -c FILE migrate         apply database migrations and exit
+ *   minyid -c FILE migrate [--json]          apply database migrations, report, exit
+ *   minyid -c FILE migrate status [--json]   list applied and pending migrations
  *   minyid -c FILE principal add --cert CERT --kind KIND --name NAME --region CODE [--sector S]
- *   minyid -c FILE principal list
+ *   minyid -c FILE principal list [--json]
  *   minyid -c FILE principal disable|enable ID
+ *   minyid --version
  */
 #include <getopt.h>
 #include <signal.h>
@@ -34,13 +36,33 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: minyid -c FILE                      run the gateway\n"
-            "       minyid -c FILE migrate              apply database migrations and exit\n"
+            "       minyid -c FILE migrate              apply database migrations, say which, exit\n"
+            "       minyid -c FILE migrate status       list applied and pending migrations\n"
             "       minyid -c FILE principal add --cert CERT.pem --kind contact|editor|peer|admin\n"
             "                                   --name NAME --region CODE [--sector S]\n"
             "       minyid -c FILE principal list\n"
             "       minyid -c FILE principal disable|enable ID\n"
+            "       minyid --version\n"
+            "--json after a host command prints its answer as one JSON value.\n"
             "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered);\n"
             "         SIGHUP reloads config, certificates and CRL and re-checks open connections.\n");
+}
+
+/* Removes every "--json" from argv[0..*argc) and says whether there was
+ * one, so each host command takes it in any position. */
+static bool take_json_flag(int *argc, char **argv)
+{
+    bool json = false;
+    int w = 0;
+    for (int r = 0; r < *argc; r++) {
+        if (strcmp(argv[r], "--json") == 0)
+            json = true;
+        else
+            argv[w++] = argv[r];
+    }
+    *argc = w;
+    argv[w] = NULL;
+    return json;
 }
 
 static bool cert_fingerprint(const char *path, unsigned char fp[32], char *err, size_t errlen)
@@ -67,6 +89,7 @@ static bool cert_fingerprint(const char *path, unsigned char fp[32], char *err, 
 static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
 {
     char err[512];
+    bool json = take_json_flag(&argc, argv);
     if (argc < 1) {
         usage(stderr);
         return 2;
@@ -111,11 +134,14 @@ static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
             fprintf(stderr, "minyid: %s\n", err);
             return 1;
         }
-        printf("%lld\n", (long long)id);
+        if (json)
+            printf("{\"id\":%lld}\n", (long long)id);
+        else
+            printf("%lld\n", (long long)id);
         return 0;
     }
     if (strcmp(argv[0], "list") == 0) {
-        if (!store_admin_principal_list(cfg->db_conninfo, stdout, err, sizeof(err))) {
+        if (!store_admin_principal_list(cfg->db_conninfo, stdout, json, err, sizeof(err))) {
             fprintf(stderr, "minyid: %s\n", err);
             return 1;
         }
@@ -133,10 +159,34 @@ static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
             fprintf(stderr, "minyid: %s\n", err);
             return 1;
         }
+        if (json)
+            printf("{\"id\":%lld,\"active\":%s}\n", id, argv[0][0] == 'e' ? "true" : "false");
         return 0;
     }
     usage(stderr);
     return 2;
+}
+
+/* minyid migrate [status] [--json] */
+static int cmd_migrate(const struct gw_config *cfg, int argc, char **argv)
+{
+    char err[512];
+    bool json = take_json_flag(&argc, argv);
+    bool ok;
+    if (argc == 0)
+        ok = store_migrate(cfg->db_conninfo, cfg->migrations_dir, stdout, json, err, sizeof(err));
+    else if (argc == 1 && strcmp(argv[0], "status") == 0)
+        ok = store_migrate_status(cfg->db_conninfo, cfg->migrations_dir, stdout, json, err,
+                                  sizeof(err));
+    else {
+        usage(stderr);
+        return 2;
+    }
+    if (!ok) {
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -264,6 +314,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("minyid %s\n", MINYI_VERSION);
+            return 0;
         } else {
             break;
         }
@@ -284,13 +337,8 @@ int main(int argc, char **argv)
 
     if (i == argc)
         return run_gateway(&gw);
-    if (strcmp(argv[i], "migrate") == 0) {
-        if (!store_preflight(gw.cfg.db_conninfo, gw.cfg.migrations_dir, err, sizeof(err))) {
-            fprintf(stderr, "minyid: %s\n", err);
-            return 1;
-        }
-        return 0;
-    }
+    if (strcmp(argv[i], "migrate") == 0)
+        return cmd_migrate(&gw.cfg, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "principal") == 0)
         return cmd_principal(&gw.cfg, argc - i - 1, argv + i + 1);
     usage(stderr);

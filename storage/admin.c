@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #define ADMIN_NAME_MAX   127   /* bytes; struct principal holds 128 */
@@ -141,12 +142,13 @@ fail:
     return false;
 }
 
-bool store_admin_principal_list(const char *conninfo, void *out_FILE,
+bool store_admin_principal_list(const char *conninfo, void *out_FILE, bool json,
                                 char *err, size_t errlen)
 {
     FILE *out = out_FILE;
     PGconn *pg = admin_connect(conninfo, err, errlen);
     PGresult *res = NULL;
+    json_t *list = NULL;
     int t, n;
 
     if (!pg)
@@ -158,16 +160,38 @@ bool store_admin_principal_list(const char *conninfo, void *out_FILE,
         goto fail;
     }
     n = PQntuples(res);
+    list = json ? json_array() : NULL;
+    if (json && list == NULL)
+        goto oom;
     for (t = 0; t < n; t++) {
         const char *sector = PQgetvalue(res, t, 5);
+        bool active = PQgetvalue(res, t, 2)[0] == 't';
+        if (json) {
+            json_t *row = json_pack("{s:I, s:s, s:b, s:s, s:s, s:s, s:s}", "id",
+                                    (json_int_t)strtoll(PQgetvalue(res, t, 0), NULL, 10), "kind",
+                                    PQgetvalue(res, t, 1), "active", active, "fingerprint",
+                                    PQgetvalue(res, t, 3), "region", PQgetvalue(res, t, 4),
+                                    "sector", sector, "name", PQgetvalue(res, t, 6));
+            if (row == NULL || json_array_append_new(list, row) != 0)
+                goto oom;
+            continue;
+        }
         fprintf(out, "%s %s %s %s %s %s %s\n", PQgetvalue(res, t, 0), PQgetvalue(res, t, 1),
-                PQgetvalue(res, t, 2)[0] == 't' ? "active" : "inactive", PQgetvalue(res, t, 3),
+                active ? "active" : "inactive", PQgetvalue(res, t, 3),
                 PQgetvalue(res, t, 4), *sector ? sector : "-", PQgetvalue(res, t, 6));
     }
+    if (json && (json_dumpf(list, out, JSON_COMPACT) != 0 || fputc('\n', out) == EOF)) {
+        snprintf(err, errlen, "cannot write the list");
+        goto fail;
+    }
+    json_decref(list);
     PQclear(res);
     PQfinish(pg);
     return true;
+oom:
+    snprintf(err, errlen, "out of memory");
 fail:
+    json_decref(list);
     PQclear(res);
     PQfinish(pg);
     return false;

@@ -73,11 +73,24 @@ typedef void (*store_principal_cb)(void *arg, int code, const struct principal *
 
 struct store;
 
-/* Blocking.  Connects, refuses when fsync or synchronous_commit is off,
- * applies pending migrations from migrations_dir in order under an advisory
- * lock.  Returns false with a reason in err. */
+/* Blocking.  Connects, refuses when fsync or synchronous_commit is off or
+ * when an applied migration's file was edited since (its SHA-256 differs
+ * from the one recorded), applies pending migrations from migrations_dir in
+ * order under an advisory lock.  Returns false with a reason in err. */
 bool store_preflight(const char *conninfo, const char *migrations_dir,
                      char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* store_preflight for `minyid migrate`: also writes to out (a FILE *) what
+ * it applied, with checksums, as lines or (json) one JSON object. */
+bool store_migrate(const char *conninfo, const char *migrations_dir, void *out_FILE, bool json,
+                   char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Blocking, read-only: writes every migration file and applied row to out
+ * with its state (applied, pending, edited, applied-unchecked from before
+ * checksums were kept, missing-file) and checksums, as lines or JSON. */
+bool store_migrate_status(const char *conninfo, const char *migrations_dir, void *out_FILE,
+                          bool json, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Starts the pool (connections come up asynchronously). */
 struct store *store_open(struct event_base *base, const struct store_config *cfg)
@@ -131,8 +144,10 @@ bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[3
 bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool active,
                                       char *err, size_t errlen)
     __attribute__((warn_unused_result));
-/* Writes one line per principal to out: id kind active fingerprint(hex) region sector name */
-bool store_admin_principal_list(const char *conninfo, void *out_FILE,
+/* Writes one line per principal to out: id kind active fingerprint(hex)
+ * region sector name; with json, one JSON array of objects with those keys
+ * ("active" a boolean, "sector" "" when none). */
+bool store_admin_principal_list(const char *conninfo, void *out_FILE, bool json,
                                 char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

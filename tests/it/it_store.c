@@ -919,7 +919,7 @@ static void test_admin_commands(void **state)
     assert_non_null(strstr(err, "exists"));
     assert_false(store_admin_principal_add(g_conninfo, fp, PRINCIPAL_EDITOR, "x", "33040", "",
                                            &id, err, sizeof err));
-    assert_true(store_admin_principal_list(g_conninfo, f, err, sizeof err));
+    assert_true(store_admin_principal_list(g_conninfo, f, false, err, sizeof err));
     rewind(f);
     snprintf(want, sizeof want, "%lld contact active 1111", (long long)g_p1);
     while (fgets(line, sizeof line, f))

@@ -174,19 +174,8 @@ static Frame *wait_for(struct client_conn *c, uint64_t id, struct frame_arena **
     return f;
 }
 
-pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_path,
-                  const char *err_path)
+pid_t itspawn(const char *const *argv, const char *out_path, const char *err_path)
 {
-    char *argv[IT_CLI_MAX_ARGS + 4];
-    int n = 0;
-    argv[n++] = (char *)MINYI_CLI_PATH;
-    argv[n++] = (char *)"--profile";
-    argv[n++] = (char *)profile;
-    for (size_t i = 0; args[i] != NULL; i++) {
-        assert_true(i < IT_CLI_MAX_ARGS);
-        argv[n++] = (char *)args[i];
-    }
-    argv[n] = NULL;
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -195,10 +184,32 @@ pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_
         int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
             _exit(127);
-        execv(argv[0], argv);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     return pid;
+}
+
+/* argv for `minyi --profile profile args...`, in out (IT_CLI_MAX_ARGS + 4). */
+static void cli_argv(const char *profile, const char *const *args, const char **out)
+{
+    int n = 0;
+    out[n++] = MINYI_CLI_PATH;
+    out[n++] = "--profile";
+    out[n++] = profile;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(i < IT_CLI_MAX_ARGS);
+        out[n++] = args[i];
+    }
+    out[n] = NULL;
+}
+
+pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_path,
+                  const char *err_path)
+{
+    const char *argv[IT_CLI_MAX_ARGS + 4];
+    cli_argv(profile, args, argv);
+    return itspawn(argv, out_path, err_path);
 }
 
 void itslurp(const char *path, char *buf, size_t len)
@@ -210,23 +221,32 @@ void itslurp(const char *path, char *buf, size_t len)
         fclose(fp);
 }
 
-int itrun_cli(const char *dir, const char *profile, const char *const *args, char *out,
-              char *err, size_t len)
+int itrun(const char *dir, const char *const *argv, char *out, char *err, size_t len)
 {
     char out_path[PATH_MAX], err_path[PATH_MAX];
     int status;
 
     snprintf(out_path, sizeof out_path, "%s/out", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
-    pid_t pid = itspawn_cli(profile, args, out_path, err_path);
+    pid_t pid = itspawn(argv, out_path, err_path);
     while (waitpid(pid, &status, 0) < 0)
         assert_int_equal(errno, EINTR);
     int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     itslurp(out_path, out, len);
     itslurp(err_path, err, len);
-    fprintf(stderr, "$ minyi %s%s%s ... -> %d\n%s%s", args[0], args[1] ? " " : "",
-            args[1] ? args[1] : "", rc, out, err);
+    fprintf(stderr, "$");
+    for (size_t i = 0; argv[i] != NULL; i++)
+        fprintf(stderr, " %s", argv[i]);
+    fprintf(stderr, " -> %d\n%s%s", rc, out, err);
     return rc;
+}
+
+int itrun_cli(const char *dir, const char *profile, const char *const *args, char *out,
+              char *err, size_t len)
+{
+    const char *argv[IT_CLI_MAX_ARGS + 4];
+    cli_argv(profile, args, argv);
+    return itrun(dir, argv, out, err, len);
 }
 
 void itexpect_contains(const char *haystack, const char *needle)

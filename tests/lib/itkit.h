@@ -120,6 +120,15 @@ bool itwait_text(const char *conninfo, const char *sql, const char *param, const
 /* Most arguments after --profile FILE. */
 #define IT_CLI_MAX_ARGS 32
 
+/* Starts the program argv[0] (a path) with its arguments (NULL-terminated)
+ * and its standard output and error going to the files out_path and
+ * err_path; answers its pid. */
+pid_t itspawn(const char *const *argv, const char *out_path, const char *err_path);
+/* Runs argv (as itspawn) to its end through the files dir/out and dir/err,
+ * copies both streams into out and err (len bytes each) and to stderr for
+ * the log; answers the exit status (128 + the signal when it was killed). */
+int itrun(const char *dir, const char *const *argv, char *out, char *err, size_t len);
+
 /* Starts `minyi --profile profile args...` (args NULL-terminated) with its
  * standard output and error going to the files out_path and err_path;
  * answers its pid. */
