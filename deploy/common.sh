@@ -11,6 +11,7 @@ MINYI_PACKAGES=(
     openssl sslscan prometheus
     # deploy/cluster and its failover test (tests/cluster/failover).
     patroni etcd-server haproxy jq
+    libsystemd-dev systemd dpkg-dev groff-base man-db
 )
 
 # The user that runs PostgreSQL when we are root (PostgreSQL refuses root).

@@ -9,10 +9,7 @@
 
 #include "config.h"
 #include "log.h"
-
-#ifndef MINYI_MIGRATIONS_DIR
-#define MINYI_MIGRATIONS_DIR "storage/migrations"
-#endif
+#include "paths.h"
 
 struct load_ctx {
     struct gw_config *cfg;
@@ -43,7 +40,7 @@ void config_defaults(struct gw_config *cfg)
     cfg->db_batch_max = 256;
     cfg->db_queue_max = 10000;
     cfg->db_query_timeout_ms = 10000;
-    snprintf(cfg->migrations_dir, sizeof(cfg->migrations_dir), "%s", MINYI_MIGRATIONS_DIR);
+    paths_migrations_default(cfg->migrations_dir, sizeof(cfg->migrations_dir));
     cfg->pii_key_version = 1;
     snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "127.0.0.1");
     cfg->admin_port = 0;

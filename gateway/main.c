@@ -23,6 +23,7 @@
 #include "admin_http.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "quota.h"
 #include "forwarder.h"
 #include "reload.h"
@@ -263,6 +264,7 @@ static int run_gateway(struct gw *gw)
     /* The line quickstart and tests wait for; plain so it is easy to match. */
     fprintf(stderr, "minyid ready listen=%s port=%d\n", gw->cfg.listen, gw->cfg.port);
     fflush(stderr);
+    notify_ready(gw->cfg.listen, gw->cfg.port);
 
     event_base_dispatch(gw->base);
     /* A second stop signal arriving while we tidy up must not turn a clean

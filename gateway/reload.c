@@ -9,7 +9,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "forwarder.h"
 #include "log.h"
+#include "notify.h"
 #include "reload.h"
 #include "session.h"
 #include "store.h"
@@ -148,7 +150,14 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
-    (void)reload_now(arg);
+    struct gw *gw = arg;
+    if (gw->stopping)
+        return;
+    /* Ready again afterwards whether or not the reload took: a refused
+     * file leaves the running configuration serving. */
+    notify_reloading();
+    (void)reload_now(gw);
+    notify_ready(gw->cfg.listen, gw->cfg.port);
 }
 
 bool reload_install(struct gw *gw)

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "quota.h"
 #include "forwarder.h"
 #include "server.h"
@@ -128,6 +129,7 @@ void server_stop(struct gw *gw)
         return;
     forwarder_stop(gw);
     gw->stopping = true;
+    notify_stopping();
     log_info("event=stopping sessions=%d", gw->n_sessions);
     if (gw->listener != NULL) {
         evconnlistener_free(gw->listener);

@@ -540,16 +540,22 @@ bool store_migrate_status(const char *conninfo, const char *migrations_dir, void
                           bool json, char *err, size_t errlen)
 {
     FILE *out = out_FILE;
-    PGconn *pg = connect_checked(conninfo, err, errlen);
+    PGconn *pg = NULL;
     PGresult *res = NULL;
     struct migration *list = NULL;
     json_t *rows = json_array();
     size_t n = 0, i;
     bool ok = false;
 
-    if (pg == NULL || rows == NULL)
+    if (rows == NULL) {
+        snprintf(err, errlen, "out of memory");
         goto out;
+    }
+    /* The files first: a wrong directory is named even without a database. */
     if (!list_migrations(migrations_dir, &list, &n, err, errlen))
+        goto out;
+    pg = connect_checked(conninfo, err, errlen);
+    if (pg == NULL)
         goto out;
     res = applied_rows(pg, err, errlen);
     if (res == NULL)
