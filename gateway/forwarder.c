@@ -502,7 +502,9 @@ static bool resolve(struct peer_conn *pc)
     return true;
 }
 
-static SSL_CTX *peer_ctx(const struct gw_peer *p)
+/* The client TLS context for one peer; event names the log line of a
+ * failure (start_failed at start, reload_failed on SIGHUP). */
+static SSL_CTX *peer_ctx(const struct gw_peer *p, const char *event)
 {
     static const unsigned char alpn[] = "\x07" TLS_ALPN;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -516,7 +518,7 @@ static SSL_CTX *peer_ctx(const struct gw_peer *p)
         SSL_CTX_use_PrivateKey_file(ctx, p->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1 ||
         SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
-        log_error("event=start_failed reason=\"[peer.%s] cannot load ca, cert or key: %s\"",
+        log_error("event=%s reason=\"[peer.%s] cannot load ca, cert or key: %s\"", event,
                   p->name, ERR_reason_error_string(ERR_get_error()));
         SSL_CTX_free(ctx);
         return NULL;
@@ -574,7 +576,7 @@ bool forwarder_start(struct gw *gw)
         pc->fw = fw;
         pc->peer = cfg->peers[i];
         fw->dests[i] = pc->peer.name;
-        if (!resolve(pc) || (pc->ctx = peer_ctx(&pc->peer)) == NULL)
+        if (!resolve(pc) || (pc->ctx = peer_ctx(&pc->peer, "start_failed")) == NULL)
             return false;
     }
     fw->timer = event_new(gw->base, -1, EV_PERSIST, on_timer, fw);
@@ -587,6 +589,43 @@ bool forwarder_start(struct gw *gw)
         return false;
     log_info("event=forwarder_started peers=%d", fw->n_conns);
     return true;
+}
+
+void forwarder_reload(struct gw *gw)
+{
+    struct forwarder *fw = gw->fwd;
+    int reloaded = 0;
+
+    if (fw == NULL || fw->stopping)
+        return;
+    for (int i = 0; i < fw->n_conns; i++) {
+        struct peer_conn *pc = &fw->conns[i];
+        const struct gw_peer *next = config_peer(&gw->cfg, pc->peer.name);
+        if (next == NULL) {
+            log_warnx("event=reload_partial reason=\"[peer.%s] is gone from the config; peers "
+                      "are added and removed only by a restart\"", pc->peer.name);
+            continue;
+        }
+        struct gw_peer p = pc->peer;
+        snprintf(p.ca, sizeof(p.ca), "%s", next->ca);
+        snprintf(p.cert, sizeof(p.cert), "%s", next->cert);
+        snprintf(p.key, sizeof(p.key), "%s", next->key);
+        snprintf(p.server_name, sizeof(p.server_name), "%s", next->server_name);
+        SSL_CTX *ctx = peer_ctx(&p, "reload_failed");
+        if (ctx == NULL)
+            continue;
+        if (strcmp(next->host, pc->peer.host) != 0 || next->port != pc->peer.port)
+            log_warnx("event=reload_partial reason=\"[peer.%s] host and port take effect only "
+                      "after a restart\"", pc->peer.name);
+        /* A connection that is up keeps the SSL it was made with (which
+         * holds its own reference to the old context); the next one uses
+         * the new certificate. */
+        SSL_CTX_free(pc->ctx);
+        pc->ctx = ctx;
+        pc->peer = p;
+        reloaded++;
+    }
+    log_info("event=peers_reloaded peers=%d of=%d", reloaded, fw->n_conns);
 }
 
 void forwarder_stop(struct gw *gw)

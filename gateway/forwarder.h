@@ -30,6 +30,11 @@
 /* Starts the forwarder when the config names peers (gw->fwd stays NULL
  * otherwise).  Blocking only here: peer host names are resolved once. */
 bool forwarder_start(struct gw *gw) __attribute__((warn_unused_result));
+/* SIGHUP: reads each peer's CA, certificate and key (and server_name)
+ * again from gw->cfg; the next connection to a peer uses them, a
+ * connection that is up stays as it is.  A peer whose files do not load
+ * keeps its running ones (logged). */
+void forwarder_reload(struct gw *gw);
 /* Stops claiming and closes the connections; rows in flight become due
  * again when their lease ends. */
 void forwarder_stop(struct gw *gw);

@@ -128,6 +128,7 @@ bool reload_now(struct gw *gw)
     gw->cfg = next;
     log_set_level(gw->cfg.log_level);
     log_set_syslog(gw->cfg.log_syslog, "minyid");
+    forwarder_reload(gw);
 
     X509_CRL *crls[RELOAD_MAX_CRLS];
     int n_crls = gw->cfg.tls_crl[0] != '\0' ? read_crls(gw->cfg.tls_crl, crls, RELOAD_MAX_CRLS) : 0;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -414,8 +415,10 @@ struct lower {
     struct client_conn *contact, *editor;
 };
 
-static void lower_up(struct lower *lo, const char *dbname, const char *server_name,
-                     int max_attempts)
+/* A lower instance whose [peer.province] uses the certificate and key in
+ * these files. */
+static void lower_up_cert(struct lower *lo, const char *dbname, const char *server_name,
+                          int max_attempts, const char *cert, const char *key)
 {
     char ini[4096];
 
@@ -429,14 +432,22 @@ static void lower_up(struct lower *lo, const char *dbname, const char *server_na
              "max_attempts = %d\ntimeout_ms = 5000\n"
              "[peer.province]\nhost = 127.0.0.1\nport = %d\nca = %s\nserver_name = %s\n"
              "cert = %s\nkey = %s\n",
-             lo->region, max_attempts, env.gw.port, tcert("ca", "crt"), server_name,
-             tcert("peer1", "crt"),
-             tcert("peer1", "key"));
+             lo->region, max_attempts, env.gw.port, tcert("ca", "crt"), server_name, cert, key);
     assert_true(tgw_start(&lo->gw, lo->conninfo, ini));
     assert_true(tprincipal_add(lo->conninfo, "contact1", "contact", lo->region, true) > 0);
     assert_true(tprincipal_add(lo->conninfo, "editor1", "editor", lo->region, true) > 0);
     lo->contact = itconnect_gw(&lo->gw, "contact1");
     lo->editor = itconnect_gw(&lo->gw, "editor1");
+}
+
+/* A lower instance with the peer1 certificate. */
+static void lower_up(struct lower *lo, const char *dbname, const char *server_name,
+                     int max_attempts)
+{
+    char cert[PATH_MAX], key[PATH_MAX];
+    snprintf(cert, sizeof(cert), "%s", tcert("peer1", "crt"));
+    snprintf(key, sizeof(key), "%s", tcert("peer1", "key"));
+    lower_up_cert(lo, dbname, server_name, max_attempts, cert, key);
 }
 
 static void contact1_swap(struct lower *lo)
@@ -640,6 +651,82 @@ static void test_wrong_server_name(void **state)
     lower_down(&lo);
 }
 
+/* Copies a test certificate's file (kind "crt" or "key") to path. */
+static void copy_cert(const char *certname, const char *kind, const char *path)
+{
+    char cmd[PATH_MAX * 2 + 16];
+    snprintf(cmd, sizeof(cmd), "cp %s %s", tcert(certname, kind), path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The upper instance's log lines of a peer authenticated as this principal. */
+static int auth_lines(const char *certname)
+{
+    char sql[128], needle[64];
+    snprintf(sql, sizeof(sql), "SELECT id FROM principals WHERE name = '%s'", certname);
+    long long id = tdb_scalar(env.conninfo, sql, 0, NULL);
+    assert_true(id > 0);
+    snprintf(needle, sizeof(needle), "principal=%lld kind=peer", id);
+    return log_count(&env.gw, needle);
+}
+
+/* SIGHUP reloads the forwarder's peer certificates too: after the files
+ * are rotated and the lower gateway reloads, its next connection to the
+ * province presents the new certificate (editor2's, registered above as a
+ * peer), not the one it started with. */
+static void test_reload_rotates_peer_cert(void **state)
+{
+    (void)state;
+    struct lower lo;
+    char dir[] = "/tmp/minyi-peer-XXXXXX", cert[PATH_MAX], key[PATH_MAX];
+    char r1[IT_RECEIPT_MAX], r2[IT_RECEIPT_MAX];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof(cert), "%s/peer.crt", dir);
+    snprintf(key, sizeof(key), "%s/peer.key", dir);
+    copy_cert("peer1", "crt", cert);
+    copy_cert("peer1", "key", key);
+    /* Counted before the lower gateway starts: it may connect at once to
+     * ask for results. */
+    int old_before = auth_lines("peer1");
+    lower_up_cert(&lo, "lower4", "localhost", 1000, cert, key);
+    contact1_swap(&lo);
+
+    forwarded_report(lo.editor, r1);
+    if (!wait_outbox(&lo, r1, "delivered", ARRIVE_WITHIN_MS)) {
+        tgw_dump_log(&lo.gw);
+        fail_msg("not delivered");
+    }
+    assert_true(auth_lines("peer1") > old_before);
+
+    copy_cert("editor2", "crt", cert);
+    copy_cert("editor2", "key", key);
+    assert_int_equal(kill(lo.gw.pid, SIGHUP), 0);
+    long long until = itnow_ms() + ARRIVE_WITHIN_MS;
+    while (!tgw_log_contains(&lo.gw, "event=peers_reloaded peers=1") && itnow_ms() < until)
+        itsleep_ms(50);
+    assert_true(tgw_log_contains(&lo.gw, "event=peers_reloaded peers=1"));
+    /* The upper gateway restarts, so the lower one must connect anew
+     * (maybe at once, for results: count before the restart). */
+    int new_before = auth_lines("editor2"), old_after = auth_lines("peer1");
+    assert_int_equal(tgw_stop(&env.gw, SIGTERM), 0);
+    assert_true(tgw_start_again(&env.gw));
+    forwarded_report(lo.editor, r2);
+    if (!wait_outbox(&lo, r2, "delivered", ARRIVE_WITHIN_MS)) {
+        tgw_dump_log(&lo.gw);
+        fail_msg("not delivered after the rotation");
+    }
+    assert_true(auth_lines("editor2") > new_before);
+    /* And never again with the old one. */
+    assert_int_equal(auth_lines("peer1"), old_after);
+    assert_arrived_once(&lo, r2);
+
+    contact1_restore();
+    lower_down(&lo);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_two_instances),
         cmocka_unit_test(test_wrong_server_name),
         cmocka_unit_test(test_two_lower_gateways),
+        cmocka_unit_test(test_reload_rotates_peer_cert),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
