@@ -31,6 +31,12 @@
 #include "client_err.h"
 #include "level.h"
 
+/* Widths of the queue table's fixed columns: the longest state name
+ * (NOT_ADOPTED_ABOVE), a contact point's id (POINT, the number
+ * --contact-point takes), and a time as cli_format_time writes it. */
+#define QUEUE_W_STATE 17
+#define QUEUE_W_POINT 6
+#define QUEUE_W_TIME 25
 /* Options of one command line, at most this many in all. */
 #define TRIAGE_MAX_OPTS 128
 /* Longest enum name accepted on the command line. */
@@ -138,10 +144,12 @@ void cli_triage_usage(FILE *out)
         "        [--mine] [--text T] [--overdue] [--dead-delivery] [--limit N]\n"
         "        [--cursor C]\n"
         "        Lists the queue, urgent first, then oldest first: receipt, urgency,\n"
-        "        category, state, received, claimed by, overdue (!) and title.  Without\n"
+        "        category, state, contact point (POINT, the id --contact-point takes),\n"
+        "        received, claimed by, overdue (!) and title.  Without\n"
         "        --state: RECEIVED and IN_REVIEW.  DATE is YYYY-MM-DD or\n"
-        "        YYYY-MM-DDTHH:MM[:SS], local time; --to is exclusive, and a bare date\n"
-        "        there includes that whole day.  --mine: claimed by me;\n"
+        "        YYYY-MM-DDTHH:MM[:SS] in China Standard Time (Asia/Shanghai, UTC+8,\n"
+        "        as every time minyi shows); --to is exclusive, and a bare date there\n"
+        "        includes that whole day.  --mine: claimed by me;\n"
         "        --dead-delivery (or --dead): with a dead delivery, in any state unless\n"
         "        --state is given (see outbox).  More pages: --cursor with next_cursor.\n"
         "  show RECEIPT [--version N] [--diff]\n"
@@ -222,21 +230,6 @@ static bool parse_enum(const ProtobufCEnumDescriptor *d, const char *s, int *out
     return true;
 }
 
-/* The names an enum accepts, for an error message. */
-static void enum_names(const ProtobufCEnumDescriptor *d, char *buf, size_t len)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (unsigned i = 0; i < d->n_values; i++) {
-        if (d->values[i].value == 0)
-            continue;
-        int n = snprintf(buf + off, len - off, "%s%s", off > 0 ? " " : "", d->values[i].name);
-        if (n < 0 || (size_t)n >= len - off)
-            break;
-        off += (size_t)n;
-    }
-}
-
 bool cli_triage_parse_time(const char *s, bool end_of_day, int64_t *ms)
 {
     static const char *const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
@@ -263,12 +256,12 @@ bool cli_triage_parse_time(const char *s, bool end_of_day, int64_t *ms)
         return false;
     if (date_only && end_of_day)
         tm.tm_mday++;
-    tm.tm_isdst = -1;
+    /* The time is China Standard Time (cli_util.h), not the machine's. */
     errno = 0;
-    time_t t = mktime(&tm);
+    time_t t = timegm(&tm);
     if (t == (time_t)-1 && errno != 0)
         return false;
-    *ms = (int64_t)t * 1000;
+    *ms = ((int64_t)t - CLI_TZ_OFFSET_S) * 1000;
     return true;
 }
 
@@ -292,14 +285,14 @@ static bool apply_opt(struct cli_triage_args *a, const struct cli_raw_opt *o, ch
         if (a->n_states == CLI_TRIAGE_MAX_REPEAT)
             return cli_fail(err, errlen, "too many --state options");
         if (!parse_enum(&minyi__v1__report_state__descriptor, val, &e)) {
-            enum_names(&minyi__v1__report_state__descriptor, names, sizeof(names));
+            cli_enum_names(&minyi__v1__report_state__descriptor, names, sizeof(names));
             return cli_fail(err, errlen, "--state wants one of %s, not %s", names, val);
         }
         a->states[a->n_states++] = (Minyi__V1__ReportState)e;
         return true;
     case T_CATEGORY:
         if (!parse_enum(&minyi__v1__category__descriptor, val, &e)) {
-            enum_names(&minyi__v1__category__descriptor, names, sizeof(names));
+            cli_enum_names(&minyi__v1__category__descriptor, names, sizeof(names));
             return cli_fail(err, errlen, "--category wants one of %s, not %s", names, val);
         }
         if (a->cmd == CLI_TRIAGE_EDIT) {
@@ -810,7 +803,9 @@ static void print_queue(bool json, const Minyi__V1__QueueResponse *q)
             cli_print_json(j);
         return;
     }
-    /* Column widths from the rows, so receipts of any level line up. */
+    /* Column widths from the rows, so receipts of any level line up; the
+     * fixed ones hold their longest value (NOT_ADOPTED_ABOVE, a time with
+     * its zone). */
     static const ProtobufCBinaryData head_receipt = {7, (uint8_t *)"RECEIPT"};
     static const ProtobufCBinaryData head_claimed = {10, (uint8_t *)"CLAIMED BY"};
     size_t w_receipt = display_width(&head_receipt), w_claimed = display_width(&head_claimed);
@@ -823,7 +818,8 @@ static void print_queue(bool json, const Minyi__V1__QueueResponse *q)
             w_claimed = w;
     }
     print_padded_bytes(&head_receipt, w_receipt);
-    printf("  %-7s %-14s %-9s %-24s ", "URGENCY", "CATEGORY", "STATE", "RECEIVED");
+    printf("  %-7s %-14s %-*s %-*s %-*s ", "URGENCY", "CATEGORY", QUEUE_W_STATE, "STATE",
+           QUEUE_W_POINT, "POINT", QUEUE_W_TIME, "RECEIVED");
     print_padded_bytes(&head_claimed, w_claimed);
     printf(" %-3s %s\n", "DUE", "TITLE");
     for (size_t i = 0; i < q->n_items; i++) {
@@ -833,7 +829,8 @@ static void print_queue(bool json, const Minyi__V1__QueueResponse *q)
         urgency_text(it->urgency, urg, sizeof(urg));
         cli_format_time(it->received_at_ms, when, sizeof(when));
         print_padded_bytes(&it->receipt, w_receipt);
-        printf("  %-7s %-14s %-9s %-24s ", urg, cat, st, when);
+        printf("  %-7s %-14s %-*s %-*lld %-*s ", urg, cat, QUEUE_W_STATE, st, QUEUE_W_POINT,
+               (long long)it->contact_point_id, QUEUE_W_TIME, when);
         if (it->claimed_by.len > 0) {
             print_padded_bytes(&it->claimed_by, w_claimed);
         } else {
@@ -979,6 +976,18 @@ static void print_show_json(const Minyi__V1__ShowResponse *s)
     }
 }
 
+/* Whether a delivery is still to be made (pending, or in flight and due
+ * again should the attempt fail), so its next attempt time means something. */
+static bool delivery_waits(const Minyi__V1__Delivery *d)
+{
+    static const char *const waiting[] = {"pending", "in_flight"};
+    for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++)
+        if (d->state.len == strlen(waiting[i]) &&
+            memcmp(d->state.data, waiting[i], d->state.len) == 0)
+            return true;
+    return false;
+}
+
 static void print_show(bool json, const Minyi__V1__ShowResponse *s)
 {
     char st[32], urg[32], cat[32], kind[32], when[64];
@@ -1061,12 +1070,16 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
         fputs("  -\n", stdout);
     for (size_t i = 0; i < s->n_deliveries; i++) {
         const Minyi__V1__Delivery *d = s->deliveries[i];
-        cli_format_time(d->next_attempt_ms, when, sizeof(when));
         fputs("  ", stdout);
         cli_print_bytes(&d->destination);
         fputc('\t', stdout);
         cli_print_bytes(&d->state);
-        printf("\tattempts=%u\tnext=%s", d->attempts, when);
+        printf("\tattempts=%u", d->attempts);
+        /* Only a delivery still to be made has a next attempt. */
+        if (delivery_waits(d)) {
+            cli_format_time(d->next_attempt_ms, when, sizeof(when));
+            printf("\tnext=%s", when);
+        }
         if (d->upstream_receipt.len > 0) {
             fputs("\tupstream=", stdout);
             cli_print_bytes(&d->upstream_receipt);

@@ -144,10 +144,25 @@ bool cli_profile_open(const char *path, struct client_profile *p)
 
 void cli_format_time(int64_t ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(ms / 1000);
+    time_t t = (time_t)(ms / 1000 + CLI_TZ_OFFSET_S);
     struct tm tm;
-    if (ms <= 0 || localtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%S" CLI_TZ_SUFFIX, &tm) == 0)
         snprintf(buf, len, "-");
+}
+
+void cli_enum_names(const ProtobufCEnumDescriptor *d, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < d->n_values; i++) {
+        if (d->values[i].value == 0)
+            continue;
+        int n = snprintf(buf + off, len - off, "%s%s", off > 0 ? " " : "", d->values[i].name);
+        if (n < 0 || (size_t)n >= len - off)
+            break;
+        off += (size_t)n;
+    }
 }
 
 void cli_enum_text(const ProtobufCEnumDescriptor *d, int value, const char *prefix, char *buf,

@@ -87,10 +87,21 @@ int cli_command_begin(bool parsed, const char *err, bool help, const char *profi
  * into CLI_EXIT_OTHER.  Returns the exit code. */
 int cli_command_end(int rc);
 
-/* Local time as 2026-03-01T09:30:00+0800; "-" for 0 or a negative time. */
+/* Times shown to people and read from them are China Standard Time
+ * (Asia/Shanghai: UTC+8 all year, no daylight saving since 1991) whatever
+ * the machine's TZ says, so the CLI's times and the gateway's messages
+ * name the same zone. */
+#define CLI_TZ_OFFSET_S (8 * 3600)
+#define CLI_TZ_SUFFIX "+08:00"
+
+/* The time in Asia/Shanghai as 2026-03-01T09:30:00+08:00; "-" for 0 or a
+ * negative time. */
 void cli_format_time(int64_t ms, char *buf, size_t len);
 /* A state's name, or STATE_<n> for a number this client does not know. */
 void cli_state_text(int state, char *buf, size_t len);
+/* The names an enum accepts (every value but 0), space-separated, for an
+ * error message. */
+void cli_enum_names(const ProtobufCEnumDescriptor *d, char *buf, size_t len);
 /* An enum value's name from its descriptor, or <prefix><n> when unknown. */
 void cli_enum_text(const ProtobufCEnumDescriptor *d, int value, const char *prefix, char *buf,
                    size_t len);

@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "cli_util.h"
 #include "client.h"
 
 /* Largest file read for a text field or an attachment.  Anything larger
@@ -39,6 +40,8 @@
 #define JSON_FILE_MAX (1u << 20)
 #define JSON_SHA256_LEN 32
 #define JSON_PATH_MAX 4096
+/* Bytes of the list of an enum's names in an error message. */
+#define JSON_ENUM_NAMES_MAX 256
 
 struct json_ctx {
     const char *base_dir;
@@ -164,7 +167,9 @@ static bool take_enum(struct json_ctx *x, const char *field, json_t *v,
             return true;
         }
     }
-    return fail_at(x, field, "unknown value \"%s\"", s);
+    char names[JSON_ENUM_NAMES_MAX];
+    cli_enum_names(desc, names, sizeof(names));
+    return fail_at(x, field, "unknown value \"%s\" (one of %s, or a number)", s, names);
 }
 
 static int hexval(int c)

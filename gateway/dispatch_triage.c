@@ -319,8 +319,15 @@ static void do_decide(struct session *s, const Frame *f)
             dest_ptrs[n_dests++] = dests[i];
         }
         if (bad != NULL) {
+            /* Name the destinations this gateway has, so the editor can
+             * correct the name without asking the operator. */
+            char msg[CONFIG_DEST_LIST_MAX + 128], msg_zh[CONFIG_DEST_LIST_MAX + 128];
+            const char *known = s->gw->cfg.destinations[0] != '\0' ? s->gw->cfg.destinations
+                                                                    : "(none)";
+            snprintf(msg, sizeof(msg), "%s; configured destinations: %s", bad, known);
+            snprintf(msg_zh, sizeof(msg_zh), "报送去向缺失、重复或未配置；已配置的去向：%s", known);
             answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
-                         "decide.destinations", bad, "报送去向缺失、重复或未配置");
+                         "decide.destinations", msg, msg_zh);
             return;
         }
     }

@@ -257,11 +257,81 @@ static void test_editor_flow(void **state)
     expect_rc(&r, 6, editor_profile, (const char *const[]){"adopt", "330402-2000-999999", NULL});
 }
 
+/* The column of the first occurrence of needle in line, failing when absent. */
+static long column_of(const char *line, const char *needle)
+{
+    const char *at = strstr(line, needle);
+    if (at == NULL)
+        fail_msg("\"%s\" not found in \"%s\"", needle, line);
+    return (long)(at - line);
+}
+
+/* The line of text that contains needle, copied to out. */
+static void line_with(const char *text, const char *needle, char *out, size_t len)
+{
+    const char *at = strstr(text, needle);
+    if (at == NULL)
+        fail_msg("\"%s\" not found in:\n%s", needle, text);
+    while (at > text && at[-1] != '\n')
+        at--;
+    itfirst_line(at, out, len);
+}
+
+/*
+ * What a new user ran into: refusals that did not list the valid values, a
+ * queue table whose STATE column overflowed on ADOPTED_ABOVE and had no
+ * contact point, a next attempt shown on a delivered delivery.  The
+ * forwarder's and the province's work is written into the database as they
+ * would write it.
+ */
+static void test_rough_edges(void **state)
+{
+    (void)state;
+    static struct run r;
+    char receipt[IT_RECEIPT_MAX], sql[512], head[1024], row[1024], point[32];
+
+    expect_rc(&r, 3, contact_profile,
+              (const char *const[]){"submit", "--file", report_file, "--category", "社会", NULL});
+    itexpect_contains(r.err, "ECONOMY POLITICS CULTURE SOCIETY ECOLOGY PARTY_BUILDING OTHER");
+
+    submit(receipt, NULL);
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"claim", receipt, NULL});
+    expect_rc(&r, 3, editor_profile,
+              (const char *const[]){"forward", receipt, "--to", "省政协", NULL});
+    itexpect_contains(r.err, "configured destinations: province");
+    expect_rc(&r, 0, editor_profile,
+              (const char *const[]){"forward", receipt, "--to", "province", NULL});
+
+    snprintf(sql, sizeof(sql),
+             "UPDATE outbox SET state = 'delivered', upstream_receipt = '330000-2026-000001'"
+             " WHERE report_id = (SELECT id FROM reports WHERE receipt = '%s');"
+             "UPDATE reports SET state = 'ADOPTED_ABOVE' WHERE receipt = '%s'",
+             receipt, receipt);
+    itdb_exec(env.conninfo, sql);
+    expect_rc(&r, 0, editor_profile, (const char *const[]){"show", receipt, NULL});
+    line_with(r.out, "330000-2026-000001", row, sizeof(row));
+    itexpect_contains(row, "delivered");
+    if (strstr(row, "next=") != NULL)
+        fail_msg("a delivered delivery shows a next attempt: %s", row);
+
+    expect_rc(&r, 0, editor_profile,
+              (const char *const[]){"queue", "--state", "ADOPTED_ABOVE", NULL});
+    itfirst_line(r.out, head, sizeof(head));
+    line_with(r.out, receipt, row, sizeof(row));
+    snprintf(point, sizeof(point), " %lld ", (long long)env.contact1);
+    /* Every column starts where its heading does. */
+    assert_int_equal(column_of(row, "ADOPTED_ABOVE"), column_of(head, "STATE"));
+    assert_int_equal(column_of(row, point) + 1, column_of(head, "POINT"));
+    assert_int_equal(column_of(row, "+08:00") - (long)strlen("2026-01-01T00:00:00"),
+                     column_of(head, "RECEIVED"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contact_submit_status_mine),
         cmocka_unit_test(test_editor_flow),
+        cmocka_unit_test(test_rough_edges),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

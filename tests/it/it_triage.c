@@ -291,6 +291,12 @@ static void test_transitions(void **state)
     claim_ok(ed1, rel);
     r = edit_req(ed2, rel, "改后的标题", NULL, NULL, &a);
     expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "editor1");
+    /* The claim's end in one zone, the same in both languages. */
+    expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "+08:00");
+    char zh[512];
+    itcopy(&r->error->message_zh, zh, sizeof(zh));
+    if (strstr(zh, "+08:00") == NULL)
+        fail_msg("the Chinese message \"%s\" names another zone", zh);
     done(&a);
     r = release_req(ed1, rel, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_OK);
@@ -673,6 +679,9 @@ static void test_forward_outbox(void **state)
     claim_ok(ed1, receipt);
     r = decide_req(ed1, receipt, MINYI__V1__DECISION__FORWARD, "", NULL, bad, 1, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.destinations");
+    /* The refusal names the destinations there are. */
+    expect_error_saying(r, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                        "configured destinations: province, national");
     done(&a);
     r = decide_req(ed1, receipt, MINYI__V1__DECISION__FORWARD, "", NULL, twice, 2, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.destinations");

@@ -121,9 +121,10 @@ static void test_queue_filters(void **state)
     assert_int_equal(f->urgency, MINYI__V1__URGENCY__URGENT);
     assert_bytes(f->region_prefix, "3304");
     assert_int_equal(f->contact_point_id, 42);
-    /* TZ=UTC (main); a bare --to date covers that whole day. */
-    assert_int_equal(f->received_from_ms, 1772323200000LL);
-    assert_int_equal(f->received_to_ms, 1772409600000LL);
+    /* Dates are China Standard Time, though main sets TZ=UTC; a bare --to
+     * date covers that whole day. */
+    assert_int_equal(f->received_from_ms, 1772294400000LL);
+    assert_int_equal(f->received_to_ms, 1772380800000LL);
     assert_true(f->claimed_by_me);
     assert_bytes(f->text, "路灯");
     assert_true(f->overdue_only);
@@ -160,16 +161,17 @@ static void test_parse_time(void **state)
 {
     (void)state;
     int64_t ms;
+    /* China Standard Time (UTC+8) whatever TZ says: main sets TZ=UTC. */
     assert_true(cli_triage_parse_time("2026-03-01T09:30:15", false, &ms));
-    assert_int_equal(ms, 1772357415000LL);
+    assert_int_equal(ms, 1772328615000LL);
     assert_true(cli_triage_parse_time("2026-03-01 09:30:15", true, &ms));
-    assert_int_equal(ms, 1772357415000LL); /* a time is taken as it is */
+    assert_int_equal(ms, 1772328615000LL); /* a time is taken as it is */
     assert_true(cli_triage_parse_time("2026-03-01T09:30", false, &ms));
-    assert_int_equal(ms, 1772357400000LL);
+    assert_int_equal(ms, 1772328600000LL);
     assert_true(cli_triage_parse_time("2026-03-01", false, &ms));
-    assert_int_equal(ms, 1772323200000LL);
+    assert_int_equal(ms, 1772294400000LL);
     assert_true(cli_triage_parse_time("2026-02-28", true, &ms));
-    assert_int_equal(ms, 1772323200000LL); /* end of February is 1 March */
+    assert_int_equal(ms, 1772294400000LL); /* end of February is 1 March */
     assert_false(cli_triage_parse_time("2026-3-1", false, &ms));
     assert_false(cli_triage_parse_time("yesterday", false, &ms));
     assert_false(cli_triage_parse_time("2026-03-01X", false, &ms));

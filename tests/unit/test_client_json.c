@@ -174,6 +174,10 @@ static void test_bad_json(void **state)
     assert_refused("{\"title\": 5}", NULL, "report.title: must be a string");
     assert_refused("{\"titel\": \"x\"}", NULL, "report.titel: unknown key");
     assert_refused("{\"category\": \"WEATHER\"}", NULL, "report.category: unknown value");
+    /* The refusal lists what would have been accepted. */
+    assert_refused("{\"category\": \"社会\"}", NULL,
+                   "report.category: unknown value \"社会\" (one of ECONOMY POLITICS CULTURE "
+                   "SOCIETY ECOLOGY PARTY_BUILDING OTHER, or a number)");
     assert_refused("{\"urgency\": true}", NULL, "report.urgency:");
     assert_refused("{\"reporter\": \"me\"}", NULL, "report.reporter: must be an object");
     assert_refused("{\"reporter\": {\"kind\": \"KING\"}}", NULL, "report.reporter.kind: unknown value");
