@@ -257,8 +257,9 @@ static void test_two_instructions_reach_the_writer(void **state)
     char profile[PATH_MAX], date[32];
     snprintf(profile, sizeof profile, "%s/province-editor.conf", dir);
     assert_true(tprofile_write(profile, "editor1", &prov.gw));
-    time_t t1 = (time_t)(d1 / 1000);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", localtime(&t1));
+    /* The CLI reads dates as China time (UTC+8), whatever TZ says. */
+    time_t t1 = (time_t)(d1 / 1000) + 8 * 3600;
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", gmtime(&t1));
     int rc = itrun_cli(dir, profile,
                        (const char *const[]){"instruct", r_prov, "--level", "省领导", "--text",
                                              TEXT_PROV, "--leader", "省委副书记", "--date", date,
