@@ -12,6 +12,7 @@
  * any failure goes back to DOWN through listen_lost(), with a backoff that
  * doubles up to reconnect_max_ms.
  */
+#include "clock.h"
 #include "store_int.h"
 #include "triage.h"
 #include "frame.h"
@@ -49,7 +50,7 @@ static void listen_io_cb(evutil_socket_t fd, short what, void *arg);
 
 static void timer_arm(struct store_listener *l, int ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(ms);
 
     evtimer_add(l->ev_timer, &tv);
 }
