@@ -134,5 +134,8 @@ long long itdb_rows_crid(const char *conninfo, const char *crid);
 /* Monotonic milliseconds. */
 long long itnow_ms(void);
 void itsleep_ms(int ms);
+/* Resident memory of process pid in kB (VmRSS); fails the test when it
+ * cannot be read. */
+long itrss_kb(pid_t pid);
 
 #endif
