@@ -20,6 +20,7 @@ struct session;
 struct quota;
 struct watch;
 struct forwarder;
+struct membudget;
 
 struct gw {
     struct event_base *base;
@@ -40,6 +41,7 @@ struct gw {
     struct event *sig_hup;
     struct watch *watch;             /* sessions watching the live queue */
     struct forwarder *fwd;           /* delivers the outbox; NULL without peers */
+    struct membudget *mem;           /* frame buffers and queued answers */
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */
