@@ -158,6 +158,24 @@ static Frame *wait_for(struct client_conn *c, uint64_t id, struct frame_arena **
     return f;
 }
 
+/* Starts argv (NULL-terminated) with its standard output and error going
+ * to the files out_path and err_path; answers its pid. */
+static pid_t spawn(char *const *argv, const char *out_path, const char *err_path)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_path,
                   const char *err_path)
 {
@@ -171,18 +189,43 @@ pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_
         argv[n++] = (char *)args[i];
     }
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
+    return spawn(argv, out_path, err_path);
+}
+
+/* Waits for pid, copies its output files into out and err and to stderr
+ * for the log; answers its exit status (128 + the signal when killed). */
+static int finish(pid_t pid, const char *name, const char *const *args, const char *out_path,
+                  const char *err_path, char *out, char *err, size_t len)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    itslurp(out_path, out, len);
+    itslurp(err_path, err, len);
+    fprintf(stderr, "$ %s %s%s%s ... -> %d\n%s%s", name, args[0], args[1] ? " " : "",
+            args[1] ? args[1] : "", rc, out, err);
+    return rc;
+}
+
+int itrun_minyid(const char *dir, const struct tgw *gw, const char *const *args, char *out,
+                 char *err, size_t len)
+{
+    char *argv[IT_CLI_MAX_ARGS + 4];
+    char out_path[PATH_MAX], err_path[PATH_MAX];
+    int n = 0;
+    argv[n++] = (char *)MINYID_PATH;
+    argv[n++] = (char *)"-c";
+    argv[n++] = (char *)gw->conf;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(i < IT_CLI_MAX_ARGS);
+        argv[n++] = (char *)args[i];
     }
-    return pid;
+    argv[n] = NULL;
+    snprintf(out_path, sizeof out_path, "%s/out", dir);
+    snprintf(err_path, sizeof err_path, "%s/err", dir);
+    return finish(spawn(argv, out_path, err_path), "minyid", args, out_path, err_path, out, err,
+                  len);
 }
 
 void itslurp(const char *path, char *buf, size_t len)
@@ -198,19 +241,11 @@ int itrun_cli(const char *dir, const char *profile, const char *const *args, cha
               char *err, size_t len)
 {
     char out_path[PATH_MAX], err_path[PATH_MAX];
-    int status;
 
     snprintf(out_path, sizeof out_path, "%s/out", dir);
     snprintf(err_path, sizeof err_path, "%s/err", dir);
-    pid_t pid = itspawn_cli(profile, args, out_path, err_path);
-    while (waitpid(pid, &status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    itslurp(out_path, out, len);
-    itslurp(err_path, err, len);
-    fprintf(stderr, "$ minyi %s%s%s ... -> %d\n%s%s", args[0], args[1] ? " " : "",
-            args[1] ? args[1] : "", rc, out, err);
-    return rc;
+    return finish(itspawn_cli(profile, args, out_path, err_path), "minyi", args, out_path,
+                  err_path, out, err, len);
 }
 
 void itexpect_contains(const char *haystack, const char *needle)
