@@ -66,18 +66,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int bad = 0;
-    struct itinst *all[] = {&dist, &city, &prov};
-    for (size_t i = 0; i < 3; i++)
-        if (all[i]->gw.pid > 0 && tgw_stop(&all[i]->gw, SIGTERM) != 0)
-            bad = 1;
-    if (pg_up)
-        tpg_destroy(&pg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (dir[0] != '\0' && system(cmd) != 0)
-        bad = 1;
-    return bad ? -1 : 0;
+    return itinst_down((struct itinst *[]){&dist, &city, &prov}, 3, &pg, pg_up, dir);
 }
 
 /* The district's contact point submits a report carrying the test

@@ -508,6 +508,28 @@ long long itdb_rows_crid(const char *conninfo, const char *crid)
                   crid);
 }
 
+int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
+                const char *dir)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i]->gw.pid > 0) {
+            int code = tgw_stop(&all[i]->gw, SIGTERM);
+            if (code != 0) {
+                fprintf(stderr, "minyid (%s) exited with %d after SIGTERM\n", all[i]->name, code);
+                bad = 1;
+            }
+        }
+    }
+    if (pg_up)
+        tpg_destroy(pg);
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (dir[0] != '\0' && system(cmd) != 0)
+        bad = 1;
+    return bad ? -1 : 0;
+}
+
 bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *region,
                const char *name, const char *upper_dest, const struct itinst *upper,
                const char *peer_cert, int results_ms)

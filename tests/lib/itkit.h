@@ -110,6 +110,12 @@ bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *re
                const char *name, const char *upper_dest, const struct itinst *upper,
                const char *peer_cert, int results_ms) __attribute__((warn_unused_result));
 
+/* Stops the gateways of the n instances with SIGTERM (saying which one
+ * exited badly), destroys pg when pg_up, and removes dir when it is set.
+ * Answers 0, or -1 when anything went wrong: a cmocka group teardown. */
+int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
+                const char *dir);
+
 /* Polls until sql (one text parameter, or none when param is NULL)
  * answers want; false after ms milliseconds. */
 bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,
