@@ -193,6 +193,13 @@ static void test_stopped_then_started(void **state)
         json_string_value(json_object_get(json_object_get(j, "error"), "code")), "UNAVAILABLE");
     json_decref(j);
 
+    /* `minyi spool` while the gateway is still down: the entry is tried,
+     * gets no answer, and stays for the next time. */
+    expect_rc(&again, CLI_EXIT_SPOOLED, (const char *const[]){"spool", "--retries", "0", NULL});
+    itexpect_contains(again.out, crid);
+    itexpect_contains(again.out, "waiting");
+    assert_int_equal(spool_entries(crid, "waiting"), 1);
+
     start_gateway();
     assert_int_equal(rows(crid), 0);
     expect_rc(&r, CLI_EXIT_DONE, (const char *const[]){"spool", NULL});
