@@ -68,7 +68,12 @@
 #else
 #define RSS_GROWTH_MAX_KB (64 * 1024)
 #endif
+/* A normal client served beside hostile ones may wait SERVED_MS, or
+ * SERVED_FACTOR times what the same request took on the quiet gateway in
+ * the same run when the machine is slower than that (a loaded machine, a
+ * sanitizer build): the test is about starvation, not this machine's speed. */
 #define SERVED_MS 1000
+#define SERVED_FACTOR 5
 
 static struct itenv env;
 static int scale = 1;
@@ -374,7 +379,8 @@ static int tcp_connect(int port)
     return fd;
 }
 
-static void normal_client_served(void)
+/* How long a status request takes, connection and handshake included. */
+static long long status_round_trip_ms(void)
 {
     long long t0 = itnow_ms();
     struct client_conn *c = itconnect(&env, "contact2");
@@ -384,8 +390,27 @@ static void normal_client_served(void)
     itexpect_error(f, MINYI__V1__ERROR_CODE__NOT_FOUND, NULL);
     frame_arena_free(arena);
     client_close(c);
-    if (took > SERVED_MS)
-        fail_msg("a normal client waited %lld ms", took);
+    return took;
+}
+
+/* The quiet gateway's time for that request, measured once per run. */
+static long long quiet_ms = -1;
+
+static void normal_client_served(void)
+{
+    if (quiet_ms < 0) {
+        quiet_ms = status_round_trip_ms();
+        for (int i = 0; i < 2; i++) {
+            long long again = status_round_trip_ms();
+            quiet_ms = again < quiet_ms ? again : quiet_ms;
+        }
+        print_message("a status request on the quiet gateway: %lld ms\n", quiet_ms);
+    }
+    long long took = status_round_trip_ms();
+    long long limit = SERVED_FACTOR * quiet_ms > SERVED_MS ? SERVED_FACTOR * quiet_ms : SERVED_MS;
+    if (took > limit)
+        fail_msg("a normal client waited %lld ms (quiet: %lld ms, limit %lld ms)", took, quiet_ms,
+                 limit);
 }
 
 static void test_idle_connections_closed(void **state)
