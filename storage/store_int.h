@@ -6,7 +6,8 @@
  *              timeouts and reconnect with backoff
  *   batch.c    a batch of submissions as one call of minyi_submit_batch()
  *   queries.c  principal lookup, status and list_mine
- *   triage.c   the editors' operations (triage.h)
+ *   triage_*.c the editors' operations and the forwarder's outbox
+ *              (triage.h; their shared parts in triage_int.h)
  *   listen.c   the LISTEN connection of the live queue (triage.h)
  *   pgbin.c    PostgreSQL binary parameters (arrays, integers)
  *   gauges.c   the metrics page's reads and the health check's round trip
@@ -81,7 +82,7 @@ enum op_kind {
     OP_PRINCIPAL,
     OP_STATUS,
     OP_MINE,
-    OP_TRIAGE,                 /* one call of a triage SQL function (triage.c) */
+    OP_TRIAGE,                 /* one call of a triage SQL function (triage_*.c) */
     OP_NOTIFY,                 /* a stored batch's queue notifications (batch.c) */
     OP_GAUGES,                 /* store_gauges or store_ping (gauges.c) */
 };
@@ -162,6 +163,17 @@ enum op_kind {
     "  WHERE r.acked_at IS NULL GROUP BY p.id, p.name;"                                     \
     "PREPARE " STMT_PING " AS SELECT 1;"
 
+struct store;
+struct store_op;
+struct json_t;
+
+/* Turns the jsonb answer of a triage SQL function into op's reply message
+ * (one builder per operation, in triage_*.c).  *msg is set as soon as the
+ * message is allocated, so that the caller frees it when this returns
+ * false, which it does only when out of memory. */
+typedef bool (*triage_build_fn)(const struct store *st, const struct store_op *op,
+                                const struct json_t *answer, ProtobufCMessage **msg);
+
 /* One caller's request, from the call that made it until its callback. */
 struct store_op {
     struct store_op *next;
@@ -187,7 +199,7 @@ struct store_op {
 
     /* OP_TRIAGE: the statement, its text parameters (malloc'd, NULL for
      * SQL NULL) and what the answer needs besides the result. */
-    int tkind;                 /* enum triage_kind (triage.c) */
+    triage_build_fn tbuild;    /* makes the reply from the answer */
     const char *stmt;
     int nparams;
     char *params[TRIAGE_NPARAMS_MAX];
@@ -317,7 +329,7 @@ void store_kick_now(struct store *st);   /* starts queued work at once (store.c)
 /* Fails all queued work when no connection is up or coming up. */
 void store_fail_if_unreachable(struct store *st);
 
-/* The op constructor and the queue for ordinary operations, for triage.c. */
+/* The op constructor and the queue for ordinary operations, for triage_op.c. */
 struct store_op *store_op_new(enum op_kind kind, void *arg);
 void store_op_enqueue(struct store *st, struct store_op *op);
 
@@ -353,7 +365,7 @@ void query_start(struct store_conn *c, struct store_op *op);
 void query_finish(struct store_conn *c);
 extern const char store_prepare_sql[];
 
-/* triage.c */
+/* triage_op.c */
 void triage_send(struct store_conn *c, struct store_op *op);
 void triage_finish(struct store *st, struct store_op *op, const PGresult *res);
 void triage_free_params(struct store_op *op);

@@ -4,8 +4,10 @@
  * report, and the live queue (LISTEN minyi_queue).
  *
  * Each operation is one call of a SQL function (storage/migrations/
- * 0002_triage.sql) and so one transaction; the functions lock the report
- * row they change.  Calls follow store.h's contract: the callback is
+ * 0002_triage.sql and after) and so one transaction; the functions lock
+ * the report row they change.  The operations live in storage/triage_*.c,
+ * one file per concern like the gateway's dispatch_*.c (list in
+ * triage_int.h).  Calls follow store.h's contract: the callback is
  * invoked exactly once, on the loop, never from inside the call; on
  * success reply->msg is a malloc'd protobuf message the receiver owns.
  *

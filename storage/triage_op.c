@@ -1,0 +1,337 @@
+/*
+ * triage_op: the machinery every triage operation shares (see
+ * triage_int.h): an operation's statement and text parameters, the
+ * checks of its answer, and the helpers that turn the answer's JSON into
+ * protocol messages.
+ */
+#include "triage_int.h"
+#include "pii.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The error fields the SQL functions name; a reply's field must be a
+ * static string, so the database's text is matched against this list. */
+static const char *const known_fields[] = {
+    "show.receipt", "show.version", "claim.receipt", "renew.receipt", "release.receipt",
+    "edit", "edit.receipt", "decide.receipt", "decide.decision", "decide.note",
+    "decide.destinations", "decide.into_receipt", "resubmit.receipt",
+    "decide.instruction", "decide.instruction_level", "results",
+    "report.client_report_id", "forward.origin_receipt", "outbox", "destinations",
+    "principal.kind", "outbox.cursor", "outbox.filter.states", "outbox_action.outbox_id",
+    "outbox_action.action", "attachment.receipt", "attachment.index", "instruct.receipt",
+    "instruct.given_at_ms",
+};
+
+static const char *static_field(const char *f)
+{
+    size_t i;
+
+    if (!f)
+        return NULL;
+    for (i = 0; i < sizeof known_fields / sizeof known_fields[0]; i++)
+        if (strcmp(f, known_fields[i]) == 0)
+            return known_fields[i];
+    return NULL;
+}
+
+void triage_free_params(struct store_op *op)
+{
+    int i;
+
+    for (i = 0; i < op->nparams; i++) {
+        free(op->params[i]);
+        op->params[i] = NULL;
+    }
+    op->nparams = 0;
+}
+
+void triage_oom_abort(void)
+{
+    /* As in store.c: without memory there is no way to keep the promise
+     * that every call is answered. */
+    log_error("module=store event=out_of_memory where=triage");
+    abort();
+}
+
+void triage_param_str(struct store_op *op, int i, const char *s)
+{
+    if (i >= TRIAGE_NPARAMS_MAX) {
+        log_error("module=store event=bug reason=\"triage parameter %d out of range\"", i);
+        abort();
+    }
+    if (s) {
+        op->params[i] = strdup(s);
+        if (!op->params[i])
+            triage_oom_abort();
+    }
+    if (i + 1 > op->nparams)
+        op->nparams = i + 1;
+}
+
+void triage_param_null(struct store_op *op, int i)
+{
+    triage_param_str(op, i, NULL);
+}
+
+void triage_param_i64(struct store_op *op, int i, int64_t v)
+{
+    char b[TRIAGE_I64_TEXT];
+
+    snprintf(b, sizeof b, "%" PRId64, v);
+    triage_param_str(op, i, b);
+}
+
+void triage_param_bool(struct store_op *op, int i, bool v)
+{
+    triage_param_str(op, i, v ? "t" : "f");
+}
+
+struct store_op *triage_op_new(const char *stmt, triage_build_fn build, store_reply_cb cb,
+                               void *arg)
+{
+    struct store_op *op = store_op_new(OP_TRIAGE, arg);
+
+    op->reply_cb = cb;
+    op->tbuild = build;
+    op->stmt = stmt;
+    return op;
+}
+
+void triage_invalid(struct store *st, struct store_op *op, const char *field, const char *msg,
+                    const char *msg_zh)
+{
+    store_op_fail(st, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg, msg_zh);
+}
+
+/* A receipt is digits, letters and dashes (see store.c). */
+bool triage_receipt_plausible(const char *s)
+{
+    size_t n;
+
+    if (!s || !*s)
+        return false;
+    for (n = 0; s[n]; n++) {
+        char ch = s[n];
+        if (n >= STORE_RECEIPT_MAX)
+            return false;
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Starts an op on a receipt: false (op answered NOT_FOUND) when the
+ * receipt cannot name a report. */
+bool triage_param_receipt(struct store *st, struct store_op *op, int i, const char *receipt,
+                          const char *field)
+{
+    if (!triage_receipt_plausible(receipt)) {
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, field,
+                      "no report with this receipt", "没有此回执对应的信息");
+        return false;
+    }
+    triage_param_str(op, i, receipt);
+    return true;
+}
+
+const char *triage_enum_name(const ProtobufCEnumDescriptor *d, int v)
+{
+    const ProtobufCEnumValue *e = v != 0 ? protobuf_c_enum_descriptor_get_value(d, v) : NULL;
+
+    return e ? e->name : NULL;
+}
+
+int triage_enum_value(const ProtobufCEnumDescriptor *d, const char *name)
+{
+    const ProtobufCEnumValue *e =
+        name ? protobuf_c_enum_descriptor_get_value_by_name(d, name) : NULL;
+
+    return e ? e->value : 0;
+}
+
+/* Destination names come from the configuration; they are still checked
+ * here, because they become elements of an array literal. */
+bool triage_dest_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && n <= TRIAGE_DEST_NAME_MAX &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+void triage_send(struct store_conn *c, struct store_op *op)
+{
+    pool_send(c, op->stmt, op->nparams, (const char *const *)op->params, NULL, NULL);
+}
+
+/* ---- building the answers ------------------------------------------------------ */
+
+const char *tj_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s ? s : "";
+}
+
+int64_t tj_int(const json_t *o, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(o, key));
+}
+
+bool tj_set_bytes_n(ProtobufCBinaryData *b, const void *p, size_t len)
+{
+    b->data = NULL;
+    b->len = 0;
+    if (len == 0)
+        return true;
+    b->data = malloc(len);
+    if (!b->data)
+        return false;
+    memcpy(b->data, p, len);
+    b->len = len;
+    return true;
+}
+
+bool tj_set_bytes(ProtobufCBinaryData *b, const char *s)
+{
+    return tj_set_bytes_n(b, s, strlen(s));
+}
+
+bool tj_bytes(ProtobufCBinaryData *b, const json_t *o, const char *key)
+{
+    return tj_set_bytes(b, tj_str(o, key));
+}
+
+int tj_state(const json_t *o, const char *key)
+{
+    return triage_enum_value(&minyi__v1__report_state__descriptor, tj_str(o, key));
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Opens a sealed personal field given in hex.  An empty result when it
+ * cannot be opened (another key): the editor sees the rest of the report,
+ * and the log says why the field is missing. */
+bool triage_open_sealed(const struct store *st, const char *hex, const char *aad,
+                        ProtobufCBinaryData *out)
+{
+    size_t hlen = strlen(hex), len = hlen / 2, i;
+    uint8_t *sealed;
+    uint8_t *pt;
+    bool ok;
+
+    out->data = NULL;
+    out->len = 0;
+    if (hlen == 0 || hlen % 2 != 0 || len < PII_OVERHEAD)
+        return true;
+    sealed = malloc(len);
+    pt = malloc(len - PII_OVERHEAD + 1);
+    if (!sealed || !pt) {
+        free(sealed);
+        free(pt);
+        return false;
+    }
+    for (i = 0; i < len; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            break;
+        sealed[i] = (uint8_t)(hi << 4 | lo);
+    }
+    ok = i == len && pii_open(st->pii_key, aad, sealed, len, pt);
+    free(sealed);
+    if (!ok) {
+        log_warnx("module=store event=pii_open_failed aad=%s", aad);
+        free(pt);
+        return true;
+    }
+    if (len - PII_OVERHEAD == 0) {
+        free(pt);
+        return true;
+    }
+    out->data = pt;
+    out->len = len - PII_OVERHEAD;
+    return true;
+}
+
+
+bool triage_build_ok(const struct store *st, const struct store_op *op, const json_t *j,
+                     ProtobufCMessage **msg)
+{
+    Minyi__V1__Ok *m;
+
+    (void)st;
+    (void)op;
+    (void)j;
+    TRIAGE_NEW_MSG(Minyi__V1__Ok, minyi__v1__ok__init, m);
+    return m != NULL;
+}
+
+bool triage_build_submit(const struct store *st, const struct store_op *op, const json_t *j,
+                         ProtobufCMessage **msg)
+{
+    Minyi__V1__SubmitResponse *m;
+
+    (void)st;
+    (void)op;
+    TRIAGE_NEW_MSG(Minyi__V1__SubmitResponse, minyi__v1__submit_response__init, m);
+    if (!m || !tj_bytes(&m->receipt, j, "receipt"))
+        return false;
+    m->duplicate = json_is_true(json_object_get(j, "duplicate"));
+    m->received_at_ms = tj_int(j, "received_at_ms");
+    return true;
+}
+
+void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
+{
+    ProtobufCMessage *msg = NULL;
+    json_error_t jerr;
+    json_t *j = NULL;
+    bool ok;
+    int64_t code;
+
+    if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
+        !(j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)) || !json_is_object(j)) {
+        log_error("module=store event=triage_bad_answer stmt=%s", op->stmt);
+        json_decref(j);
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__INTERNAL, NULL, "database answer malformed",
+                      "数据库返回格式错误");
+        return;
+    }
+    code = tj_int(j, "code");
+    if (code != 0) {
+        store_op_fail(st, op, (int)code,
+                      static_field(json_string_value(json_object_get(j, "field"))),
+                      tj_str(j, "msg"), tj_str(j, "zh"));
+        json_decref(j);
+        return;
+    }
+    if (!op->tbuild) {
+        log_error("module=store event=bug reason=\"triage_finish without a builder\" stmt=%s",
+                  op->stmt);
+        abort();
+    }
+    ok = op->tbuild(st, op, j, &msg);
+    json_decref(j);
+    if (!ok) {
+        if (msg)
+            protobuf_c_message_free_unpacked(msg, NULL);
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
+                      "out of memory; retry later", "内存不足，请稍后重试");
+        return;
+    }
+    op->reply.code = 0;
+    op->reply.field = NULL;
+    op->reply.msg = msg;
+    store_op_done(st, op);
+}
