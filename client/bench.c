@@ -57,6 +57,7 @@
 #include <openssl/ssl.h>
 
 #include "client.h"
+#include "hex.h"
 
 #define BENCH_ALPN_WIRE "\x07minyi/1"
 #define BENCH_MAX_INCOMING (1u << 20)      /* answers are small; refuse larger */
@@ -275,15 +276,7 @@ static void next_crid(void)
         u[8 + i] = (uint8_t)(c >> (56 - 8 * i));
     u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);
     u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);
-    static const char hex[] = "0123456789abcdef";
-    int k = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            B.crid[k++] = '-';
-        B.crid[k++] = hex[u[i] >> 4];
-        B.crid[k++] = hex[u[i] & 15];
-    }
-    B.crid[k] = '\0';
+    hex_uuid_format(u, B.crid);
 }
 
 /* ---- connections ---------------------------------------------------------- */

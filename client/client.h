@@ -81,10 +81,6 @@ int client_fd(const struct client_conn *c);
 const char *client_error_code_name(int code);
 const char *client_state_name(int state);
 
-/* A UUID's 16 bytes in the text form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. */
-#define CLIENT_UUID_TEXT_LEN 36
-void client_uuid_text(const uint8_t b[16], char out[CLIENT_UUID_TEXT_LEN + 1]);
-
 /* Builds a Report from a JSON object whose keys are the protocol's field
  * names (enums by name, e.g. "category": "SOCIETY"; attachments with "path"
  * or base64 "content_b64"; sha256 computed when absent).  Allocates with

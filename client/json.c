@@ -30,10 +30,10 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "cli_util.h"
 #include "client.h"
+#include "hex.h"
 
 /* Largest file read for a text field or an attachment.  Anything larger
  * could not travel in one frame anyway. */
@@ -172,29 +172,13 @@ static bool take_enum(struct json_ctx *x, const char *field, json_t *v,
     return fail_at(x, field, "unknown value \"%s\" (one of %s, or a number)", s, names);
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool take_sha256_hex(struct json_ctx *x, const char *field, json_t *v, ProtobufCBinaryData *dst)
 {
     uint8_t raw[JSON_SHA256_LEN];
     if (!json_is_string(v) || json_string_length(v) != 2 * JSON_SHA256_LEN)
         return fail_at(x, field, "must be %d hexadecimal digits", 2 * JSON_SHA256_LEN);
-    const char *s = json_string_value(v);
-    for (size_t i = 0; i < JSON_SHA256_LEN; i++) {
-        int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return fail_at(x, field, "must be %d hexadecimal digits", 2 * JSON_SHA256_LEN);
-        raw[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (!hex_decode(json_string_value(v), raw, sizeof(raw)))
+        return fail_at(x, field, "must be %d hexadecimal digits", 2 * JSON_SHA256_LEN);
     if (!set_bytes(dst, raw, sizeof(raw)))
         return fail_at(x, field, "out of memory");
     return true;
@@ -392,24 +376,11 @@ static bool take_reporter(struct json_ctx *x, json_t *obj, Minyi__V1__Report *r)
     return true;
 }
 
-void client_uuid_text(const uint8_t b[16], char out[CLIENT_UUID_TEXT_LEN + 1])
-{
-    snprintf(out, CLIENT_UUID_TEXT_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-}
-
 static bool make_uuid(ProtobufCBinaryData *dst)
 {
-    uint8_t b[16];
-    char text[CLIENT_UUID_TEXT_LEN + 1];
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        return false;
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    client_uuid_text(b, text);
-    return set_bytes(dst, text, CLIENT_UUID_TEXT_LEN);
+    char text[HEX_UUID_TEXT_LEN + 1];
+
+    return hex_uuid_v4(text) && set_bytes(dst, text, HEX_UUID_TEXT_LEN);
 }
 
 /* The three body parts, each given inline or as a file name. */

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "hex.h"
 #include "spool.h"
 
 #define SPOOL_WAITING ".req"
@@ -399,7 +400,7 @@ bool spool_derive_crid(const struct client_profile *p, const char *receipt,
      * from the first 16 bytes of the hash. */
     md[6] = (uint8_t)((md[6] & 0x0f) | 0x80);
     md[8] = (uint8_t)((md[8] & 0x3f) | 0x80);
-    client_uuid_text(md, out);
+    hex_uuid_format(md, out);
 fail:
     EVP_MD_CTX_free(ctx);
     free(packed);

@@ -20,8 +20,9 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "hex.h"
 
-#define SPOOL_CRID_LEN CLIENT_UUID_TEXT_LEN /* a client_report_id in text form */
+#define SPOOL_CRID_LEN HEX_UUID_TEXT_LEN /* a client_report_id in text form */
 
 struct spool_entry {
     char crid[SPOOL_CRID_LEN + 1];

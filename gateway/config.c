@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include <ini.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "log.h"
 #include "paths.h"
+#include "pii.h"
 
 struct load_ctx {
     struct gw_config *cfg;
@@ -341,14 +343,6 @@ bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errl
     return true;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 bool config_read_key(const char *path, unsigned char key[32], char *err, size_t errlen)
 {
     char buf[130];
@@ -360,18 +354,9 @@ bool config_read_key(const char *path, unsigned char key[32], char *err, size_t 
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
-    while (n > 0 && isspace((unsigned char)buf[n - 1]))
-        buf[--n] = '\0';
-    if (n != 64)
-        goto bad;
-    for (int i = 0; i < 32; i++) {
-        int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            goto bad;
-        key[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return true;
-bad:
-    snprintf(err, errlen, "key file %s: expected 64 hex characters", path);
-    return false;
+    bool ok = pii_key_parse_hex(buf, key);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (!ok)
+        snprintf(err, errlen, "key file %s: expected 64 hex characters", path);
+    return ok;
 }

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "dispatch_forward.h"
+#include "hex.h"
 #include "log.h"
 #include "request.h"
 #include "triage.h"
@@ -152,7 +153,6 @@ static bool name_ok(const ProtobufCBinaryData *b, char out[FWD_BODY_NAME_MAX + 1
 
 bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt, char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -167,14 +167,7 @@ bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt
         return false;
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x80);   /* version 8: custom */
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);   /* RFC 9562 variant */
-    size_t k = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[k++] = '-';
-        out[k++] = hex[md[i] >> 4];
-        out[k++] = hex[md[i] & 15];
-    }
-    out[k] = '\0';
+    hex_uuid_format(md, out);
     return true;
 }
 

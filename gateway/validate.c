@@ -22,10 +22,11 @@
 #include <openssl/evp.h>
 #include <utf8proc.h>
 
+#include "hex.h"
 #include "utf8.h"
 
 #define SHA256_LEN 32
-#define UUID_TEXT_LEN 36
+#define UUID_TEXT_LEN HEX_UUID_TEXT_LEN
 #define REGION_LEN 6
 /* "000000" is a placeholder, never a GB/T 2260 code. */
 #define REGION_NONE "000000"
@@ -654,39 +655,20 @@ fail:
     return false;
 }
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The canonical 8-4-4-4-12 form only: no braces, no "urn:uuid:", no
  * missing dashes.  Either case is accepted; lower case is stored. */
 static bool take_uuid(const ProtobufCBinaryData *in, char out[UUID_TEXT_LEN + 1],
                       struct validation_error *err)
 {
-    const uint8_t *s = in->data;
+    uint8_t u[HEX_UUID_LEN];
 
-    if (in->len == 0 || s == NULL)
+    if (in->len == 0 || in->data == NULL)
         return reject(err, &F_ID, "is required", "不能为空");
-    if (in->len != UUID_TEXT_LEN)
+    if (!hex_uuid_parse((const char *)in->data, in->len, u))
         return reject(err, &F_ID,
                       "must be a UUID in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
                       "须为 xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx 形式的 UUID");
-    for (size_t i = 0; i < UUID_TEXT_LEN; i++) {
-        bool dash_pos = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash_pos ? s[i] != '-' : hex_value(s[i]) < 0)
-            return reject(err, &F_ID,
-                          "must be a UUID in the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
-                          "须为 xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx 形式的 UUID");
-        out[i] = (char)((s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 'a' : s[i]);
-    }
-    out[UUID_TEXT_LEN] = '\0';
+    hex_uuid_format(u, out);
     return true;
 }
 

@@ -37,6 +37,7 @@
 
 #include <event2/event.h>
 
+#include "hex.h"
 #include "pii.h"
 
 /* Positions of the arrays in conn->arr, in the order of the parameters of
@@ -59,45 +60,7 @@ static const uint32_t arr_oids[BATCH_NARRAYS] = {
     [A_ATT_TYPE] = PG_OID_TEXT, [A_ATT_SHA] = PG_OID_BYTEA, [A_ATT_CONTENT] = PG_OID_BYTEA,
 };
 
-#define UUID_TEXT_LEN 36
-#define SHA_HEX_TEXT_LEN (2 + 64)   /* "\x" and 64 hex digits */
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Canonical UUID text (8-4-4-4-12 hex digits) to its 16 bytes, the binary
- * form of PostgreSQL's uuid. */
-static bool uuid_parse(const char *s, uint8_t out[16])
-{
-    size_t i, k = 0;
-
-    if (strlen(s) != UUID_TEXT_LEN)
-        return false;
-    for (i = 0; i < UUID_TEXT_LEN;) {
-        int hi, lo;
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-            i++;
-            continue;
-        }
-        hi = hexval((unsigned char)s[i]);
-        lo = hexval((unsigned char)s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[k++] = (uint8_t)(hi << 4 | lo);
-        i += 2;
-    }
-    return k == 16;
-}
+#define SHA_HEX_PREFIX "\\x"   /* bytea's text form: "\x" and 64 hex digits */
 
 static bool add_text(struct pgarr *a, const char *s)
 {
@@ -125,12 +88,13 @@ static bool add_row(struct store_conn *c, const struct intake_report *r, int32_t
 {
     struct store *st = c->st;
     struct arr_mark mark[BATCH_NARRAYS];
-    uint8_t uuid[16];
+    uint8_t uuid[HEX_UUID_LEN];
     bool citizen = r->reporter_kind == MINYI__V1__REPORTER_KIND__CITIZEN;
     size_t i;
     bool ok;
 
-    if (!uuid_parse(r->client_report_id, uuid) || r->n_attachments > INT16_MAX)
+    if (!hex_uuid_parse(r->client_report_id, strlen(r->client_report_id), uuid) ||
+        r->n_attachments > INT16_MAX)
         return false;
     for (i = 0; i < BATCH_NARRAYS; i++) {
         mark[i].len = c->arr[i].b.len;
@@ -331,17 +295,11 @@ fail:
 /* Compares a payload hash with its bytea text form "\x<64 hex digits>". */
 static bool sha_equals_text(const uint8_t sha[32], const char *text)
 {
-    size_t i;
+    uint8_t got[32];
 
-    if (strlen(text) != SHA_HEX_TEXT_LEN || text[0] != '\\' || text[1] != 'x')
-        return false;
-    for (i = 0; i < 32; i++) {
-        int hi = hexval((unsigned char)text[2 + 2 * i]);
-        int lo = hexval((unsigned char)text[3 + 2 * i]);
-        if (hi < 0 || lo < 0 || (uint8_t)(hi << 4 | lo) != sha[i])
-            return false;
-    }
-    return true;
+    return strncmp(text, SHA_HEX_PREFIX, strlen(SHA_HEX_PREFIX)) == 0 &&
+           hex_decode(text + strlen(SHA_HEX_PREFIX), got, sizeof got) &&
+           memcmp(got, sha, sizeof got) == 0;
 }
 
 static bool row_map(struct store_conn *c)

@@ -2,6 +2,7 @@
  * pii: AES-256-GCM sealing of personal fields with OpenSSL's EVP interface.
  */
 #include "pii.h"
+#include "hex.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -107,38 +108,27 @@ fail:
     return false;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool pii_key_parse_hex(const char *hex, uint8_t key[PII_KEY_LEN])
 {
+    char digits[2 * PII_KEY_LEN + 1];
     const char *p = hex;
-    size_t i;
+    size_t n;
+    bool ok;
 
     while (isspace((unsigned char)*p))
         p++;
-    for (i = 0; i < PII_KEY_LEN; i++) {
-        int hi = hexval((unsigned char)p[2 * i]);
-        int lo = hi < 0 ? -1 : hexval((unsigned char)p[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            goto fail;
-        key[i] = (uint8_t)(hi << 4 | lo);
+    n = strlen(p);
+    while (n > 0 && isspace((unsigned char)p[n - 1]))
+        n--;
+    if (n != 2 * PII_KEY_LEN) {
+        OPENSSL_cleanse(key, PII_KEY_LEN);
+        return false;
     }
-    p += 2 * PII_KEY_LEN;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p != '\0')
-        goto fail;
-    return true;
-fail:
-    OPENSSL_cleanse(key, PII_KEY_LEN);
-    return false;
+    memcpy(digits, p, n);
+    digits[n] = '\0';
+    ok = hex_decode(digits, key, PII_KEY_LEN);
+    OPENSSL_cleanse(digits, sizeof digits);
+    if (!ok)
+        OPENSSL_cleanse(key, PII_KEY_LEN);
+    return ok;
 }

@@ -5,6 +5,7 @@
  * protocol messages.
  */
 #include "triage_int.h"
+#include "hex.h"
 #include "pii.h"
 
 #include <inttypes.h>
@@ -211,22 +212,13 @@ int tj_state(const json_t *o, const char *key)
     return triage_enum_value(&minyi__v1__report_state__descriptor, tj_str(o, key));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Opens a sealed personal field given in hex.  An empty result when it
  * cannot be opened (another key): the editor sees the rest of the report,
  * and the log says why the field is missing. */
 bool triage_open_sealed(const struct store *st, const char *hex, const char *aad,
                         ProtobufCBinaryData *out)
 {
-    size_t hlen = strlen(hex), len = hlen / 2, i;
+    size_t hlen = strlen(hex), len = hlen / 2;
     uint8_t *sealed;
     uint8_t *pt;
     bool ok;
@@ -242,13 +234,7 @@ bool triage_open_sealed(const struct store *st, const char *hex, const char *aad
         free(pt);
         return false;
     }
-    for (i = 0; i < len; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            break;
-        sealed[i] = (uint8_t)(hi << 4 | lo);
-    }
-    ok = i == len && pii_open(st->pii_key, aad, sealed, len, pt);
+    ok = hex_decode(hex, sealed, len) && pii_open(st->pii_key, aad, sealed, len, pt);
     free(sealed);
     if (!ok) {
         log_warnx("module=store event=pii_open_failed aad=%s", aad);

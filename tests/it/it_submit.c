@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "hex.h"
 #include "itkit.h"
 
 #define INFLIGHT 256            /* requests sent before the first answer is read */
@@ -521,8 +522,7 @@ static void test_phone_not_stored_in_plain_text(void **state)
                           (const char *const[]){ receipt });
     assert_non_null(row);
     char hex[2 * sizeof(PHONE_DIGITS) + 1];
-    for (size_t i = 0; i < strlen(PHONE_DIGITS); i++)
-        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)PHONE_DIGITS[i]);
+    hex_encode((const uint8_t *)PHONE_DIGITS, strlen(PHONE_DIGITS), hex);
     if (strstr(row, PHONE_DIGITS) != NULL || strstr(row, hex) != NULL)
         fail_msg("phone stored in plain text: %s", row);
     free(row);

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "harness.h"
+#include "hex.h"
 #include "store.h"
 
 #define CERTS_DIR MINYI_BINARY_DIR "/tests/certs"
@@ -810,8 +811,7 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
         !fmt(key_path, sizeof(key_path), "%s/pii.key", gw->dir) ||
         RAND_bytes(key, sizeof(key)) != 1)
         goto fail;
-    for (size_t i = 0; i < sizeof(key); i++)
-        snprintf(key_hex + 2 * i, 3, "%02x", key[i]);
+    hex_encode(key, sizeof(key), key_hex);
     if (!write_file(key_path, key_hex, 0600, false))
         goto fail;
 
@@ -1085,12 +1085,8 @@ bool tprofile_write(const char *path, const char *certname, const struct tgw *gw
 
 void tuuid(char out[37])
 {
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof(b)) != 1)
+    if (!hex_uuid_v4(out))
         abort();
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    client_uuid_text(b, out);
 }
 
 /* A malloc'd copy, as protobuf_c_message_free_unpacked expects to free. */
