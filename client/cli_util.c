@@ -8,12 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <ctype.h>
-
-#include <openssl/crypto.h>
-
 #include "cli_util.h"
 #include "client_err.h"
+#include "hex.h"
 
 bool cli_fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -430,14 +427,10 @@ Frame *cli_call_expect(const struct client_profile *p, bool json, Frame *req, in
 
 void cli_hex(const ProtobufCBinaryData *b, char *out, size_t len)
 {
-    size_t n = 0;
     out[0] = '\0';
-    if (b->len == 0 || OPENSSL_buf2hexstr_ex(out, len, &n, b->data, (long)b->len, '\0') != 1) {
-        out[0] = '\0';
+    if (b->len == 0 || len < 2 * b->len + 1)
         return;
-    }
-    for (char *p = out; *p != '\0'; p++)
-        *p = (char)tolower((unsigned char)*p);
+    hex_encode(b->data, b->len, out);
 }
 
 bool cli_parse_uint(const char *s, unsigned long max, unsigned long *out)

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "attach.h"
+#include "hex.h"
 
 /* A JSON string copied into a bytes field (empty stays NULL). */
 static bool take_text(const json_t *x, const char *key, ProtobufCBinaryData *out)
@@ -29,7 +28,7 @@ static bool take_text(const json_t *x, const char *key, ProtobufCBinaryData *out
     return true;
 }
 
-/* A hex string decoded into a bytes field with OpenSSL. */
+/* A hex string decoded into a bytes field (hex.h). */
 static bool take_hex(const json_t *x, const char *key, ProtobufCBinaryData *out)
 {
     const json_t *v = json_object_get(x, key);
@@ -37,7 +36,7 @@ static bool take_hex(const json_t *x, const char *key, ProtobufCBinaryData *out)
     out->data = NULL;
     if (!json_is_string(v))
         return false;
-    size_t n = json_string_length(v), got = 0;
+    size_t n = json_string_length(v);
     if (n == 0)
         return true;
     if (n % 2 != 0)
@@ -45,13 +44,12 @@ static bool take_hex(const json_t *x, const char *key, ProtobufCBinaryData *out)
     out->data = malloc(n / 2);
     if (out->data == NULL)
         return false;
-    if (OPENSSL_hexstr2buf_ex(out->data, n / 2, &got, json_string_value(v), '\0') != 1 ||
-        got != n / 2) {
+    if (!hex_decode(json_string_value(v), out->data, n / 2)) {
         free(out->data);
         out->data = NULL;
         return false;
     }
-    out->len = got;
+    out->len = n / 2;
     return true;
 }
 

@@ -15,6 +15,7 @@
  * and `minyid migrate` applies nothing.  Rows from before checksums were
  * kept get the checksum of the file as it is now, once.
  */
+#include "hex.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -26,7 +27,6 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 /* Key of the advisory lock held while migrating ("minyi" in ASCII). */
@@ -209,15 +209,12 @@ static bool checksum_text(const char *text, char out[MIGRATE_SUM_HEX + 1], char 
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    size_t hex_len = 0;
     if (EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) != 1 ||
-        OPENSSL_buf2hexstr_ex(out, MIGRATE_SUM_HEX + 1, &hex_len, md, md_len, '\0') != 1) {
+        md_len * 2 != MIGRATE_SUM_HEX) {
         snprintf(err, errlen, "cannot compute a SHA-256 checksum");
         return false;
     }
-    for (size_t i = 0; out[i] != '\0'; i++)
-        if (out[i] >= 'A' && out[i] <= 'F')
-            out[i] = (char)(out[i] - 'A' + 'a');
+    hex_encode(md, md_len, out);
     return true;
 }
 

@@ -23,6 +23,7 @@
 #include <regex.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "itkit.h"
 
 #define OUT_MAX 65536
@@ -104,8 +105,7 @@ static void sha256_hex(const char *text, char hex[65])
     unsigned char md[32];
     unsigned int n = 0;
     assert_int_equal(EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL), 1);
-    for (unsigned i = 0; i < n; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex_encode(md, n, hex);
 }
 
 /* The row of name in `migrate status --json`; fails when absent. */
@@ -238,8 +238,7 @@ static void test_principal_list_json(void **state)
     uint8_t fp[32];
     char hex[65];
     assert_true(tcert_fingerprint("contact1", fp));
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+    hex_encode(fp, sizeof fp, hex);
 
     assert_int_equal(minyid("principal", "list", "--json"), 0);
     json_error_t jerr;
