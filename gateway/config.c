@@ -12,6 +12,7 @@
 #include "log.h"
 #include "paths.h"
 #include "pii.h"
+#include "validate.h"
 
 struct load_ctx {
     struct gw_config *cfg;
@@ -231,12 +232,9 @@ static int on_option(void *user, const char *section, const char *name, const ch
     STR_OPT("gateway", "listen", listen)
     INT_OPT("gateway", "port", port, 1, 65535)
     if (strcmp(section, "gateway") == 0 && strcmp(name, "body_region") == 0) {
-        if (strlen(value) != 6)
+        if (!validate_region_code((const uint8_t *)value, strlen(value)))
             goto bad;
-        for (int i = 0; i < 6; i++)
-            if (!isdigit((unsigned char)value[i]))
-                goto bad;
-        memcpy(cfg->body_region, value, 7);
+        memcpy(cfg->body_region, value, VALIDATE_REGION_LEN + 1);
         return 1;
     }
     STR_OPT("gateway", "body_name", body_name)

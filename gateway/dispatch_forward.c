@@ -129,7 +129,7 @@ out:
 
 static bool region_ok(const ProtobufCBinaryData *b, char out[FWD_REGION_LEN + 1])
 {
-    if (!request_region_code(b))
+    if (!validate_region_code(b->data, b->len))
         return false;
     memcpy(out, b->data, FWD_REGION_LEN);
     out[FWD_REGION_LEN] = '\0';
@@ -138,7 +138,7 @@ static bool region_ok(const ProtobufCBinaryData *b, char out[FWD_REGION_LEN + 1]
 
 static bool receipt_ok(const ProtobufCBinaryData *b, char out[FWD_RECEIPT_MAX + 1])
 {
-    if (!request_receipt_chars(b, FWD_RECEIPT_MAX))
+    if (!validate_receipt_chars(b->data, b->len, FWD_RECEIPT_MAX))
         return false;
     memcpy(out, b->data, b->len);
     out[b->len] = '\0';

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "notify.h"
 #include "quota.h"
+#include "validate.h"
 #include "forwarder.h"
 #include "reload.h"
 #include "server.h"
@@ -123,7 +124,7 @@ static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
             fprintf(stderr, "minyid: unknown kind \"%s\" (contact, editor, peer, admin)\n", kind);
             return 2;
         }
-        if (strlen(region) != 6 || strspn(region, "0123456789") != 6) {
+        if (!validate_region_code((const uint8_t *)region, strlen(region))) {
             fprintf(stderr, "minyid: region must be a six-digit GB/T 2260 code\n");
             return 2;
         }

@@ -168,29 +168,6 @@ bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
     return true;
 }
 
-bool request_receipt_chars(const ProtobufCBinaryData *b, size_t max)
-{
-    if (b->len == 0 || b->len > max)
-        return false;
-    for (size_t i = 0; i < b->len; i++) {
-        uint8_t c = b->data[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
-
-bool request_region_code(const ProtobufCBinaryData *b)
-{
-    if (b->len != REQUEST_REGION_LEN)
-        return false;
-    for (size_t i = 0; i < REQUEST_REGION_LEN; i++)
-        if (b->data[i] < '0' || b->data[i] > '9')
-            return false;
-    return true;
-}
-
 bool request_take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
                           const char *field, char out[REQUEST_RECEIPT_MAX + 1])
 {

@@ -16,12 +16,13 @@
 #include "frame.h"
 #include "session.h"
 #include "store.h"
+#include "validate.h"
 
 /* The longest receipt and cursor accepted in a request, in bytes. */
 #define REQUEST_RECEIPT_MAX 40
 #define REQUEST_CURSOR_MAX 64
 /* A region code (GB/T 2260) is six digits. */
-#define REQUEST_REGION_LEN 6
+#define REQUEST_REGION_LEN VALIDATE_REGION_LEN
 
 struct request {
     struct session *s;
@@ -49,13 +50,6 @@ void request_on_reply(void *arg, struct store_reply *reply);
  * holds max + 1 bytes.  False when the text is not acceptable. */
 bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
     __attribute__((warn_unused_result));
-
-/* Whether b is a receipt in form: 1 to max bytes of digits, letters and
- * dashes, as every receipt minyi hands out. */
-bool request_receipt_chars(const ProtobufCBinaryData *b, size_t max);
-
-/* Whether b is a region code in form: exactly six ASCII digits. */
-bool request_region_code(const ProtobufCBinaryData *b);
 
 /* A non-empty receipt in out, or the request answered INVALID_ARGUMENT on
  * field and false. */

@@ -141,12 +141,13 @@ static void on_stored(void *arg, struct store_reply *reply)
 /* Optional fields of a result may be empty; present ones must be in form. */
 static bool digits6(const ProtobufCBinaryData *b, bool may_be_empty)
 {
-    return b->len == 0 ? may_be_empty : request_region_code(b);
+    return b->len == 0 ? may_be_empty : validate_region_code(b->data, b->len);
 }
 
 static bool receipt_ok(const ProtobufCBinaryData *b, bool may_be_empty)
 {
-    return b->len == 0 ? may_be_empty : request_receipt_chars(b, RESULTS_RECEIPT_MAX);
+    return b->len == 0 ? may_be_empty
+                       : validate_receipt_chars(b->data, b->len, RESULTS_RECEIPT_MAX);
 }
 
 static bool kind_ok(const ProtobufCBinaryData *b)

@@ -27,7 +27,7 @@
 
 #define SHA256_LEN 32
 #define UUID_TEXT_LEN HEX_UUID_TEXT_LEN
-#define REGION_LEN 6
+#define REGION_LEN VALIDATE_REGION_LEN
 /* "000000" is a placeholder, never a GB/T 2260 code. */
 #define REGION_NONE "000000"
 /* Domain tag of the canonical encoding hashed into payload_sha256.  A new
@@ -685,17 +685,36 @@ static bool take_enum(int value, const ProtobufCEnumDescriptor *desc, const stru
     return true;
 }
 
+bool validate_region_code(const uint8_t *s, size_t len)
+{
+    if (len != REGION_LEN)
+        return false;
+    for (size_t i = 0; i < REGION_LEN; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+bool validate_receipt_chars(const uint8_t *s, size_t len, size_t max)
+{
+    if (len == 0 || len > max)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
 static bool take_region(const ProtobufCBinaryData *in, char out[REGION_LEN + 1],
                         struct validation_error *err)
 {
     if (in->len == 0 || in->data == NULL)
         return reject(err, &F_REGION, "is required", "不能为空");
-    bool ok = in->len == REGION_LEN;
-    for (size_t i = 0; ok && i < REGION_LEN; i++)
-        ok = in->data[i] >= '0' && in->data[i] <= '9';
-    if (ok && memcmp(in->data, REGION_NONE, REGION_LEN) == 0)
-        ok = false;
-    if (!ok)
+    if (!validate_region_code(in->data, in->len) ||
+        memcmp(in->data, REGION_NONE, REGION_LEN) == 0)
         return reject(err, &F_REGION, "must be a six-digit GB/T 2260 code",
                       "须为六位数字的 GB/T 2260 行政区划代码");
     memcpy(out, in->data, REGION_LEN);

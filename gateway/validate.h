@@ -30,6 +30,7 @@
 #define VALIDATE_NOTE_MAX         2000   /* an editor's note or reason */
 #define VALIDATE_INSTRUCTION_MAX  1000   /* 批示 text recorded with an adoption */
 #define VALIDATE_LEVEL_MAX        32     /* the level of the leader who gave a 批示, one line */
+#define VALIDATE_REGION_LEN       6      /* digits of a GB/T 2260 region code */
 
 struct validate_limits {
     size_t title_max, situation_max, analysis_max, suggestions_max;
@@ -84,5 +85,13 @@ bool validate_text(const ProtobufCBinaryData *in, enum validate_text_kind kind,
 /* True when NFC leaves the code point unchanged whatever surrounds it, so
  * text made only of such code points is in NFC already. */
 bool validate_nfc_inert(uint32_t cp);
+
+/* Whether s[0..len) is a region code in form: exactly six ASCII digits
+ * (a report's region also may not be 000000; see validate_report). */
+bool validate_region_code(const uint8_t *s, size_t len);
+
+/* Whether s[0..len) is a receipt in form: 1 to max bytes of digits,
+ * letters and dashes, as every receipt minyi hands out. */
+bool validate_receipt_chars(const uint8_t *s, size_t len, size_t max);
 
 #endif

@@ -376,7 +376,7 @@ void store_submit(struct store *st, struct intake_report *r, store_reply_cb cb, 
 /* A receipt is digits, letters and dashes; anything else cannot name a
  * report, so it is answered without asking the database (which would also
  * refuse bytes that are not valid UTF-8 with an error, not a miss). */
-static bool receipt_plausible(const char *s)
+bool store_receipt_plausible(const char *s)
 {
     size_t n = 0;
 
@@ -406,7 +406,7 @@ void store_status(struct store *st, int64_t principal_id, const char *receipt,
 
     op->reply_cb = cb;
     op->principal_id = principal_id;
-    if (!receipt_plausible(receipt)) {
+    if (!store_receipt_plausible(receipt)) {
         fail_not_found(st, op);
         return;
     }

@@ -329,6 +329,13 @@ void store_kick_now(struct store *st);   /* starts queued work at once (store.c)
 /* Fails all queued work when no connection is up or coming up. */
 void store_fail_if_unreachable(struct store *st);
 
+/* True when s could be a receipt: 1 to STORE_RECEIPT_MAX digits, letters
+ * and dashes.  Anything else cannot name a report, so it is answered
+ * NOT_FOUND without asking the database.  (The gateway checks what it
+ * receives with validate_receipt_chars; this layer keeps its own contract
+ * for any caller, and cannot reach the gateway's validation.) */
+bool store_receipt_plausible(const char *s);
+
 /* The op constructor and the queue for ordinary operations, for triage_op.c. */
 struct store_op *store_op_new(enum op_kind kind, void *arg);
 void store_op_enqueue(struct store *st, struct store_op *op);

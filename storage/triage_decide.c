@@ -139,7 +139,7 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
     triage_param_str(op, 2, name);
     triage_param_str(op, 3, note ? note : "");
     if (decision == MINYI__V1__DECISION__MERGE) {
-        if (!triage_receipt_plausible(into)) {
+        if (!store_receipt_plausible(into)) {
             store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "decide.into_receipt",
                           "no report with this receipt", "没有此回执对应的信息");
             return;

@@ -60,8 +60,6 @@ void triage_param_bool(struct store_op *op, int i, bool v);
 /* Answers op INVALID_ARGUMENT on field. */
 void triage_invalid(struct store *st, struct store_op *op, const char *field, const char *msg,
                     const char *msg_zh);
-/* True when s could be a receipt: digits, letters and dashes. */
-bool triage_receipt_plausible(const char *s);
 /* Sets parameter i to receipt: false (op answered NOT_FOUND on field) when
  * the receipt cannot name a report. */
 bool triage_param_receipt(struct store *st, struct store_op *op, int i, const char *receipt,

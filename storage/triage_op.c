@@ -107,30 +107,12 @@ void triage_invalid(struct store *st, struct store_op *op, const char *field, co
     store_op_fail(st, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg, msg_zh);
 }
 
-/* A receipt is digits, letters and dashes (see store.c). */
-bool triage_receipt_plausible(const char *s)
-{
-    size_t n;
-
-    if (!s || !*s)
-        return false;
-    for (n = 0; s[n]; n++) {
-        char ch = s[n];
-        if (n >= STORE_RECEIPT_MAX)
-            return false;
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-              ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* Starts an op on a receipt: false (op answered NOT_FOUND) when the
  * receipt cannot name a report. */
 bool triage_param_receipt(struct store *st, struct store_op *op, int i, const char *receipt,
                           const char *field)
 {
-    if (!triage_receipt_plausible(receipt)) {
+    if (!store_receipt_plausible(receipt)) {
         store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, field,
                       "no report with this receipt", "没有此回执对应的信息");
         return false;

@@ -1222,6 +1222,26 @@ static void test_attachment_sha256(void **state)
     expect_reject(&fx.report, "report.attachments[1].sha256");
 }
 
+/* The form checks the gateway applies to region codes and receipts
+ * outside a report (forwarded provenance, results, the configuration). */
+static void test_region_and_receipt_form(void **state)
+{
+    (void)state;
+    assert_true(validate_region_code((const uint8_t *)"330400", 6));
+    assert_true(validate_region_code((const uint8_t *)"000000", 6));
+    assert_false(validate_region_code((const uint8_t *)"33040", 5));
+    assert_false(validate_region_code((const uint8_t *)"3304001", 7));
+    assert_false(validate_region_code((const uint8_t *)"33040a", 6));
+    assert_false(validate_region_code((const uint8_t *)"33040\0", 6));
+    assert_true(validate_receipt_chars((const uint8_t *)"330400-2026-000001", 18, 40));
+    assert_true(validate_receipt_chars((const uint8_t *)"Ab-9", 4, 4));
+    assert_false(validate_receipt_chars((const uint8_t *)"Ab-9", 4, 3));
+    assert_false(validate_receipt_chars((const uint8_t *)"", 0, 40));
+    assert_false(validate_receipt_chars((const uint8_t *)"330400 2026", 11, 40));
+    assert_false(validate_receipt_chars((const uint8_t *)"330400'", 7, 40));
+    assert_false(validate_receipt_chars((const uint8_t *)"3304\0", 5, 40));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1256,6 +1276,7 @@ int main(void)
         cmocka_unit_test(test_attachment_name),
         cmocka_unit_test(test_attachment_media_type),
         cmocka_unit_test(test_attachment_sha256),
+        cmocka_unit_test(test_region_and_receipt_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
