@@ -56,6 +56,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "client.h"
 #include "hex.h"
 
@@ -136,13 +137,6 @@ struct bench {
 };
 
 static struct bench B;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -388,7 +382,7 @@ static bool take_work(int64_t *t0)
         return false;
     if (B.count > 0 && B.scheduled >= B.count)
         return false;
-    int64_t now = now_ns();
+    int64_t now = clock_mono_ns();
     if (B.rate > 0) {
         double due = (double)(now - B.t_start) * 1e-9 * B.rate;
         if ((double)B.scheduled >= due)
@@ -449,7 +443,7 @@ static void record_latency(int64_t t0)
         B.cap_lat = B.cap_lat ? B.cap_lat * 2 : 65536;
         B.lat = xrealloc(B.lat, B.cap_lat * sizeof(*B.lat));
     }
-    B.lat[B.n_lat++] = now_ns() - t0;
+    B.lat[B.n_lat++] = clock_mono_ns() - t0;
 }
 
 /* Handles one answer; false when the connection was closed because of it. */
@@ -481,7 +475,7 @@ static bool conn_answer(struct conn *c, Frame *f)
     if (ok) {
         B.acked++;
         record_latency(t0);
-        B.t_end = now_ns();
+        B.t_end = clock_mono_ns();
     } else if (f->body_case == MINYI__V1__FRAME__BODY_ERROR && f->error != NULL) {
         static int shown;
         if (shown++ < 3)
@@ -567,7 +561,7 @@ static void conn_ready(struct conn *c)
     }
     c->state = C_READY;
     if (c->role == ROLE_IDLE)
-        conn_queue(c, now_ns());
+        conn_queue(c, clock_mono_ns());
     else
         conn_fill(c);
 }
@@ -621,7 +615,7 @@ static void conn_start(struct conn *c)
     conn_reset(c);
     c->next_id = 1;
     c->idle_done = false;
-    c->conn_t0 = now_ns();
+    c->conn_t0 = clock_mono_ns();
     if (B.new_conn || B.handshake_only) {
         int64_t t0;
         if (c->role == ROLE_WORK) {
@@ -669,7 +663,7 @@ static void check_finished(void)
         return;
     if (!B.sending_stopped && B.count > 0 && B.scheduled >= B.count) {
         B.sending_stopped = true;
-        B.t_stop_sending = now_ns();
+        B.t_stop_sending = clock_mono_ns();
     }
     if (!B.sending_stopped)
         return;
@@ -723,11 +717,11 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (!B.main_started)
         return;
     if (B.duration_s > 0 && !B.sending_stopped &&
-        now_ns() - B.t_start >= (int64_t)(B.duration_s * 1e9)) {
+        clock_mono_ns() - B.t_start >= (int64_t)(B.duration_s * 1e9)) {
         B.sending_stopped = true;
-        B.t_stop_sending = now_ns();
+        B.t_stop_sending = clock_mono_ns();
     }
-    if (B.sending_stopped && now_ns() - B.t_stop_sending > (int64_t)BENCH_DRAIN_S * 1000000000LL) {
+    if (B.sending_stopped && clock_mono_ns() - B.t_stop_sending > (int64_t)BENCH_DRAIN_S * 1000000000LL) {
         fprintf(stderr, "minyi-bench: %lld answers still missing after %d s; giving up\n",
                 inflight_total(), BENCH_DRAIN_S);
         B.errors += inflight_total();
@@ -742,7 +736,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 static void start_main(void)
 {
     B.main_started = true;
-    B.t_start = now_ns();
+    B.t_start = clock_mono_ns();
     B.t_end = B.t_start;
     for (int i = 0; i < B.connections; i++) {
         struct conn *c = &B.conns[i];
@@ -778,7 +772,7 @@ static void progress_cb(evutil_socket_t fd, short what, void *arg)
                 B.idle, B.idle_failed);
         return;
     }
-    double t = (double)(now_ns() - B.t_start) * 1e-9;
+    double t = (double)(clock_mono_ns() - B.t_start) * 1e-9;
     fprintf(stderr, "minyi-bench: t=%.0fs acked=%lld (%lld/s) inflight=%lld errors=%lld\n", t,
             B.acked, B.acked - B.last_progress_acked, inflight_total(), B.errors);
     B.last_progress_acked = B.acked;
@@ -1022,14 +1016,14 @@ int main(int argc, char **argv)
             B.main_started = false;
             for (int i = 0; i < B.connections; i++)
                 conn_start(&B.conns[i]);
-            int64_t deadline = now_ns() + 30 * 1000000000LL;
+            int64_t deadline = clock_mono_ns() + 30 * 1000000000LL;
             for (;;) {
                 int ready = 0;
                 for (int i = 0; i < B.connections; i++)
                     ready += B.conns[i].state == C_READY;
                 if (ready == B.connections)
                     break;
-                if (now_ns() > deadline)
+                if (clock_mono_ns() > deadline)
                     die("only %d of %d connections completed their handshake", ready,
                         B.connections);
                 event_base_loop(B.base, EVLOOP_ONCE);

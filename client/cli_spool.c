@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "cli_spool.h"
 #include "cli_util.h"
 #include "client_err.h"
@@ -34,13 +35,6 @@ struct sent_result {
     struct frame_arena *arena;
     char err[CLI_ERR_LEN];
 };
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
 
 static int backoff_ms(int attempt, uint32_t retry_after_ms)
 {
@@ -97,7 +91,7 @@ static void send_with_retries(const struct client_profile *p, Frame *req, int re
     res->err[0] = '\0';
     for (int attempt = 0;; attempt++) {
         if (attempt > 0)
-            sleep_ms(backoff_ms(attempt, retry_after));
+            clock_sleep_ms(backoff_ms(attempt, retry_after));
         retry_after = 0;
         frame_arena_free(res->arena);
         res->arena = NULL;

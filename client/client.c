@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "client.h"
 #include "client_err.h"
 
@@ -85,19 +86,12 @@ static const char *ssl_reason(char *buf, size_t len)
     return buf;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for `events` or the deadline passes.
  * Returns 1 when ready, 0 on timeout, -1 on a poll error (errno set). */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd pfd = {.fd = fd, .events = events};
@@ -407,7 +401,7 @@ static struct client_conn *connect_one(const struct client_profile *p, const cha
     c->fd = -1;
     c->next_id = 1;
     c->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : CLIENT_DEFAULT_TIMEOUT_MS;
-    int64_t deadline = now_ms() + c->timeout_ms;
+    int64_t deadline = clock_mono_ms() + c->timeout_ms;
     const char *name = p->server_name[0] != '\0' ? p->server_name : host;
     char why[256];
 
@@ -558,7 +552,7 @@ static bool write_all(struct client_conn *c, const uint8_t *buf, size_t len, cha
         seterr(err, errlen, CLIENT_ERR_CLOSED, "the connection failed earlier");
         return false;
     }
-    int64_t deadline = now_ms() + c->timeout_ms;
+    int64_t deadline = clock_mono_ms() + c->timeout_ms;
     size_t off = 0;
     while (off < len) {
         struct io_arg a = {.buf = (uint8_t *)buf + off, .len = len - off};
@@ -667,7 +661,7 @@ static Frame *recv_frame(struct client_conn *c, int64_t deadline, struct frame_a
 
 Frame *client_recv(struct client_conn *c, struct frame_arena **arena, char *err, size_t errlen)
 {
-    return recv_frame(c, now_ms() + c->timeout_ms, arena, err, errlen);
+    return recv_frame(c, clock_mono_ms() + c->timeout_ms, arena, err, errlen);
 }
 
 Frame *client_call(struct client_conn *c, Frame *req, struct frame_arena **arena,
@@ -687,7 +681,7 @@ Frame *client_await(struct client_conn *c, uint64_t id, struct frame_arena **are
     *arena = NULL;
     /* One deadline for the whole answer, so a stream of unrelated frames
      * cannot keep us waiting forever. */
-    int64_t deadline = now_ms() + c->timeout_ms;
+    int64_t deadline = clock_mono_ms() + c->timeout_ms;
     for (;;) {
         Frame *f = recv_frame(c, deadline, arena, err, errlen);
         if (f == NULL)

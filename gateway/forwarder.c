@@ -232,8 +232,7 @@ static bool send_job(struct peer_conn *pc, struct job *j)
 
 static void set_answer_timeout(struct peer_conn *pc)
 {
-    struct timeval tv = { pc->fw->gw->cfg.fwd_timeout_ms / 1000,
-                          (pc->fw->gw->cfg.fwd_timeout_ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(pc->fw->gw->cfg.fwd_timeout_ms);
     /* Waiting for answers: the peer must say something in time.  Idle:
      * no deadline of ours (the peer's idle timeout closes it). */
     bufferevent_set_timeouts(pc->bev, pc->sent ? &tv : NULL, NULL);
@@ -391,8 +390,7 @@ static void conn_kick(struct peer_conn *pc)
         return;
     }
     bufferevent_setcb(pc->bev, on_read, NULL, on_event, pc);
-    struct timeval tv = { pc->fw->gw->cfg.fwd_timeout_ms / 1000,
-                          (pc->fw->gw->cfg.fwd_timeout_ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(pc->fw->gw->cfg.fwd_timeout_ms);
     bufferevent_set_timeouts(pc->bev, &tv, &tv);
     bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(pc->bev, (struct sockaddr *)&pc->addr, (int)pc->addrlen) != 0) {
@@ -547,8 +545,7 @@ bool forwarder_peer_send(struct forwarder *fw, int peer, Frame *f)
     free(buf);
     if (ok) {
         /* The answer is awaited like a job's. */
-        struct timeval tv = { fw->gw->cfg.fwd_timeout_ms / 1000,
-                              (fw->gw->cfg.fwd_timeout_ms % 1000) * 1000 };
+        struct timeval tv = clock_tv_ms(fw->gw->cfg.fwd_timeout_ms);
         bufferevent_set_timeouts(pc->bev, &tv, NULL);
     }
     return ok;
@@ -582,7 +579,7 @@ bool forwarder_start(struct gw *gw)
     fw->timer = event_new(gw->base, -1, EV_PERSIST, on_timer, fw);
     if (fw->timer == NULL)
         return false;
-    struct timeval tv = { cfg->fwd_poll_ms / 1000, (cfg->fwd_poll_ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(cfg->fwd_poll_ms);
     event_add(fw->timer, &tv);
     fw->results = results_new(gw, fw);
     if (fw->results == NULL)

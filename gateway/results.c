@@ -334,8 +334,7 @@ struct results *results_new(struct gw *gw, struct forwarder *fw)
         rs->peers[i].idx = i;
         rs->peers[i].answered_ms = clock_mono_ms();
     }
-    struct timeval tv = { cfg->results_interval_ms / 1000,
-                          (cfg->results_interval_ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(cfg->results_interval_ms);
     event_add(rs->timer, &tv);
     /* The first pull makes the connections; it need not wait a whole interval. */
     event_active(rs->timer, EV_TIMEOUT, 0);

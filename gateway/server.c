@@ -9,6 +9,7 @@
 
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -135,7 +136,7 @@ void server_stop(struct gw *gw)
         evconnlistener_free(gw->listener);
         gw->listener = NULL;
     }
-    struct timeval tv = { gw->cfg.shutdown_grace_ms / 1000, (gw->cfg.shutdown_grace_ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(gw->cfg.shutdown_grace_ms);
     gw->grace_ev = evtimer_new(gw->base, on_grace, gw);
     if (gw->grace_ev != NULL)
         event_add(gw->grace_ev, &tv);

@@ -13,6 +13,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "clock.h"
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,7 +44,7 @@ static void session_set_state(struct session *s, enum session_state next)
 
 static void timer_ms(struct event *ev, int ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(ms);
     event_add(ev, &tv);
 }
 

@@ -29,6 +29,7 @@
  * that commit within STORE_NOTIFY_GATHER_MS go out together in one call,
  * and one call is outstanding at a time.
  */
+#include "clock.h"
 #include "store_int.h"
 
 #include <stdio.h>
@@ -364,7 +365,7 @@ static void notify_send(struct store *st);
  * of them, unless a call is outstanding: then its answer arms the timer. */
 static void notify_schedule(struct store *st)
 {
-    struct timeval tv = { 0, STORE_NOTIFY_GATHER_MS * 1000 };
+    struct timeval tv = clock_tv_ms(STORE_NOTIFY_GATHER_MS);
 
     if (st->notify_busy || st->notify_n == 0 || evtimer_pending(st->ev_notify, NULL))
         return;

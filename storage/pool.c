@@ -19,6 +19,7 @@
  * blocks; the conninfo should name a Unix socket directory or give hostaddr=
  * so that connecting never waits on DNS.
  */
+#include "clock.h"
 #include "store_int.h"
 
 #include <stdio.h>
@@ -62,17 +63,10 @@ static void conn_enter(struct store_conn *c, enum conn_state to)
         st->n_busy++;
 }
 
-static void ms_to_tv(int ms, struct timeval *tv)
-{
-    tv->tv_sec = ms / 1000;
-    tv->tv_usec = (ms % 1000) * 1000;
-}
-
 static void timer_arm(struct store_conn *c, int ms)
 {
-    struct timeval tv;
+    struct timeval tv = clock_tv_ms(ms);
 
-    ms_to_tv(ms, &tv);
     evtimer_add(c->ev_timer, &tv);
 }
 

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "minyi.pb-c.h"
 #include "pii.h"
@@ -113,21 +114,6 @@ static void on_principal(void *arg, int code, const struct principal *p)
         l->p = *p;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -138,7 +124,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 /* Runs the loop until every answer in a[0..n) is in, failing after WAIT_MS. */
 static void wait_answers(struct answer *a, size_t n)
 {
-    long long deadline = now_ms() + WAIT_MS;
+    long long deadline = clock_mono_ms() + WAIT_MS;
     struct timeval tv = { 0, 20000 };
     struct event *tick = event_new(g_base, -1, EV_PERSIST, tick_cb, NULL);
     size_t i;
@@ -150,7 +136,7 @@ static void wait_answers(struct answer *a, size_t n)
             ;
         if (i == n)
             break;
-        if (now_ms() > deadline)
+        if (clock_mono_ms() > deadline)
             fail_msg("answer %zu of %zu did not arrive within %d ms", i, n, WAIT_MS);
         event_base_loop(g_base, EVLOOP_ONCE);
     }
@@ -160,14 +146,14 @@ static void wait_answers(struct answer *a, size_t n)
 /* Runs the loop until cond(arg) or timeout_ms; returns cond's last value. */
 static bool run_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = clock_mono_ms() + timeout_ms;
     struct timeval tv = { 0, 20000 };
     struct event *tick = event_new(g_base, -1, EV_PERSIST, tick_cb, NULL);
     bool ok;
 
     assert_non_null(tick);
     event_add(tick, &tv);
-    while (!(ok = cond(arg)) && now_ms() < deadline)
+    while (!(ok = cond(arg)) && clock_mono_ms() < deadline)
         event_base_loop(g_base, EVLOOP_ONCE);
     event_free(tick);
     return ok;
@@ -180,7 +166,7 @@ static bool healthy(void *arg)
 
 static bool time_reached(void *arg)
 {
-    return now_ms() >= *(long long *)arg;
+    return clock_mono_ms() >= *(long long *)arg;
 }
 
 static bool lookup_done(void *arg)
@@ -530,7 +516,7 @@ static void test_same_id_two_batches(void **state)
 {
     struct answer a[2];
     char crid[37];
-    long long t0 = now_ms();
+    long long t0 = clock_mono_ms();
 
     (void)state;
     new_uuid(crid);
@@ -539,13 +525,13 @@ static void test_same_id_two_batches(void **state)
      * sleeps), so the second goes to another connection while the first
      * transaction is still open. */
     {
-        long long until = now_ms() + 150;
+        long long until = clock_mono_ms() + 150;
         run_until(time_reached, &until, 1000);
     }
     assert_false(a[0].done);
     submit(simple_report(g_p1, crid, "SLOW-ROW"), &a[1]);
     wait_answers(a, 2);
-    assert_true(now_ms() - t0 >= 500);
+    assert_true(clock_mono_ms() - t0 >= 500);
     assert_int_equal(a[0].code, 0);
     assert_int_equal(a[1].code, 0);
     assert_string_equal(a[0].receipt, a[1].receipt);
@@ -756,11 +742,11 @@ static void test_unreachable_database(void **state)
     assert_non_null(g_store);
     assert_false(store_healthy(g_store));
     new_uuid(crid);
-    t0 = now_ms();
+    t0 = clock_mono_ms();
     submit(simple_report(g_p1, crid, "无库"), &a);
     assert_false(a.done);
     wait_answers(&a, 1);
-    assert_true(now_ms() - t0 < 1000);
+    assert_true(clock_mono_ms() - t0 < 1000);
     assert_int_equal(a.code, MINYI__V1__ERROR_CODE__UNAVAILABLE);
     store_free(g_store);
     g_store = saved;
@@ -777,11 +763,11 @@ static void test_database_restart(void **state)
     (void)state;
     assert_true(tpg_stop(&g_pg, "fast"));
     new_uuid(crid);
-    t0 = now_ms();
+    t0 = clock_mono_ms();
     submit(simple_report(g_p1, crid, "重启"), &a);
     wait_answers(&a, 1);
     assert_int_equal(a.code, MINYI__V1__ERROR_CODE__UNAVAILABLE);
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(clock_mono_ms() - t0 < 2000);
     assert_false(store_healthy(g_store));
 
     assert_true(tpg_start_again(&g_pg));
@@ -872,12 +858,12 @@ static void test_preflight_refuses_unsafe_settings(void **state)
     (void)state;
     assert_true(tdb_exec(g_conninfo, "ALTER SYSTEM SET fsync = off", 0, NULL));
     assert_true(tdb_exec(g_conninfo, "SELECT pg_reload_conf()", 0, NULL));
-    sleep_ms(300);
+    clock_sleep_ms(300);
     assert_false(store_preflight(g_conninfo, MIGRATIONS, err, sizeof err));
     assert_non_null(strstr(err, "fsync"));
     assert_true(tdb_exec(g_conninfo, "ALTER SYSTEM RESET fsync", 0, NULL));
     assert_true(tdb_exec(g_conninfo, "SELECT pg_reload_conf()", 0, NULL));
-    sleep_ms(300);
+    clock_sleep_ms(300);
     assert_true(store_preflight(g_conninfo, MIGRATIONS, err, sizeof err));
 
     assert_true(tdb_exec(g_conninfo, "ALTER DATABASE store SET synchronous_commit = off", 0, NULL));

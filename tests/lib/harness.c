@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "hex.h"
 #include "store.h"
@@ -62,20 +63,6 @@ static bool fmt(char *buf, size_t len, const char *f, ...)
         return false;
     }
     return true;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool is_root(void)
@@ -331,9 +318,9 @@ static void guardian_stop_cluster(const char *root)
         long pid = text ? strtol(text, NULL, 10) : 0;
         free(text);
         if (pid > 1 && kill((pid_t)pid, SIGQUIT) == 0) {
-            long long deadline = now_ms() + GUARDIAN_STOP_WAIT_MS;
-            while (kill((pid_t)pid, 0) == 0 && now_ms() < deadline)
-                sleep_ms(POLL_STEP_MS);
+            long long deadline = clock_mono_ms() + GUARDIAN_STOP_WAIT_MS;
+            while (kill((pid_t)pid, 0) == 0 && clock_mono_ms() < deadline)
+                clock_sleep_ms(POLL_STEP_MS);
             if (kill((pid_t)pid, 0) == 0)
                 kill((pid_t)pid, SIGKILL);
         }
@@ -908,8 +895,8 @@ bool tgw_start_again(struct tgw *gw)
     gw->pid = pid;
     gateway_register(pid, gw->log);
 
-    long long deadline = now_ms() + GW_READY_TIMEOUT_MS;
-    while (now_ms() < deadline) {
+    long long deadline = clock_mono_ms() + GW_READY_TIMEOUT_MS;
+    while (clock_mono_ms() < deadline) {
         if (log_has_from(gw->log, from, "minyid ready"))
             return true;
         int status;
@@ -921,7 +908,7 @@ bool tgw_start_again(struct tgw *gw)
             tgw_dump_log(gw);
             return false;
         }
-        sleep_ms(POLL_STEP_MS);
+        clock_sleep_ms(POLL_STEP_MS);
     }
     fprintf(stderr, "harness: minyid not ready after %d ms; its log:\n", GW_READY_TIMEOUT_MS);
     tgw_dump_log(gw);
@@ -954,7 +941,7 @@ int tgw_stop(struct tgw *gw, int sig)
     pid_t pid = gw->pid;
     if (sig != 0)
         kill(pid, sig);
-    long long deadline = now_ms() + GW_STOP_TIMEOUT_MS;
+    long long deadline = clock_mono_ms() + GW_STOP_TIMEOUT_MS;
     int status, code = -1;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -964,14 +951,14 @@ int tgw_stop(struct tgw *gw, int sig)
         }
         if (r < 0 && errno != EINTR)
             break;
-        if (now_ms() >= deadline) {
+        if (clock_mono_ms() >= deadline) {
             fprintf(stderr, "harness: minyid did not exit within %d ms; killing it\n",
                     GW_STOP_TIMEOUT_MS);
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             break;
         }
-        sleep_ms(POLL_STEP_MS);
+        clock_sleep_ms(POLL_STEP_MS);
     }
     gateway_unregister(pid);
     gw->pid = 0;
@@ -1185,10 +1172,10 @@ int tgw_http_get(const struct tgw *gw, const char *path, char *body, size_t len)
         goto out;
     }
     /* HTTP/1.0 without keep-alive: the answer ends when the server closes. */
-    long long deadline = now_ms() + HTTP_TIMEOUT_MS;
+    long long deadline = clock_mono_ms() + HTTP_TIMEOUT_MS;
     for (;;) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        long long left = deadline - now_ms();
+        long long left = deadline - clock_mono_ms();
         if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
             fprintf(stderr, "harness: no whole answer for %s within %d ms\n", path,
                     HTTP_TIMEOUT_MS);

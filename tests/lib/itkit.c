@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "itkit.h"
 
 #define IT_ERR_LEN 512
@@ -575,16 +576,12 @@ bool itwait_text(const char *conninfo, const char *sql, const char *param, const
 
 long long itnow_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)clock_mono_ms();
 }
 
 void itsleep_ms(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    clock_sleep_ms(ms);
 }
 
 /* Set by itskip, read by itexit: cmocka reports no count of skipped tests. */

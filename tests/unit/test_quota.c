@@ -14,13 +14,8 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "quota.h"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static void test_addr_key(void **state)
 {
@@ -68,7 +63,7 @@ static void test_token_bucket(void **state)
     /* Another principal has a bucket of its own. */
     assert_true(quota_take_token(q, 2, 10, 4, &retry));
     /* One token comes back after 1/rate seconds. */
-    sleep_ms(120);
+    clock_sleep_ms(120);
     assert_true(quota_take_token(q, 1, 10, 4, &retry));
     assert_false(quota_take_token(q, 1, 10, 4, &retry));
     /* rate 0 is no limit. */
