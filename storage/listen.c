@@ -12,6 +12,7 @@
  * any failure goes back to DOWN through listen_lost(), with a backoff that
  * doubles up to reconnect_max_ms.
  */
+#include "clock.h"
 #include "store_int.h"
 #include "triage.h"
 #include "frame.h"
@@ -51,7 +52,7 @@ static void listen_io_cb(evutil_socket_t fd, short what, void *arg);
 
 static void timer_arm(struct store_listener *l, int ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(ms);
 
     evtimer_add(l->ev_timer, &tv);
 }
@@ -164,11 +165,9 @@ static void deliver(struct store_listener *l, const char *payload)
 static void announce_resync(struct store_listener *l)
 {
     Minyi__V1__QueueEvent ev = MINYI__V1__QUEUE_EVENT__INIT;
-    struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     ev.kind = frame_bytes(STORE_EVENT_RESYNC);
-    ev.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    ev.at_ms = clock_wall_ms();
     log_info("module=store event=listen_resync channel=minyi_queue");
     l->cb(l->arg, &ev);
 }

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "harness.h"
 
 #define ORPHAN_WAIT_MS 20000
@@ -137,7 +138,7 @@ static void test_killed_process_leaves_no_cluster(void **state)
     char root[4096];
     cluster_in_child(SIGKILL, root, sizeof(root));
     for (int waited = 0; exists(root) && waited < ORPHAN_WAIT_MS; waited += 50)
-        usleep(50 * 1000);
+        clock_sleep_ms(50);
     assert_false(exists(root));
 }
 

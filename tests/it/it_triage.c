@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "itkit.h"
 
 #define RACE_ROUNDS 10          /* reports two editors race for */
@@ -369,13 +370,6 @@ static void test_claim_race(void **state)
 
 /* A one-second lease lapses: another editor may then claim, and the first
  * editor's decision is refused, naming the new holder. */
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_lease_expiry(void **state)
 {
     (void)state;
@@ -393,13 +387,13 @@ static void test_lease_expiry(void **state)
      * this test share the machine's clock; a check that comes too late on
      * a loaded machine proves nothing either way and is skipped. */
     r = claim_req(ed2, receipt, 0, &a);
-    if (wall_ms() < expires - LEASE_MARGIN_MS)
+    if (clock_wall_ms() < expires - LEASE_MARGIN_MS)
         expect_error_saying(r, MINYI__V1__ERROR_CODE__CONFLICT, "editor1");
     else
         print_message("the lease ran out before it could be checked; skipped that check\n");
     done(&a);
 
-    while (wall_ms() < expires + LEASE_MARGIN_MS)
+    while (clock_wall_ms() < expires + LEASE_MARGIN_MS)
         itsleep_ms(50);
     claim_ok(ed2, receipt);
     r = decide_req(ed1, receipt, MINYI__V1__DECISION__ADOPT, "", NULL, NULL, 0, &a);
