@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "keyfile.h"
 #include "log.h"
 #include "paths.h"
 #include "pii.h"
@@ -347,6 +348,10 @@ bool config_read_key(const char *path, unsigned char key[32], char *err, size_t 
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (!keyfile_check_private(fileno(f), path, err, errlen)) {
+        fclose(f);
         return false;
     }
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);

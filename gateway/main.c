@@ -17,10 +17,9 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "admin_http.h"
+#include "certcheck.h"
 #include "config.h"
 #include "log.h"
 #include "notify.h"
@@ -67,27 +66,6 @@ static bool take_json_flag(int *argc, char **argv)
     return json;
 }
 
-static bool cert_fingerprint(const char *path, unsigned char fp[32], char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    unsigned int n = 0;
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s", path);
-        return false;
-    }
-    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    if (x == NULL) {
-        snprintf(err, errlen, "%s is not a PEM certificate", path);
-        return false;
-    }
-    bool ok = X509_digest(x, EVP_sha256(), fp, &n) == 1 && n == 32;
-    X509_free(x);
-    if (!ok)
-        snprintf(err, errlen, "cannot hash %s", path);
-    return ok;
-}
-
 static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
 {
     char err[512];
@@ -130,7 +108,7 @@ static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
         }
         unsigned char fp[32];
         int64_t id;
-        if (!cert_fingerprint(cert, fp, err, sizeof(err)) ||
+        if (!certcheck_principal(cfg, cert, fp, err, sizeof(err)) ||
             !store_admin_principal_add(cfg->db_conninfo, fp, k, name, region, sector, &id, err,
                                        sizeof(err))) {
             fprintf(stderr, "minyid: %s\n", err);

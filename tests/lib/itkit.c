@@ -250,6 +250,22 @@ int itrun_cli(const char *dir, const char *profile, const char *const *args, cha
     return itrun(dir, argv, out, err, len);
 }
 
+int itrun_minyid(const char *dir, const struct tgw *gw, const char *const *args, char *out,
+                 char *err, size_t len)
+{
+    const char *argv[IT_CLI_MAX_ARGS + 4];
+    int n = 0;
+    argv[n++] = MINYID_PATH;
+    argv[n++] = "-c";
+    argv[n++] = gw->conf;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(i < IT_CLI_MAX_ARGS);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    return itrun(dir, argv, out, err, len);
+}
+
 void itexpect_contains(const char *haystack, const char *needle)
 {
     if (strstr(haystack, needle) == NULL)

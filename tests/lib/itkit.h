@@ -157,6 +157,11 @@ void itfirst_line(const char *text, char *out, size_t len);
 /* Writes text to the file at path; fails the test when it cannot. */
 void itwrite_file(const char *path, const char *text);
 
+/* Runs `minyid -c GW-CONFIG args...` (the operator's commands) to its end
+ * like itrun_cli; answers the exit status. */
+int itrun_minyid(const char *dir, const struct tgw *gw, const char *const *args, char *out,
+                 char *err, size_t len);
+
 /* Asserts an Error frame with this code and (when field is not NULL) field. */
 void itexpect_error(const Frame *f, int code, const char *field);
 /* Asserts a SubmitResponse whose receipt matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$
