@@ -63,6 +63,11 @@ void config_defaults(struct gw_config *cfg)
     cfg->fwd_reconnect_min_ms = 1000;
     cfg->fwd_reconnect_max_ms = 60000;
     cfg->fwd_timeout_ms = 30000;
+    cfg->audit_seal = 1;
+    cfg->audit_seal_interval_ms = 1000;
+    cfg->audit_seal_batch_max = 10000;
+    cfg->audit_sign_every = 1000;
+    cfg->audit_sign_interval_s = 60;
 }
 
 /* Destination names: letters, digits, '_', '.', '-', separated by commas
@@ -300,6 +305,12 @@ static int on_option(void *user, const char *section, const char *name, const ch
     INT_OPT("forward", "reconnect_min_ms", fwd_reconnect_min_ms, 1, 86400000)
     INT_OPT("forward", "reconnect_max_ms", fwd_reconnect_max_ms, 1, 86400000)
     INT_OPT("forward", "timeout_ms", fwd_timeout_ms, 1, 3600000)
+    INT_OPT("audit", "seal", audit_seal, 0, 1)
+    INT_OPT("audit", "seal_interval_ms", audit_seal_interval_ms, 10, 3600000)
+    INT_OPT("audit", "seal_batch_max", audit_seal_batch_max, 1, 1000000)
+    PATH_OPT("audit", "signing_key_file", audit_signing_key)
+    INT_OPT("audit", "sign_every", audit_sign_every, 1, 100000000)
+    INT_OPT("audit", "sign_interval_s", audit_sign_interval_s, 1, 86400)
     snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);
     return 0;
 bad:

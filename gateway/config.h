@@ -80,6 +80,13 @@ struct gw_config {
     int fwd_reconnect_min_ms;        /* no new connection to an unreachable peer for */
     int fwd_reconnect_max_ms;        /* this long, doubling per failure up to max */
     int fwd_timeout_ms;              /* connect + handshake, and each answer */
+    /* [audit]: the sealer of the audit chain (gateway/sealer.c) */
+    int audit_seal;                  /* 1: this gateway runs a sealer (one per database seals) */
+    int audit_seal_interval_ms;      /* pause between rounds that found nothing more to seal */
+    int audit_seal_batch_max;        /* rows sealed per table and round */
+    char audit_signing_key[CONFIG_PATH_MAX]; /* Ed25519 PEM private key; empty: heads unsigned */
+    int audit_sign_every;            /* sign the head after this many sealed rows */
+    int audit_sign_interval_s;       /* or after this long with rows sealed */
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];
     int n_peers;

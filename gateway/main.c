@@ -8,6 +8,8 @@
  *   minyid -c FILE principal list [--json]
  *   minyid -c FILE principal disable|enable ID
  *   minyid --version
+ *   minyid -c FILE audit verify [--witness FILE]
+ *   minyid -c FILE audit export [--from SEQ] [--to SEQ]
  */
 #include <getopt.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 
 #include "admin_http.h"
 #include "certcheck.h"
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "notify.h"
@@ -27,6 +30,7 @@
 #include "validate.h"
 #include "forwarder.h"
 #include "reload.h"
+#include "sealer.h"
 #include "server.h"
 #include "session.h"
 #include "store.h"
@@ -45,6 +49,9 @@ static void usage(FILE *out)
             "       minyid -c FILE principal disable|enable ID\n"
             "       minyid --version\n"
             "--json after a host command prints its answer as one JSON value.\n"
+            "       minyid -c FILE audit verify [--witness HEADS.jsonl]\n"
+            "                                   recompute the audit chain; exit 3 when broken\n"
+            "       minyid -c FILE audit export [--from SEQ] [--to SEQ]   JSON lines\n"
             "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered);\n"
             "         SIGHUP reloads config, certificates and CRL and re-checks open connections.\n");
 }
@@ -169,6 +176,70 @@ static int cmd_migrate(const struct gw_config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* minyid audit verify|export|heads: the operator's view of the audit chain. */
+static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "witness", required_argument, NULL, 'w' }, { "from", required_argument, NULL, 'f' },
+        { "to", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+    };
+    const char *witness = NULL;
+    long long from = 1, to = 0;
+    char err[512], *end;
+    EVP_PKEY *key = NULL;
+    PGconn *pg = NULL;
+    bool broken = false, ok;
+    int c;
+
+    if (argc < 1) {
+        usage(stderr);
+        return 2;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w': witness = optarg; break;
+        case 'f':
+        case 't':
+            *(c == 'f' ? &from : &to) = strtoll(optarg, &end, 10);
+            if (*end != '\0' || *(c == 'f' ? &from : &to) < 0) {
+                fprintf(stderr, "minyid: --%s takes a sequence number\n", c == 'f' ? "from" : "to");
+                return 2;
+            }
+            break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (strcmp(argv[0], "verify") != 0 && strcmp(argv[0], "export") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[0], "verify") == 0 && cfg->audit_signing_key[0] != '\0') {
+        key = sealer_key_load(cfg->audit_signing_key, err, sizeof(err));
+        if (key == NULL) {
+            fprintf(stderr, "minyid: %s\n", err);
+            return 1;
+        }
+    }
+    pg = store_admin_connect(cfg->db_conninfo, err, sizeof(err));
+    if (pg == NULL) {
+        EVP_PKEY_free(key);
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    if (strcmp(argv[0], "verify") == 0)
+        ok = audit_verify(pg, key, cfg->body_region, witness, stdout, &broken, err, sizeof(err));
+    else
+        ok = audit_export(pg, from, to, stdout, err, sizeof(err));
+    PQfinish(pg);
+    EVP_PKEY_free(key);
+    if (!ok) {
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    return broken ? 3 : 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -221,6 +292,10 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"cannot start the live queue\"");
         goto out;
     }
+    if (!sealer_start(gw, err, sizeof(err))) {
+        log_error("event=start_failed reason=\"%s\"", err);
+        goto out;
+    }
     if (!forwarder_start(gw)) {
         log_error("event=start_failed reason=\"cannot start the forwarder\"");
         goto out;
@@ -262,6 +337,7 @@ out:
         session_close(gw->sessions, "exiting");
     watch_stop(gw);
     forwarder_stop(gw);
+    sealer_stop(gw);
     if (gw->store != NULL)
         store_free(gw->store);
     forwarder_free(gw);
@@ -322,6 +398,8 @@ int main(int argc, char **argv)
         return cmd_migrate(&gw.cfg, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "principal") == 0)
         return cmd_principal(&gw.cfg, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "audit") == 0)
+        return cmd_audit(&gw.cfg, argc - i - 1, argv + i + 1);
     usage(stderr);
     return 2;
 }

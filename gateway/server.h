@@ -42,6 +42,7 @@ struct gw {
     struct watch *watch;             /* sessions watching the live queue */
     struct forwarder *fwd;           /* delivers the outbox; NULL without peers */
     struct admin_http *admin;        /* /metrics and /healthz; NULL when off */
+    struct sealer *sealer;           /* the audit sealer process; NULL when [audit] seal = 0 */
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */

@@ -1,5 +1,6 @@
 /*
- * admin: the operator's principal commands (`minyid principal ...`).
+ * admin: the operator's principal commands (`minyid principal ...`).  Each
+ * change writes its admin event (0014_audit.sql) in the same statement.
  * Blocking libpq: these run from the command line, never in the gateway.
  */
 #include "store.h"
@@ -16,7 +17,7 @@
 #define ADMIN_NAME_MAX   127   /* bytes; struct principal holds 128 */
 #define ADMIN_SECTOR_MAX 63
 
-static PGconn *admin_connect(const char *conninfo, char *err, size_t errlen)
+PGconn *store_admin_connect(const char *conninfo, char *err, size_t errlen)
 {
     PGconn *pg = PQconnectdb(conninfo);
     size_t n;
@@ -81,7 +82,7 @@ bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[3
         snprintf(err, errlen, "the sector must be at most %d bytes", ADMIN_SECTOR_MAX);
         return false;
     }
-    pg = admin_connect(conninfo, err, errlen);
+    pg = store_admin_connect(conninfo, err, errlen);
     if (!pg)
         return false;
     values[0] = (const char *)fingerprint;
@@ -90,8 +91,11 @@ bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[3
     values[3] = region;
     values[4] = sector;
     res = PQexecParams(pg,
-                       "INSERT INTO principals (fingerprint, kind, name, region, sector)"
-                       " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                       "WITH p AS (INSERT INTO principals (fingerprint, kind, name, region, sector)"
+                       "           VALUES ($1, $2, $3, $4, $5) RETURNING id)"
+                       " INSERT INTO admin_events (actor, action, subject, note)"
+                       " SELECT 'operator', 'principal_add', p.id::text, $2 || ' ' || $4 || ' ' || $3"
+                       "   FROM p RETURNING subject",
                        5, NULL, values, lengths, formats, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -117,13 +121,17 @@ bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool act
 {
     char idbuf[24];
     const char *values[2] = { idbuf, active ? "true" : "false" };
-    PGconn *pg = admin_connect(conninfo, err, errlen);
+    PGconn *pg = store_admin_connect(conninfo, err, errlen);
     PGresult *res = NULL;
 
     if (!pg)
         return false;
     snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
-    res = PQexecParams(pg, "UPDATE principals SET active = $2 WHERE id = $1",
+    /* The change and its admin event are one statement, so one transaction. */
+    res = PQexecParams(pg, "WITH p AS (UPDATE principals SET active = $2 WHERE id = $1 RETURNING id)"
+                           " INSERT INTO admin_events (actor, action, subject)"
+                           " SELECT 'operator', CASE WHEN $2::bool THEN 'principal_enable'"
+                           "                   ELSE 'principal_disable' END, p.id::text FROM p",
                        2, NULL, values, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         result_err(err, errlen, "updating the principal", res);
@@ -146,7 +154,7 @@ bool store_admin_principal_list(const char *conninfo, void *out_FILE, bool json,
                                 char *err, size_t errlen)
 {
     FILE *out = out_FILE;
-    PGconn *pg = admin_connect(conninfo, err, errlen);
+    PGconn *pg = store_admin_connect(conninfo, err, errlen);
     PGresult *res = NULL;
     json_t *list = NULL;
     int t, n;

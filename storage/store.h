@@ -135,6 +135,12 @@ void store_ping(struct store *st, store_gauges_cb cb, void *arg);
 void store_drain(struct store *st, void (*done)(void *arg), void *arg);
 void store_free(struct store *st);
 
+/* Blocking.  A connection for the operator's commands and the sealer
+ * process (notices silenced); NULL with the reason in err. */
+struct pg_conn;
+struct pg_conn *store_admin_connect(const char *conninfo, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Blocking operator commands (`minyid principal ...`). */
 bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[32],
                                enum principal_kind kind, const char *name,

@@ -35,8 +35,7 @@ static char dir[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/minyi-keys-XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (!itmkdtemp(dir, sizeof dir, "keys"))
         return -1;
     return itenv_up(&env, NULL) ? 0 : -1;
 }
@@ -44,10 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    itrmtree(dir);
     return itenv_teardown(&env);
 }
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "client_err.h"
 #include "clock.h"
 #include "itkit.h"
 
@@ -211,6 +212,41 @@ pid_t itspawn_cli(const char *profile, const char *const *args, const char *out_
     const char *argv[IT_CLI_MAX_ARGS + 4];
     cli_argv(profile, args, argv);
     return itspawn(argv, out_path, err_path);
+}
+
+bool itmkdtemp(char *out, size_t len, const char *name)
+{
+    int n = snprintf(out, len, "/tmp/minyi-%s-XXXXXX", name);
+    return n > 0 && (size_t)n < len && mkdtemp(out) != NULL;
+}
+
+void itrmtree(const char *dir)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+long long itexpect_denied_close(struct client_conn *c, long long max_ms)
+{
+    char err[512];
+    struct frame_arena *arena = NULL;
+    long long t0 = itnow_ms();
+    Frame *f = client_recv(c, &arena, err, sizeof(err));
+    if (f == NULL)
+        fail_msg("expected an Error frame before the close: %s", err);
+    assert_int_equal(f->id, 0);
+    itexpect_error(f, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "certificate");
+    frame_arena_free(arena);
+    arena = NULL;
+    f = client_recv(c, &arena, err, sizeof(err));
+    if (f != NULL)
+        fail_msg("expected a close, got a frame with id %llu", (unsigned long long)f->id);
+    long long took = itnow_ms() - t0;
+    if (client_err_is(err, CLIENT_ERR_TIMEOUT) || took > max_ms)
+        fail_msg("the connection was not closed within %lld ms (%lld ms): %s", max_ms, took, err);
+    return took;
 }
 
 void itslurp(const char *path, char *buf, size_t len)

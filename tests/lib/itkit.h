@@ -162,6 +162,11 @@ void itwrite_file(const char *path, const char *text);
 int itrun_minyid(const char *dir, const struct tgw *gw, const char *const *args, char *out,
                  char *err, size_t len);
 
+/* Waits up to max_ms for what a connection whose principal lost its access
+ * gets: an Error frame (id 0, PERMISSION_DENIED, field "certificate"), then
+ * the close.  Fails the test otherwise; answers the milliseconds it took. */
+long long itexpect_denied_close(struct client_conn *c, long long max_ms);
+
 /* Asserts an Error frame with this code and (when field is not NULL) field. */
 void itexpect_error(const Frame *f, int code, const char *field);
 /* Asserts a SubmitResponse whose receipt matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$
@@ -201,6 +206,12 @@ void itskip(const char *why) __attribute__((noreturn));
  * failed tests: 1 when any failed, IT_SKIP_RC when none failed but
  * a test called itskip, else 0.  cmocka itself counts a skip as a pass. */
 int itexit(int failed);
+
+/* Makes a fresh directory /tmp/minyi-NAME-XXXXXX into out (len bytes);
+ * false when it cannot. */
+bool itmkdtemp(char *out, size_t len, const char *name) __attribute__((warn_unused_result));
+/* Removes a directory made by itmkdtemp with everything in it. */
+void itrmtree(const char *dir);
 
 /* Monotonic milliseconds. */
 long long itnow_ms(void);

@@ -1,0 +1,270 @@
+/*
+ * sealer: a child process that holds the sealer lock and runs sealing
+ * rounds; the parent restarts it when it exits.
+ */
+#include "sealer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <openssl/pem.h>
+
+#include "audit.h"
+#include "clock.h"
+#include "keyfile.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+
+struct sealer {
+    struct gw *gw;
+    pid_t pid;                       /* 0 while none runs */
+    struct event *ev_chld;
+    struct event *ev_restart;
+    EVP_PKEY *key;
+    bool stopping;
+};
+
+EVP_PKEY *sealer_key_load(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *k = NULL;
+
+    if (!f) {
+        snprintf(err, errlen, "signing key file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!keyfile_check_private(fileno(f), path, err, errlen))
+        goto fail;
+    k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+        snprintf(err, errlen, "signing key file %s: expected an Ed25519 private key in PEM", path);
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+fail:
+    fclose(f);
+    return k;
+}
+
+/* ---- the child ----------------------------------------------------------- */
+
+static volatile sig_atomic_t child_stop;
+
+static void child_on_term(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+/* Sleeps ms unless a stop signal arrives. */
+static void child_pause(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    if (!child_stop)
+        nanosleep(&ts, NULL);
+}
+
+/* Connects and takes the lock; false when either fails (the caller waits
+ * and tries again). */
+static bool child_take_lock(PGconn **pg, const char *conninfo, bool *said_waiting)
+{
+    char key[24];
+    const char *v[1] = { key };
+    PGresult *res;
+    bool got;
+
+    if (*pg == NULL || PQstatus(*pg) != CONNECTION_OK) {
+        char err[512];
+        PQfinish(*pg);
+        *pg = store_admin_connect(conninfo, err, sizeof err);
+        if (*pg == NULL) {
+            log_warnx("event=sealer_connect_failed reason=\"%s\"", err);
+            return false;
+        }
+    }
+    snprintf(key, sizeof key, "%lld", (long long)AUDIT_SEALER_LOCK);
+    res = PQexecParams(*pg, "SELECT pg_try_advisory_lock($1::int8)", 1, NULL, v, NULL, NULL, 0);
+    got = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!got && !*said_waiting) {
+        log_info("event=sealer_waiting reason=\"another gateway seals this database\"");
+        *said_waiting = true;
+    }
+    return got;
+}
+
+static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
+{
+    struct audit_seal_config sc = {
+        .batch_max = cfg->audit_seal_batch_max,
+        .sign_every = cfg->audit_sign_every,
+        .sign_interval_ms = cfg->audit_sign_interval_s * 1000,
+        .key = key,
+        .body_region = cfg->body_region,
+    };
+    struct audit_sealer_state st = { 0 };
+    struct sigaction sa;
+    sigset_t none;
+    PGconn *pg = NULL;
+    bool locked = false, said_waiting = false;
+    char err[512];
+
+    /* Sockets of the gateway's clients and pool must not stay open in
+     * here: a connection the gateway closes would not close. */
+    close_range(3, ~0u, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = child_on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGHUP, SIG_IGN);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    while (!child_stop) {
+        int sealed = 0;
+        if (!locked) {
+            locked = child_take_lock(&pg, cfg->db_conninfo, &said_waiting);
+            if (!locked) {
+                child_pause(SEALER_RESTART_MS);
+                continue;
+            }
+            st.signed_seq = 0;
+            log_info("event=sealer_active");
+        }
+        if (!audit_seal_round(pg, &sc, &st, clock_mono_ms(), &sealed, err, sizeof err)) {
+            log_warnx("event=seal_failed reason=\"%s\"", err);
+            /* Start again from a new session: the lock goes with the old one. */
+            PQfinish(pg);
+            pg = NULL;
+            locked = false;
+            said_waiting = false;
+            child_pause(SEALER_RESTART_MS);
+            continue;
+        }
+        if (sealed > 0)
+            log_debug("event=sealed rows=%d", sealed);
+        /* A full round means more is waiting: go on at once. */
+        if (sealed < sc.batch_max)
+            child_pause(cfg->audit_seal_interval_ms);
+    }
+    PQfinish(pg);
+}
+
+/* ---- the parent ------------------------------------------------------------ */
+
+static bool spawn(struct sealer *s)
+{
+    pid_t parent = getpid();
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        log_warn("event=sealer_fork_failed");
+        return false;
+    }
+    if (pid == 0) {
+        /* The sealer must not outlive its gateway: the lock would stay
+         * with a process nobody watches. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        child_main(&s->gw->cfg, s->key);
+        _exit(0);
+    }
+    s->pid = pid;
+    log_info("event=sealer_started pid=%d", (int)pid);
+    return true;
+}
+
+static void on_restart(evutil_socket_t fd, short what, void *arg)
+{
+    struct sealer *s = arg;
+    struct timeval tv = { SEALER_RESTART_MS / 1000, (SEALER_RESTART_MS % 1000) * 1000 };
+
+    (void)fd;
+    (void)what;
+    if (!s->stopping && s->pid == 0 && !spawn(s))
+        evtimer_add(s->ev_restart, &tv);
+}
+
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+    struct sealer *s = arg;
+    struct timeval tv = { SEALER_RESTART_MS / 1000, (SEALER_RESTART_MS % 1000) * 1000 };
+    int status;
+
+    (void)fd;
+    (void)what;
+    if (s->pid == 0 || waitpid(s->pid, &status, WNOHANG) != s->pid)
+        return;
+    s->pid = 0;
+    if (s->stopping)
+        return;
+    log_warnx("event=sealer_exited status=%d restart_ms=%d", status, SEALER_RESTART_MS);
+    evtimer_add(s->ev_restart, &tv);
+}
+
+bool sealer_start(struct gw *gw, char *err, size_t errlen)
+{
+    struct sealer *s;
+
+    if (!gw->cfg.audit_seal)
+        return true;
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    s->gw = gw;
+    gw->sealer = s;
+    if (gw->cfg.audit_signing_key[0] != '\0') {
+        s->key = sealer_key_load(gw->cfg.audit_signing_key, err, errlen);
+        if (!s->key)
+            return false;
+    }
+    s->ev_chld = evsignal_new(gw->base, SIGCHLD, on_sigchld, s);
+    s->ev_restart = evtimer_new(gw->base, on_restart, s);
+    if (!s->ev_chld || !s->ev_restart || event_add(s->ev_chld, NULL) != 0) {
+        snprintf(err, errlen, "cannot watch the sealer");
+        return false;
+    }
+    if (!spawn(s)) {
+        snprintf(err, errlen, "cannot start the sealer process");
+        return false;
+    }
+    return true;
+}
+
+void sealer_stop(struct gw *gw)
+{
+    struct sealer *s = gw->sealer;
+    int status;
+
+    if (!s)
+        return;
+    s->stopping = true;
+    if (s->pid > 0) {
+        kill(s->pid, SIGTERM);
+        while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        s->pid = 0;
+    }
+    if (s->ev_chld)
+        event_free(s->ev_chld);
+    if (s->ev_restart)
+        event_free(s->ev_restart);
+    EVP_PKEY_free(s->key);
+    free(s);
+    gw->sealer = NULL;
+}

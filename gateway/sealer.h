@@ -1,0 +1,39 @@
+/*
+ * sealer: the process of minyid that seals the audit chain (storage/audit.h).
+ *
+ * It is a child process, not a part of the event loop, because sealing is a
+ * sequence of blocking database calls with nobody waiting on their answers;
+ * in a process of its own it can never delay a request, and it dies with
+ * its gateway (PR_SET_PDEATHSIG).  Every gateway on a database starts one;
+ * the one that holds the advisory lock AUDIT_SEALER_LOCK seals, the others
+ * retry the lock, so exactly one seals and another takes over within a
+ * round when that gateway dies.
+ */
+#ifndef MINYI_SEALER_H
+#define MINYI_SEALER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+struct gw;
+
+/* Pause before a sealer that exited is started again, and between
+ * attempts to connect or to take the lock. */
+#define SEALER_RESTART_MS 1000
+
+/* Reads the Ed25519 private key at path (PEM), refusing a file group or
+ * others may access.  NULL with the reason in err. */
+EVP_PKEY *sealer_key_load(const char *path, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Starts the sealer process when [audit] seal = 1 (else does nothing) and
+ * watches it: one that exits is started again.  The signing key is checked
+ * here, so a bad key stops the gateway's start. */
+bool sealer_start(struct gw *gw, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Stops the sealer (SIGTERM; it finishes its round) and waits for it. */
+void sealer_stop(struct gw *gw);
+
+#endif
