@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "access.h"
 #include "forwarder.h"
 #include "log.h"
 #include "notify.h"
@@ -28,9 +29,11 @@ static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
         strcmp(next->db_conninfo, cur->db_conninfo) != 0 ||
         strcmp(next->body_region, cur->body_region) != 0 ||
         strcmp(next->pii_key_file, cur->pii_key_file) != 0 ||
-        next->pii_key_version != cur->pii_key_version || next->db_pool_size != cur->db_pool_size)
-        log_warnx("event=reload_partial reason=\"listen, port, admin, database, region, pool "
-                  "and privacy options take effect only after a restart\"");
+        next->pii_key_version != cur->pii_key_version || next->db_pool_size != cur->db_pool_size ||
+        next->audit_seal != cur->audit_seal ||
+        strcmp(next->audit_signing_key, cur->audit_signing_key) != 0)
+        log_warnx("event=reload_partial reason=\"listen, port, admin, database, region, pool, "
+                  "privacy and audit sealer options take effect only after a restart\"");
     snprintf(next->listen, sizeof(next->listen), "%s", cur->listen);
     next->port = cur->port;
     snprintf(next->admin_listen, sizeof(next->admin_listen), "%s", cur->admin_listen);
@@ -44,6 +47,10 @@ static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
     next->db_batch_max = cur->db_batch_max;
     next->db_queue_max = cur->db_queue_max;
     next->db_query_timeout_ms = cur->db_query_timeout_ms;
+    /* The sealer process and its key are set up at the start. */
+    next->audit_seal = cur->audit_seal;
+    snprintf(next->audit_signing_key, sizeof(next->audit_signing_key), "%s",
+             cur->audit_signing_key);
 }
 
 /* Reads every CRL in a PEM file; returns how many (0 on none or error). */
@@ -68,9 +75,9 @@ static void on_recheck(void *arg, int code, const struct principal *p)
     struct session *s = arg;
     if (s->state != SESSION_DEAD) {
         if (code == 0 && p != NULL && !p->active)
-            session_close(s, "principal disabled (reload)");
+            access_deny(s, "principal disabled (reload)");
         else if (code == MINYI__V1__ERROR_CODE__NOT_FOUND)
-            session_close(s, "principal removed (reload)");
+            access_deny(s, "principal removed (reload)");
         else if (code != 0)
             /* The database is down: keep the connection; the next reload
              * or the next connection checks again. */
@@ -93,7 +100,7 @@ static void recheck_session(struct session *s, X509_CRL **crls, int n_crls)
     for (int i = 0; cert != NULL && i < n_crls; i++) {
         X509_REVOKED *rev = NULL;
         if (X509_CRL_get0_by_cert(crls[i], &rev, cert) == 1) {
-            session_close(s, "certificate revoked (reload)");
+            access_deny(s, "certificate revoked (reload)");
             return;
         }
     }

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 
+#include "access.h"
 #include "log.h"
 #include "triage.h"
 #include "watch.h"
@@ -56,6 +57,9 @@ bool watch_start(struct gw *gw)
         watch_stop(gw);
         return false;
     }
+    /* The live queue's connection also carries the news of disabled
+     * principals (0015_principal_notify.sql). */
+    store_listen_on_principal_gone(w->listener, access_principal_gone, gw);
     return true;
 }
 

@@ -7,6 +7,9 @@
  * intake batch, up to 100 receipts a notification, see
  * 0013_notify_new_gathered.sql) reaches the editors of all.
  *
+ * The same connection listens on minyi_principals, where a principal that
+ * was disabled or removed is announced (0015_principal_notify.sql).
+ *
  * States: DOWN (waiting for the reconnect timer) -> CONNECTING
  * (PQconnectPoll) -> SETUP (LISTEN sent) -> UP (reading notifications);
  * any failure goes back to DOWN through listen_lost(), with a backoff that
@@ -25,7 +28,10 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#define LISTEN_SQL "LISTEN minyi_queue"
+/* Two channels: queue events, and principals disabled or removed
+ * (0015_principal_notify.sql). */
+#define LISTEN_CHANNEL_PRINCIPALS "minyi_principals"
+#define LISTEN_SQL "LISTEN minyi_queue; LISTEN " LISTEN_CHANNEL_PRINCIPALS
 #define LISTEN_CONNECT_TIMEOUT_MS 10000
 /* Notifications handed on per read event (each up to 100 QueueEvents), so a
  * flood cannot starve the loop. */
@@ -39,6 +45,8 @@ struct store_listener {
     int min_ms, max_ms, backoff_ms;
     store_event_cb cb;
     void *arg;
+    store_principal_gone_cb gone_cb; /* NULL: principal notifications are ignored */
+    void *gone_arg;
     enum listen_state state;
     PGconn *pg;
     struct event *ev_io;
@@ -178,7 +186,10 @@ static void drain_notifies(struct store_listener *l)
     int k = 0;
 
     while (k < LISTEN_NOTIFIES_PER_EVENT && (n = PQnotifies(l->pg)) != NULL) {
-        deliver(l, n->extra);
+        if (strcmp(n->relname, LISTEN_CHANNEL_PRINCIPALS) != 0)
+            deliver(l, n->extra);
+        else if (l->gone_cb)
+            l->gone_cb(l->gone_arg, strtoll(n->extra, NULL, 10));
         PQfreemem(n);
         k++;
     }
@@ -338,6 +349,13 @@ struct store_listener *store_listen_open(struct event_base *base, const char *co
     }
     listen_start(l);
     return l;
+}
+
+void store_listen_on_principal_gone(struct store_listener *l, store_principal_gone_cb cb,
+                                    void *arg)
+{
+    l->gone_cb = cb;
+    l->gone_arg = arg;
 }
 
 bool store_listen_up(const struct store_listener *l)

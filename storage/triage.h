@@ -195,6 +195,14 @@ struct store_listener *store_listen_open(struct event_base *base, const char *co
                                          int reconnect_min_ms, int reconnect_max_ms,
                                          store_event_cb cb, void *arg)
     __attribute__((warn_unused_result));
+/* Called on the loop with the id of a principal that was disabled or
+ * removed, through any gateway or the operator's command. */
+typedef void (*store_principal_gone_cb)(void *arg, int64_t principal_id);
+/* The same connection hands minyi_principals notifications to cb.  One
+ * sent while the connection is down is missed; SIGHUP still checks every
+ * connection. */
+void store_listen_on_principal_gone(struct store_listener *l, store_principal_gone_cb cb,
+                                    void *arg);
 /* True while the LISTEN is in force. */
 bool store_listen_up(const struct store_listener *l);
 void store_listen_free(struct store_listener *l);
