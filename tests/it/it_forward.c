@@ -407,6 +407,7 @@ static void test_outbox_dead(void **state)
 #define LOWER_REGION_FMT "3304%02d"
 #define ARRIVE_WITHIN_MS 15000      /* a forwarded report must arrive above this fast */
 #define DOWN_FOR_MS 3000            /* the upper gateway is stopped this long */
+#define DUMP_MAX (256u << 20)       /* bytes of a test database's dump */
 
 struct lower {
     char region[16];            /* this lower body's region code */
@@ -557,6 +558,79 @@ static void test_two_instances(void **state)
     }
     assert_arrived_once(&lo, r2);
     contact1_restore();
+    lower_down(&lo);
+}
+
+/* The dump of a database holds the receipt (so the report is in it) and
+ * neither personal value. */
+static void assert_dump_sealed(const char *conninfo, const char *receipt, const char *phone,
+                               const char *name)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/dump.sql", env.gw.dir);
+    assert_true(tdb_dump(conninfo, path));
+    char *dump = tfile_text(path, DUMP_MAX);
+    assert_non_null(dump);
+    assert_non_null(strstr(dump, receipt));
+    assert_null(strstr(dump, phone));
+    assert_null(strstr(dump, name));
+    free(dump);
+    unlink(path);
+}
+
+/* A citizen's name and phone number, forwarded to the province: in clear
+ * for the editors of both bodies, but in neither database, nor a pg_dump of
+ * either, nor either gateway's log. */
+static void test_personal_data_sealed(void **state)
+{
+    (void)state;
+    struct lower lo;
+    struct frame_arena *a = NULL;
+    char receipt[IT_RECEIPT_MAX], phone[24], name[64];
+    unsigned salt = (unsigned)(itnow_ms() ^ getpid());
+
+    lower_up(&lo, "lower7", "localhost", 1000);
+    snprintf(phone, sizeof phone, "139%08u", salt % 100000000u);
+    snprintf(name, sizeof name, "群众隐私%05u", salt % 100000u);
+    Minyi__V1__Report *r = tmake_report(NULL, "涉及个人信息的报送");
+    assert_non_null(r);
+    r->reporter->kind = MINYI__V1__REPORTER_KIND__CITIZEN;
+    itset(&r->reporter->name, name);
+    itset(&r->phone, phone);
+    itsubmit_ok(lo.contact, r, receipt);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    itclaim_ok(lo.editor, receipt);
+    itforward_ok(lo.editor, receipt, "province");
+    if (!wait_outbox(&lo, receipt, "delivered", ARRIVE_WITHIN_MS)) {
+        tgw_dump_log(&lo.gw);
+        fail_msg("not delivered");
+    }
+    char *up = lower_outbox(&lo, receipt, "upstream_receipt");
+
+    struct client_conn *ed = itconnect(&env, "editor1");
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ShowRequest q = MINYI__V1__SHOW_REQUEST__INIT;
+    q.receipt = frame_bytes(up);
+    f.body_case = MINYI__V1__FRAME__BODY_SHOW;
+    f.show = &q;
+    Frame *ans = itcall(ed, &f, &a);
+    if (ans->body_case != MINYI__V1__FRAME__BODY_SHOW_OK)
+        itexpect_error(ans, 0, NULL);
+    char seen_phone[24], seen_name[64];
+    itcopy(&ans->show_ok->phone, seen_phone, sizeof seen_phone);
+    itcopy(&ans->show_ok->reporter->name, seen_name, sizeof seen_name);
+    assert_string_equal(seen_phone, phone);
+    assert_string_equal(seen_name, name);
+    frame_arena_free(a);
+    client_close(ed);
+
+    assert_dump_sealed(lo.conninfo, receipt, phone, name);
+    assert_dump_sealed(env.conninfo, up, phone, name);
+    assert_false(tgw_log_contains(&lo.gw, phone));
+    assert_false(tgw_log_contains(&lo.gw, name));
+    assert_false(tgw_log_contains(&env.gw, phone));
+    assert_false(tgw_log_contains(&env.gw, name));
+    free(up);
     lower_down(&lo);
 }
 
@@ -737,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_outbox_claim_retry_deliver),
         cmocka_unit_test(test_outbox_dead),
         cmocka_unit_test(test_two_instances),
+        cmocka_unit_test(test_personal_data_sealed),
         cmocka_unit_test(test_wrong_server_name),
         cmocka_unit_test(test_two_lower_gateways),
         cmocka_unit_test(test_reload_rotates_peer_cert),

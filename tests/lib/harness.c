@@ -672,6 +672,36 @@ bool tdb_migrate(const char *conninfo)
     return true;
 }
 
+char *tfile_text(const char *path, size_t max)
+{
+    return read_file(path, max, NULL);
+}
+
+bool tdb_dump(const char *conninfo, const char *out_path)
+{
+    char prog[PATH_MAX];
+    const char *bindir = pg_bindir();
+    int status;
+    if (!fmt(prog, sizeof(prog), "%s%spg_dump", bindir, bindir[0] ? "/" : ""))
+        return false;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        execlp(prog, "pg_dump", "--no-owner", "-d", conninfo, "-f", out_path, (char *)NULL);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return false;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "harness: pg_dump of %s failed (status %d)\n", conninfo, status);
+        return false;
+    }
+    return true;
+}
+
 bool tdb_exec(const char *conninfo, const char *sql, int nparams, const char *const *params)
 {
     PGconn *conn = connect_db(conninfo);

@@ -57,6 +57,11 @@ bool tpg_create_db(struct tpg *pg, const char *name, char *conninfo, size_t len)
 
 /* Applies the migrations from the source tree to a database. */
 bool tdb_migrate(const char *conninfo) T_WUR;
+/* The file's content, NUL-terminated, malloc'd; NULL when it cannot be read
+ * or is longer than max bytes. */
+char *tfile_text(const char *path, size_t max) T_WUR;
+/* Writes a plain-SQL pg_dump of the database to out_path. */
+bool tdb_dump(const char *conninfo, const char *out_path) T_WUR;
 /* Runs a statement with text parameters; false (printed) on error. */
 bool tdb_exec(const char *conninfo, const char *sql, int nparams,
               const char *const *params) T_WUR;
