@@ -237,10 +237,7 @@ static void test_consistent_rewrite(void **state)
                             " encode(hash, 'hex'))::text || E'\\n', '' ORDER BY seq)"
                             " FROM audit_heads", 0, NULL);
     assert_non_null(heads);
-    FILE *f = fopen(witness, "w");
-    assert_non_null(f);
-    fputs(heads, f);
-    assert_int_equal(fclose(f), 0);
+    itwrite_file(witness, heads);
     free(heads);
 
     /* Rewrite, and let the sealer recompute every hash from that seq on. */
