@@ -58,7 +58,7 @@ bool watch_start(struct gw *gw)
         return false;
     }
     /* The live queue's connection also carries the news of disabled
-     * principals (0015_principal_notify.sql). */
+     * principals (0020_principal_notify.sql). */
     store_listen_on_principal_gone(w->listener, access_principal_gone, gw);
     return true;
 }

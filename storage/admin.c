@@ -1,6 +1,6 @@
 /*
  * admin: the operator's principal commands (`minyid principal ...`).  Each
- * change writes its admin event (0014_audit.sql) in the same statement.
+ * change writes its admin event (0019_audit.sql) in the same statement.
  * Blocking libpq: these run from the command line, never in the gateway.
  */
 #include "store.h"

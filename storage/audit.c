@@ -263,7 +263,7 @@ struct snap {
 };
 
 /* Seals the next rows of one source into b, advancing *seq and prev, and
- * moves the source's marks (see 0014_audit.sql for the rule on gaps). */
+ * moves the source's marks (see 0019_audit.sql for the rule on gaps). */
 static bool seal_source(PGconn *pg, const struct audit_source *s, const struct snap *sn,
                         int batch_max, struct seal_batch *b, int64_t *seq,
                         unsigned char prev[AUDIT_HASH_LEN], char *err, size_t errlen)

@@ -1,5 +1,5 @@
 /*
- * audit: the tamper-evident chain over every change (migration 0014_audit).
+ * audit: the tamper-evident chain over every change (migration 0019_audit).
  *
  * Each sealed row (a report's intake, an event, an admin event) gets a
  * sequence number and hash(seq) = SHA-256(0x00 || hash(seq - 1) ||

@@ -8,7 +8,7 @@
  * 0013_notify_new_gathered.sql) reaches the editors of all.
  *
  * The same connection listens on minyi_principals, where a principal that
- * was disabled or removed is announced (0015_principal_notify.sql).
+ * was disabled or removed is announced (0020_principal_notify.sql).
  *
  * States: DOWN (waiting for the reconnect timer) -> CONNECTING
  * (PQconnectPoll) -> SETUP (LISTEN sent) -> UP (reading notifications);
@@ -29,7 +29,7 @@
 #include <jansson.h>
 
 /* Two channels: queue events, and principals disabled or removed
- * (0015_principal_notify.sql). */
+ * (0020_principal_notify.sql). */
 #define LISTEN_CHANNEL_PRINCIPALS "minyi_principals"
 #define LISTEN_SQL "LISTEN minyi_queue; LISTEN " LISTEN_CHANNEL_PRINCIPALS
 #define LISTEN_CONNECT_TIMEOUT_MS 10000

@@ -1,4 +1,4 @@
--- 0014_audit: the tamper-evident audit chain (storage/audit.h).
+-- 0019_audit: the tamper-evident audit chain (storage/audit.h).
 --
 -- What is chained: every reports row (its intake: the columns a report never
 -- changes afterwards), every events row (each change of a report) and every

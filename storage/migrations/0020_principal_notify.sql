@@ -1,4 +1,4 @@
--- 0015_principal_notify: a principal disabled or removed is announced on
+-- 0020_principal_notify: a principal disabled or removed is announced on
 -- the channel minyi_principals (payload: its id), so every gateway on the
 -- database closes that principal's open connections at once
 -- (storage/listen.c, gateway/access.c) instead of at its next SIGHUP.
