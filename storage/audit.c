@@ -272,9 +272,9 @@ static bool seal_source(PGconn *pg, const struct audit_source *s, const struct s
     const char *fields[AUDIT_FIELDS_MAX];
     PGresult *marks = NULL, *rows = NULL;
     bool ok = false;
-    int64_t hwm, final_upto, pend_id = 0;
-    uint64_t pend_xmax = 0;
-    bool pending, pend_has_xmax;
+    int64_t hwm, hwm_was, final_upto, pend_id = 0, pend_id_was;
+    uint64_t pend_xmax = 0, pend_xmax_was;
+    bool pending, pend_has_xmax, pending_was, has_xmax_was;
 
     marks = query(pg, "SELECT hwm, pend_id, pend_xmax::text FROM audit_marks WHERE source = $1",
                   1, (const char *const[]){ code }, "reading the audit marks", err, errlen);
@@ -291,6 +291,11 @@ static bool seal_source(PGconn *pg, const struct audit_source *s, const struct s
         pend_id = strtoll(PQgetvalue(marks, 0, 1), NULL, 10);
     if (pend_has_xmax)
         pend_xmax = strtoull(PQgetvalue(marks, 0, 2), NULL, 10);
+    hwm_was = hwm;
+    pending_was = pending;
+    has_xmax_was = pend_has_xmax;
+    pend_id_was = pend_id;
+    pend_xmax_was = pend_xmax;
 
     final_upto = hwm;
     if (pending && !pend_has_xmax) {
@@ -331,6 +336,13 @@ static bool seal_source(PGconn *pg, const struct audit_source *s, const struct s
         hwm = id;
     }
 
+    /* An idle round changes nothing and writes nothing: no row version, no
+     * WAL, no commit to wait for, however often the sealer looks. */
+    if (hwm == hwm_was && pending == pending_was && pend_has_xmax == has_xmax_was &&
+        pend_id == pend_id_was && pend_xmax == pend_xmax_was) {
+        ok = true;
+        goto fail;
+    }
     snprintf(hwm_s, sizeof hwm_s, "%" PRId64, hwm);
     snprintf(pend_s, sizeof pend_s, "%" PRId64, pend_id);
     snprintf(xmax_s, sizeof xmax_s, "%" PRIu64, pend_xmax);

@@ -25,6 +25,7 @@
 #define SEAL_WAIT_MS 20000           /* the sealer runs every 100 ms here */
 #define REPORTS 4
 #define CLAIMED 3
+#define IDLE_ROUNDS_MS 1000          /* ten sealer rounds with nothing to seal */
 
 static struct itenv env;
 static char dir[64];
@@ -148,6 +149,25 @@ static void test_valid_chain_verifies(void **state)
     assert_null(strstr(out, "\"seq\":3,"));
 }
 
+/* Once everything is sealed, the sealer's rounds (every 100 ms here) write
+ * nothing: the rows it would move keep their version. */
+static void test_idle_sealer_writes_nothing(void **state)
+{
+    (void)state;
+    const char *sql = "SELECT string_agg(xmin::text, ',' ORDER BY source) FROM audit_marks";
+    wait_sealed();
+    char *before = itdb_text(env.conninfo, sql, 0, NULL);
+    long long chain = tdb_scalar(env.conninfo, "SELECT count(*) FROM audit_chain", 0, NULL);
+    assert_non_null(before);
+    itsleep_ms(IDLE_ROUNDS_MS);
+    char *after = itdb_text(env.conninfo, sql, 0, NULL);
+    assert_non_null(after);
+    assert_string_equal(before, after);
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM audit_chain", 0, NULL), chain);
+    free(before);
+    free(after);
+}
+
 /* An event's text changed in place. */
 static void test_updated_event(void **state)
 {
@@ -260,6 +280,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_chain_verifies),
+        cmocka_unit_test(test_idle_sealer_writes_nothing),
         cmocka_unit_test(test_updated_event),
         cmocka_unit_test(test_deleted_event),
         cmocka_unit_test(test_inserted_event),
