@@ -125,15 +125,7 @@ static void expect_listed(const struct itinst *in, const char *receipt)
 {
     struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
     struct frame_arena *a = NULL;
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__ShowRequest q = MINYI__V1__SHOW_REQUEST__INIT;
-    q.receipt = frame_bytes(receipt);
-    f.body_case = MINYI__V1__FRAME__BODY_SHOW;
-    f.show = &q;
-    Frame *ans = itcall(ed, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_SHOW_OK)
-        itexpect_error(ans, 0, NULL);
-    const Minyi__V1__ShowResponse *s = ans->show_ok;
+    const Minyi__V1__ShowResponse *s = itshow_ok(ed, receipt, &a);
     assert_int_equal(s->n_attachments, 1);
     const Minyi__V1__AttachmentInfo *x = s->attachments[0];
     char name[64];

@@ -608,17 +608,10 @@ static void test_personal_data_sealed(void **state)
     char *up = lower_outbox(&lo, receipt, "upstream_receipt");
 
     struct client_conn *ed = itconnect(&env, "editor1");
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__ShowRequest q = MINYI__V1__SHOW_REQUEST__INIT;
-    q.receipt = frame_bytes(up);
-    f.body_case = MINYI__V1__FRAME__BODY_SHOW;
-    f.show = &q;
-    Frame *ans = itcall(ed, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_SHOW_OK)
-        itexpect_error(ans, 0, NULL);
+    const Minyi__V1__ShowResponse *shown = itshow_ok(ed, up, &a);
     char seen_phone[24], seen_name[64];
-    itcopy(&ans->show_ok->phone, seen_phone, sizeof seen_phone);
-    itcopy(&ans->show_ok->reporter->name, seen_name, sizeof seen_name);
+    itcopy(&shown->phone, seen_phone, sizeof seen_phone);
+    itcopy(&shown->reporter->name, seen_name, sizeof seen_name);
     assert_string_equal(seen_phone, phone);
     assert_string_equal(seen_name, name);
     frame_arena_free(a);

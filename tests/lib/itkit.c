@@ -336,6 +336,20 @@ Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena)
     return r;
 }
 
+const Minyi__V1__ShowResponse *itshow_ok(struct client_conn *c, const char *receipt,
+                                         struct frame_arena **arena)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ShowRequest q = MINYI__V1__SHOW_REQUEST__INIT;
+    q.receipt = frame_bytes(receipt);
+    f.body_case = MINYI__V1__FRAME__BODY_SHOW;
+    f.show = &q;
+    Frame *ans = itcall(c, &f, arena);
+    if (ans->body_case != MINYI__V1__FRAME__BODY_SHOW_OK)
+        itexpect_error(ans, 0, NULL); /* fails, naming the error */
+    return ans->show_ok;
+}
+
 void itclaim_ok(struct client_conn *c, const char *receipt)
 {
     struct frame_arena *a = NULL;

@@ -79,6 +79,10 @@ Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena);
 /* The editor on c claims receipt; fails the test, naming the error, unless
  * the answer is claim_ok. */
 void itclaim_ok(struct client_conn *c, const char *receipt);
+/* An editor's show of receipt on c; fails the test, naming the error,
+ * unless the answer is show_ok.  The answer lives in *arena. */
+const Minyi__V1__ShowResponse *itshow_ok(struct client_conn *c, const char *receipt,
+                                         struct frame_arena **arena);
 /* The editor on c decides the claimed receipt (a MINYI__V1__DECISION__*
  * value; dest is the one destination of a forward, else NULL); fails the
  * test unless the answer is decide_ok. */
