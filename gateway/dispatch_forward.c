@@ -33,6 +33,7 @@ struct freq {
     char origin_body[FWD_BODY_NAME_MAX + 1];
     char chain[TRIAGE_CHAIN_MAX][FWD_REGION_LEN + 1];
     size_t n_chain;
+    struct triage_audit_head head;  /* the peer's, kept with the provenance */
 };
 
 static void answer_error(struct session *s, uint64_t id, int code, const char *field,
@@ -121,7 +122,8 @@ static void on_stored(void *arg, struct store_reply *reply)
         chain[i] = req->chain[i];
     /* req moves on to the second step with its session reference. */
     triage_forward_note(s->gw->store, s->principal.id, receipt, req->origin_region,
-                        req->origin_receipt, req->origin_body, chain, req->n_chain, on_note, req);
+                        req->origin_receipt, req->origin_body, chain, req->n_chain, &req->head,
+                        on_note, req);
 out:
     if (reply->msg != NULL)
         protobuf_c_message_free_unpacked(reply->msg, NULL);
@@ -218,6 +220,13 @@ static void do_forward(struct session *s, const Frame *f)
         }
     }
     req->n_chain = fr->n_chain;
+    if (!request_audit_head(fr->audit_head, &req->head)) {
+        free(req);
+        answer_invalid(s, f->id, "forward.audit_head",
+                       "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
+                       "审计链头须含正序号、32字节哈希和64字节签名");
+        return;
+    }
     if (fr->report == NULL) {
         free(req);
         answer_invalid(s, f->id, "forward.report", "report is missing", "缺少信息内容");

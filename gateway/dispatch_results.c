@@ -48,10 +48,17 @@ bool dispatch_results_frame(struct session *s, const Frame *f)
                        "单次获取条数不得超过64");
         return true;
     }
+    struct triage_audit_head head;
+    if (!request_audit_head(q->audit_head, &head)) {
+        answer_invalid(s, f->id, "results.audit_head",
+                       "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
+                       "审计链头须含正序号、32字节哈希和64字节签名");
+        return true;
+    }
     struct request *req = request_new(s, f->id, op);
     if (req != NULL)
         triage_r_pull(s->gw->store, s->principal.id, q->ack, q->n_ack,
                       q->limit != 0 ? q->limit : RESULTS_LIMIT_DEFAULT, s->gw->cfg.body_region,
-                      s->gw->cfg.body_name, request_on_reply, req);
+                      s->gw->cfg.body_name, &head, request_on_reply, req);
     return true;
 }

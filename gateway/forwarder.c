@@ -68,6 +68,10 @@ struct forwarder {
     int pending_ops;               /* storage calls not yet answered */
     int64_t progress_ms;           /* monotonic: last claim answered, or nothing to claim */
     struct results *results;       /* pulls the peers' results (results.c) */
+    /* This instance's newest signed audit head, read with every claim and
+     * sent with every request upward (PROTOCOL.md §3.13); NULL before the
+     * sealer has signed one. */
+    Minyi__V1__AuditHead *head;
 };
 
 static void conn_kick(struct peer_conn *pc);
@@ -218,7 +222,10 @@ static bool send_job(struct peer_conn *pc, struct job *j)
      * borrowed from the config for the encoding only. */
     if (own)
         fr->origin_body = frame_bytes(pc->fw->gw->cfg.body_name);
+    /* The head is the forwarder's, lent to the encoding alone. */
+    fr->audit_head = pc->fw->head;
     uint8_t *buf = frame_encode(&f, &n);
+    fr->audit_head = NULL;
     if (own) {
         fr->origin_body.data = NULL;
         fr->origin_body.len = 0;
@@ -423,6 +430,12 @@ static void on_claimed(void *arg, struct store_reply *reply)
         log_debug("event=forward_claim_failed code=%d reason=\"%s\"", reply->code,
                   reply->message);
         return;
+    }
+    if (m != NULL && m->audit_head != NULL) {
+        if (fw->head != NULL)
+            protobuf_c_message_free_unpacked(&fw->head->base, NULL);
+        fw->head = m->audit_head;
+        m->audit_head = NULL;
     }
     for (size_t i = 0; m != NULL && i < m->n_items; i++) {
         Minyi__V1__OutboxItem *it = m->items[i];
@@ -661,11 +674,18 @@ void forwarder_free(struct gw *gw)
         SSL_CTX_free(fw->conns[i].ctx);
     }
     results_free(fw->results);
+    if (fw->head != NULL)
+        protobuf_c_message_free_unpacked(&fw->head->base, NULL);
     if (fw->timer != NULL)
         event_free(fw->timer);
     free(fw->conns);
     free(fw);
     gw->fwd = NULL;
+}
+
+Minyi__V1__AuditHead *forwarder_audit_head(const struct forwarder *fw)
+{
+    return fw->head;
 }
 
 bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen)

@@ -55,6 +55,11 @@ bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen);
  * metrics page. */
 const struct results *forwarder_results(const struct gw *gw);
 
+/* This instance's newest signed audit head as the last claim read it
+ * (NULL before there is one), lent for a request upward: the forwarder
+ * keeps it. */
+Minyi__V1__AuditHead *forwarder_audit_head(const struct forwarder *fw);
+
 /* For results.c: sends f (its id is set here) on the connection to the
  * peer of that index among the [peer.NAME] sections.  False when the
  * connection is not up: it is then made, also with no outbox row due, and

@@ -10,6 +10,7 @@
  *   minyid --version
  *   minyid -c FILE audit verify [--witness FILE]
  *   minyid -c FILE audit export [--from SEQ] [--to SEQ]
+ *   minyid -c FILE audit witness [--peer ID]
  */
 #include <getopt.h>
 #include <signal.h>
@@ -52,6 +53,8 @@ static void usage(FILE *out)
             "       minyid -c FILE audit verify [--witness HEADS.jsonl]\n"
             "                                   recompute the audit chain; exit 3 when broken\n"
             "       minyid -c FILE audit export [--from SEQ] [--to SEQ]   JSON lines\n"
+            "       minyid -c FILE audit witness [--peer ID]\n"
+            "                                   the heads the bodies below sent, JSON lines\n"
             "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered);\n"
             "         SIGHUP reloads config, certificates and CRL and re-checks open connections.\n");
 }
@@ -176,15 +179,17 @@ static int cmd_migrate(const struct gw_config *cfg, int argc, char **argv)
     return 0;
 }
 
-/* minyid audit verify|export|heads: the operator's view of the audit chain. */
+/* minyid audit verify|export|witness: the operator's view of the audit
+ * chain, and of the heads of the chains below kept here. */
 static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "witness", required_argument, NULL, 'w' }, { "from", required_argument, NULL, 'f' },
-        { "to", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+        { "to", required_argument, NULL, 't' }, { "peer", required_argument, NULL, 'p' },
+        { NULL, 0, NULL, 0 },
     };
     const char *witness = NULL;
-    long long from = 1, to = 0;
+    long long from = 1, to = 0, peer = 0;
     char err[512], *end;
     EVP_PKEY *key = NULL;
     PGconn *pg = NULL;
@@ -207,10 +212,18 @@ static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
                 return 2;
             }
             break;
+        case 'p':
+            peer = strtoll(optarg, &end, 10);
+            if (*end != '\0' || peer <= 0) {
+                fprintf(stderr, "minyid: --peer takes a principal id (minyid principal list)\n");
+                return 2;
+            }
+            break;
         default: usage(stderr); return 2;
         }
     }
-    if (strcmp(argv[0], "verify") != 0 && strcmp(argv[0], "export") != 0) {
+    if (strcmp(argv[0], "verify") != 0 && strcmp(argv[0], "export") != 0 &&
+        strcmp(argv[0], "witness") != 0) {
         usage(stderr);
         return 2;
     }
@@ -229,8 +242,10 @@ static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
     }
     if (strcmp(argv[0], "verify") == 0)
         ok = audit_verify(pg, key, cfg->body_region, witness, stdout, &broken, err, sizeof(err));
-    else
+    else if (strcmp(argv[0], "export") == 0)
         ok = audit_export(pg, from, to, stdout, err, sizeof(err));
+    else
+        ok = audit_witness_export(pg, peer, stdout, err, sizeof(err));
     PQfinish(pg);
     EVP_PKEY_free(key);
     if (!ok) {

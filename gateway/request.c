@@ -177,3 +177,17 @@ bool request_take_receipt(struct session *s, uint64_t id, int op, const Protobuf
                  "receipt is missing or malformed", "回执编号缺失或格式错误");
     return false;
 }
+
+bool request_audit_head(const Minyi__V1__AuditHead *h, struct triage_audit_head *out)
+{
+    memset(out, 0, sizeof *out);
+    if (h == NULL)
+        return true;
+    if (h->seq <= 0 || h->hash.len != sizeof out->hash ||
+        h->signature.len != sizeof out->signature)
+        return false;
+    out->seq = h->seq;
+    memcpy(out->hash, h->hash.data, sizeof out->hash);
+    memcpy(out->signature, h->signature.data, sizeof out->signature);
+    return true;
+}

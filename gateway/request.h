@@ -16,6 +16,7 @@
 #include "frame.h"
 #include "session.h"
 #include "store.h"
+#include "triage.h"
 #include "validate.h"
 
 /* The longest receipt and cursor accepted in a request, in bytes. */
@@ -55,6 +56,12 @@ bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
  * field and false. */
 bool request_take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
                           const char *field, char out[REQUEST_RECEIPT_MAX + 1])
+    __attribute__((warn_unused_result));
+
+/* A peer's audit head (PROTOCOL.md §3.13) into out: seq 0 when h is NULL
+ * (none sent); false when seq is not positive, the hash not 32 bytes or
+ * the signature not 64. */
+bool request_audit_head(const Minyi__V1__AuditHead *h, struct triage_audit_head *out)
     __attribute__((warn_unused_result));
 
 #endif

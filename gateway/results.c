@@ -88,6 +88,7 @@ static void pull(struct rpeer *p)
     q.ack = p->ack;
     q.n_ack = p->n_ack;
     q.limit = pull_limit(cfg);
+    q.audit_head = forwarder_audit_head(rs->fw);
     f.body_case = MINYI__V1__FRAME__BODY_RESULTS;
     f.results = &q;
     /* Not up: the forwarder connects, and results_conn_up pulls. */

@@ -792,3 +792,25 @@ fail:
     free(sql);
     return ok;
 }
+
+/* ---- witnessing the chains below ------------------------------------------------ */
+
+bool audit_witness_export(PGconn *pg, int64_t peer, FILE *out, char *err, size_t errlen)
+{
+    char peer_s[24];
+    PGresult *res;
+
+    snprintf(peer_s, sizeof peer_s, "%" PRId64, peer);
+    res = query(pg,
+                "SELECT json_build_object('peer', peer, 'seq', seq, 'hash', encode(hash, 'hex'),"
+                "       'signature', encode(signature, 'hex'), 'received_at_ms',"
+                "       (extract(epoch FROM received_at) * 1000)::int8)::text"
+                "  FROM audit_witness WHERE $1 = 0 OR peer = $1 ORDER BY peer, seq",
+                1, (const char *const[]){ peer_s }, "reading the witnessed heads", err, errlen);
+    if (!res)
+        return false;
+    for (int i = 0; i < PQntuples(res); i++)
+        fprintf(out, "%s\n", PQgetvalue(res, i, 0));
+    PQclear(res);
+    return true;
+}

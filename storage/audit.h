@@ -66,4 +66,12 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
 bool audit_export(PGconn *pg, int64_t from, int64_t to, FILE *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* At the body above: writes the heads peers below sent with their
+ * forwards and results requests (audit_witness, migration 0021), by peer
+ * and seq, as JSON lines with peer, seq, hash, signature (hex) and
+ * received_at_ms, the form audit_verify reads as its witness.  peer 0:
+ * every peer. */
+bool audit_witness_export(PGconn *pg, int64_t peer, FILE *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -128,16 +128,29 @@ void triage_instruct(struct store *st, int64_t actor, const char *receipt, const
 void triage_resubmit(struct store *st, int64_t principal_id, const char *receipt,
                      const struct intake_report *r, store_reply_cb cb, void *arg);
 
+/* The newest signed head of a peer's audit chain as it sent it with a
+ * forward or a results request (PROTOCOL.md §3.13), checked by the gateway
+ * (request_audit_head).  seq 0: the peer sent none. */
+#define TRIAGE_HEAD_HASH_LEN 32
+#define TRIAGE_HEAD_SIG_LEN  64
+struct triage_audit_head {
+    int64_t seq;
+    uint8_t hash[TRIAGE_HEAD_HASH_LEN];
+    uint8_t signature[TRIAGE_HEAD_SIG_LEN];
+};
+
 /* Records the provenance of a report a peer forwarded here, stored just
  * before under receipt by store_submit (the lower body's idempotency key
  * is (origin_region, origin_receipt); see migration 0004).  chain holds
  * six-digit region codes, at most TRIAGE_CHAIN_MAX.  Reply msg:
  * Minyi__V1__SubmitResponse (duplicate when the provenance was recorded
- * already); CONFLICT when the origin was forwarded by another peer. */
+ * already); CONFLICT when the origin was forwarded by another peer.  The
+ * peer's audit head (NULL or seq 0: none) is kept in the same transaction
+ * (migration 0021). */
 void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
                          const char *origin_region, const char *origin_receipt,
                          const char *origin_body, const char *const *chain, size_t n_chain,
-                         store_reply_cb cb, void *arg);
+                         const struct triage_audit_head *head, store_reply_cb cb, void *arg);
 
 /* The forwarder's side of the outbox (migration 0004).  Claims up to limit
  * due rows for dests with a lease of lease_s seconds; reply msg:
@@ -161,10 +174,11 @@ void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, con
 /* The upper side: acknowledges the peer's stored results (ids, only its
  * own count) and answers up to limit results still owed to it, oldest
  * first.  body_region and body_name name this body in the results decided
- * here.  Reply msg: Minyi__V1__ResultsResponse. */
+ * here.  The peer's audit head is kept as with triage_forward_note.  Reply
+ * msg: Minyi__V1__ResultsResponse. */
 void triage_r_pull(struct store *st, int64_t peer_id, const int64_t *ack, size_t n_ack,
                    uint32_t limit, const char *body_region, const char *body_name,
-                   store_reply_cb cb, void *arg);
+                   const struct triage_audit_head *head, store_reply_cb cb, void *arg);
 /* The lower side: stores results pulled from the peer dest in one
  * transaction, each as an event on the report it concerns, once per
  * (dest, result id).  The results' text must be validated already.  Reply

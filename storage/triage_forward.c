@@ -5,6 +5,7 @@
  * (triage.h; migration 0004).
  */
 #include "attach.h"
+#include "hex.h"
 #include "triage_int.h"
 
 #include <stdio.h>
@@ -76,11 +77,42 @@ static bool build_outbox_item(const struct store *st, const json_t *x, Minyi__V1
     return tj_set_bytes(&fr->chain[fr->n_chain++], st->body_region);
 }
 
+/* One bytes field of n bytes from its hex text (member key of o); false
+ * when out of memory or the text is not n bytes of hex. */
+static bool hex_field(ProtobufCBinaryData *b, const json_t *o, const char *key, size_t n)
+{
+    b->len = 0;
+    if (!(b->data = malloc(n)) || !hex_decode(tj_str(o, key), b->data, n))
+        return false;
+    b->len = n;
+    return true;
+}
+
+/* This instance's newest signed audit head (minyi_audit_head, migration
+ * 0021), which the forwarder sends upward with every request; none before
+ * the sealer has signed one. */
+static bool build_audit_head(const json_t *h, Minyi__V1__OutboxClaim *m)
+{
+    Minyi__V1__AuditHead *a;
+
+    if (!json_is_object(h))
+        return true;
+    if (!(a = malloc(sizeof *a)))
+        return false;
+    minyi__v1__audit_head__init(a);
+    m->audit_head = a;
+    a->seq = tj_int(h, "seq");
+    return hex_field(&a->hash, h, "hash", TRIAGE_HEAD_HASH_LEN) &&
+           hex_field(&a->signature, h, "signature", TRIAGE_HEAD_SIG_LEN);
+}
+
 static bool build_outbox_claim(const struct store *st, const json_t *j, Minyi__V1__OutboxClaim *m)
 {
     const json_t *arr = json_object_get(j, "items");
     size_t n = json_array_size(arr), i;
 
+    if (!build_audit_head(json_object_get(j, "audit_head"), m))
+        return false;
     if (n == 0)
         return true;
     if (!(m->items = calloc(n, sizeof *m->items)))
@@ -111,7 +143,7 @@ static bool outbox_claim_reply(const struct store *st, const struct store_op *op
 void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
                          const char *origin_region, const char *origin_receipt,
                          const char *origin_body, const char *const *chain, size_t n_chain,
-                         store_reply_cb cb, void *arg)
+                         const struct triage_audit_head *head, store_reply_cb cb, void *arg)
 {
     struct store_op *op = triage_op_new(STMT_F_NOTE, triage_build_submit, cb, arg);
     char arr[TRIAGE_CHAIN_MAX * 9 + 4];
@@ -134,6 +166,7 @@ void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
         n += (size_t)snprintf(arr + n, sizeof arr - n, "%s\"%.6s\"", i ? "," : "", chain[i]);
     snprintf(arr + n, sizeof arr - n, "}");
     triage_param_str(op, 5, arr);
+    triage_param_head(op, 6, head);
     store_op_enqueue(st, op);
 }
 

@@ -57,6 +57,9 @@ void triage_param_str(struct store_op *op, int i, const char *s);
 void triage_param_null(struct store_op *op, int i);
 void triage_param_i64(struct store_op *op, int i, int64_t v);
 void triage_param_bool(struct store_op *op, int i, bool v);
+/* A peer's audit head as the three parameters seq, hash and signature (hex)
+ * from i on, all NULL when it sent none (NULL or seq 0). */
+void triage_param_head(struct store_op *op, int i, const struct triage_audit_head *h);
 /* Answers op INVALID_ARGUMENT on field. */
 void triage_invalid(struct store *st, struct store_op *op, const char *field, const char *msg,
                     const char *msg_zh);

@@ -90,6 +90,23 @@ void triage_param_bool(struct store_op *op, int i, bool v)
     triage_param_str(op, i, v ? "t" : "f");
 }
 
+void triage_param_head(struct store_op *op, int i, const struct triage_audit_head *h)
+{
+    char hash[2 * TRIAGE_HEAD_HASH_LEN + 1], sig[2 * TRIAGE_HEAD_SIG_LEN + 1];
+
+    if (h == NULL || h->seq <= 0) {
+        triage_param_null(op, i);
+        triage_param_null(op, i + 1);
+        triage_param_null(op, i + 2);
+        return;
+    }
+    hex_encode(h->hash, sizeof h->hash, hash);
+    hex_encode(h->signature, sizeof h->signature, sig);
+    triage_param_i64(op, i, h->seq);
+    triage_param_str(op, i + 1, hash);
+    triage_param_str(op, i + 2, sig);
+}
+
 struct store_op *triage_op_new(const char *stmt, triage_build_fn build, store_reply_cb cb,
                                void *arg)
 {

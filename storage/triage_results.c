@@ -81,7 +81,7 @@ static bool acks_reply(const struct store *st, const struct store_op *op, const 
 
 void triage_r_pull(struct store *st, int64_t peer_id, const int64_t *ack, size_t n_ack,
                    uint32_t limit, const char *body_region, const char *body_name,
-                   store_reply_cb cb, void *arg)
+                   const struct triage_audit_head *head, store_reply_cb cb, void *arg)
 {
     struct store_op *op = triage_op_new(STMT_R_PULL, results_reply, cb, arg);
     size_t cap = n_ack * TRIAGE_I64_TEXT + 3, n, i;
@@ -103,6 +103,7 @@ void triage_r_pull(struct store *st, int64_t peer_id, const int64_t *ack, size_t
     triage_param_i64(op, 2, limit);
     triage_param_str(op, 3, body_region);
     triage_param_str(op, 4, body_name);
+    triage_param_head(op, 5, head);
     store_op_enqueue(st, op);
 }
 

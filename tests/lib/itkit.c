@@ -601,6 +601,14 @@ bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *re
                const char *name, const char *upper_dest, const struct itinst *upper,
                const char *peer_cert, int results_ms)
 {
+    return itinst_up_ini(pg, in, db, region, name, upper_dest, upper, peer_cert, results_ms,
+                         NULL);
+}
+
+bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char *region,
+                   const char *name, const char *upper_dest, const struct itinst *upper,
+                   const char *peer_cert, int results_ms, const char *extra)
+{
     char ini[4096];
     int n;
 
@@ -618,6 +626,8 @@ bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *re
                       "cert = %s\nkey = %s\n",
                       upper_dest, results_ms, upper_dest, upper->gw.port, tcert("ca", "crt"),
                       tcert(peer_cert, "crt"), tcert(peer_cert, "key"));
+    if (extra != NULL && (size_t)n < sizeof ini)
+        n += snprintf(ini + n, sizeof ini - (size_t)n, "%s", extra);
     if ((size_t)n >= sizeof ini)
         return false;
     return tgw_start(&in->gw, in->conninfo, ini) &&

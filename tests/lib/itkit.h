@@ -113,6 +113,11 @@ struct itinst {
 bool itinst_up(struct tpg *pg, struct itinst *in, const char *db, const char *region,
                const char *name, const char *upper_dest, const struct itinst *upper,
                const char *peer_cert, int results_ms) __attribute__((warn_unused_result));
+/* itinst_up with extra config text (NULL: none) added to the instance's. */
+bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char *region,
+                   const char *name, const char *upper_dest, const struct itinst *upper,
+                   const char *peer_cert, int results_ms, const char *extra)
+    __attribute__((warn_unused_result));
 
 /* Stops the gateways of the n instances with SIGTERM (saying which one
  * exited badly), destroys pg when pg_up, and removes dir when it is set.

@@ -1,0 +1,239 @@
+/*
+ * it_witness: the body above witnesses the audit chain of the body below.
+ * A city (330400) that signs its chain heads forwards reports to a
+ * province (330000); every forward and every results request carries the
+ * city's newest signed head, and the province keeps each one.  Someone
+ * with the city's database then rewrites an event, recomputes the chain
+ * from there and deletes the city's own signed heads: the city's chain
+ * verifies on its own, but not against the heads the province kept
+ * (`minyid audit witness` there, `minyid audit verify --witness` here).
+ * A malformed head is refused before anything is done.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "itkit.h"
+
+#define PROV_REGION "330000"
+#define CITY_REGION "330400"
+#define RESULTS_INTERVAL_MS 200 /* each pull carries the city's newest head */
+#define WITHIN_MS 30000         /* a head must reach the province this fast */
+#define OUT_MAX 65536
+#define REPORTS 3
+
+static struct tpg pg;
+static bool pg_up;
+static struct itinst prov, city;
+static char dir[64];
+static char peer_id[24];        /* the city's peer principal at the province */
+static char receipts[REPORTS][IT_RECEIPT_MAX];
+
+static int setup(void **state)
+{
+    (void)state;
+    char cmd[256], extra[512];
+    if (!itmkdtemp(dir, sizeof dir, "witness"))
+        return -1;
+    snprintf(cmd, sizeof cmd,
+             "umask 077 && openssl genpkey -algorithm ed25519 -out '%s/audit.key' 2>/dev/null", dir);
+    if (system(cmd) != 0)
+        return -1;
+    /* The city seals often and signs a head every second row. */
+    snprintf(extra, sizeof extra,
+             "[audit]\nseal_interval_ms = 100\nsign_every = 2\nsigning_key_file = %s/audit.key\n",
+             dir);
+    if (!tpg_start(&pg))
+        return -1;
+    pg_up = true;
+    if (!itinst_up(&pg, &prov, "province", PROV_REGION, "浙江省政协", NULL, NULL, NULL,
+                   RESULTS_INTERVAL_MS))
+        return -1;
+    int64_t peer = tprincipal_add(prov.conninfo, "peer2", "peer", CITY_REGION, true);
+    snprintf(peer_id, sizeof peer_id, "%lld", (long long)peer);
+    if (peer <= 0 ||
+        !itinst_up_ini(&pg, &city, "city", CITY_REGION, "嘉兴市政协", "province", &prov, "peer2",
+                       RESULTS_INTERVAL_MS, extra) ||
+        tprincipal_add(city.conninfo, "contact1", "contact", CITY_REGION, true) <= 0)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return itinst_down((struct itinst *[]){&city, &prov}, 2, &pg, pg_up, dir);
+}
+
+/* The seq of the claim event of receipts[i] in the city's chain, once sealed. */
+static long long claim_seq(int i)
+{
+    const char *p[] = { receipts[i] };
+    char *seq = NULL;
+    long long until = itnow_ms() + WITHIN_MS;
+    while (itnow_ms() < until) {
+        seq = itdb_text(city.conninfo,
+                        "SELECT c.seq::text FROM audit_chain c JOIN events e ON c.source = 'e'"
+                        " AND c.ref_id = e.id JOIN reports r ON r.id = e.report_id"
+                        " WHERE r.receipt = $1 AND e.action = 'claim'", 1, p);
+        if (seq != NULL && seq[0] != '\0')
+            break;
+        free(seq);
+        seq = NULL;
+        itsleep_ms(50);
+    }
+    if (seq == NULL)
+        fail_msg("the claim of %s was not sealed", receipts[i]);
+    long long v = atoll(seq);
+    free(seq);
+    return v;
+}
+
+/* Waits until the province holds a head of the city at or after seq;
+ * answers the first such seq. */
+static long long witnessed_from(long long seq)
+{
+    char seq_s[24];
+    snprintf(seq_s, sizeof seq_s, "%lld", seq);
+    const char *p[] = { peer_id, seq_s };
+    long long until = itnow_ms() + WITHIN_MS, got = 0;
+    while (itnow_ms() < until) {
+        got = tdb_scalar(prov.conninfo, "SELECT coalesce(min(seq), 0) FROM audit_witness"
+                         " WHERE peer = $1::int8 AND seq >= $2::int8", 2, p);
+        if (got > 0)
+            return got;
+        itsleep_ms(50);
+    }
+    fail_msg("no head of the city at or after seq %lld reached the province", seq);
+    return 0;
+}
+
+static int minyid(const struct itinst *in, const char *const *args, char *out)
+{
+    static char err[OUT_MAX];
+    return itrun_minyid(dir, &in->gw, args, out, err, OUT_MAX);
+}
+
+/* Reports forwarded from the city reach the province with the city's
+ * heads, exactly as the city signed them. */
+static void test_heads_reach_the_province(void **state)
+{
+    (void)state;
+    static char out[OUT_MAX];
+    struct client_conn *c = itconnect_gw(&city.gw, "contact1");
+    struct client_conn *ed = itconnect_gw(&city.gw, "editor1");
+    for (int i = 0; i < REPORTS; i++)
+        itsubmit_forwarded(c, ed, "城区老旧小区加装电梯进展缓慢，居民反映审批环节多。",
+                           "province", receipts[i]);
+    client_close(c);
+    client_close(ed);
+
+    long long seq = witnessed_from(claim_seq(REPORTS - 1));
+    char seq_s[24];
+    snprintf(seq_s, sizeof seq_s, "%lld", seq);
+    const char *p[] = { peer_id, seq_s };
+    char *above = itdb_text(prov.conninfo, "SELECT encode(hash, 'hex') || encode(signature, 'hex')"
+                            " FROM audit_witness WHERE peer = $1::int8 AND seq = $2::int8", 2, p);
+    char *here = itdb_text(city.conninfo, "SELECT encode(hash, 'hex') || encode(signature, 'hex')"
+                           " FROM audit_heads WHERE seq = $1::int8", 1, p + 1);
+    assert_non_null(above);
+    assert_non_null(here);
+    assert_string_equal(above, here);
+    free(above);
+    free(here);
+
+    /* The city's chain agrees with every head the province holds. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/witness.jsonl", dir);
+    const char *wit[] = { "audit", "witness", "--peer", peer_id, NULL };
+    assert_int_equal(minyid(&prov, wit, out), 0);
+    itexpect_contains(out, "\"seq\"");
+    itwrite_file(path, out);
+    const char *ver[] = { "audit", "verify", "--witness", path, NULL };
+    assert_int_equal(minyid(&city, ver, out), 0);
+    itexpect_contains(out, "audit ok: ");
+}
+
+/* The city's chain rewritten consistently from an event on, its own heads
+ * deleted: it verifies alone, and the province's copies catch it. */
+static void test_rewrite_caught_above(void **state)
+{
+    (void)state;
+    static char out[OUT_MAX];
+    char sql[768], path[128], needle[160];
+    long long seq = claim_seq(0);
+    long long first = witnessed_from(seq);
+
+    /* What the province holds now: heads of the chain as it was. */
+    snprintf(path, sizeof path, "%s/witness-before.jsonl", dir);
+    const char *wit[] = { "audit", "witness", "--peer", peer_id, NULL };
+    assert_int_equal(minyid(&prov, wit, out), 0);
+    itwrite_file(path, out);
+
+    snprintf(sql, sizeof sql,
+             "UPDATE events SET note = 'rewritten' WHERE id = (SELECT ref_id FROM audit_chain"
+             "   WHERE seq = %lld);"
+             " DELETE FROM audit_chain WHERE seq >= %lld;"
+             " DELETE FROM audit_heads;"
+             " UPDATE audit_marks m SET pend_id = NULL, pend_xmax = NULL,"
+             "   hwm = coalesce((SELECT max(ref_id) FROM audit_chain c"
+             "                   WHERE c.source = m.source), 0)", seq, seq);
+    itdb_exec(city.conninfo, sql);
+    /* The city's sealer recomputes the chain from there. */
+    assert_true(itwait_text(city.conninfo,
+                            "SELECT ((SELECT count(*) FROM reports) + (SELECT count(*) FROM events)"
+                            " + (SELECT count(*) FROM admin_events) = (SELECT count(*)"
+                            " FROM audit_chain))::text", NULL, "true", WITHIN_MS));
+
+    const char *alone[] = { "audit", "verify", NULL };
+    assert_int_equal(minyid(&city, alone, out), 0);
+    itexpect_contains(out, "audit ok: ");
+
+    const char *ver[] = { "audit", "verify", "--witness", path, NULL };
+    assert_int_equal(minyid(&city, ver, out), 3);
+    snprintf(needle, sizeof needle,
+             "audit broken at seq %lld: rewritten: the chain disagrees with the witness above",
+             first);
+    itexpect_contains(out, needle);
+}
+
+/* A head that is not a head is refused, naming the field. */
+static void test_malformed_head_refused(void **state)
+{
+    (void)state;
+    struct client_conn *peer = itconnect_gw(&prov.gw, "peer2");
+    struct frame_arena *a = NULL;
+    uint8_t hash[32] = { 1 }, sig[10] = { 2 };
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ResultsRequest q = MINYI__V1__RESULTS_REQUEST__INIT;
+    Minyi__V1__AuditHead h = MINYI__V1__AUDIT_HEAD__INIT;
+    h.seq = 5;
+    h.hash.data = hash;
+    h.hash.len = sizeof hash;
+    h.signature.data = sig;
+    h.signature.len = sizeof sig;
+    q.audit_head = &h;
+    f.body_case = MINYI__V1__FRAME__BODY_RESULTS;
+    f.results = &q;
+    Frame *ans = itcall(peer, &f, &a);
+    itexpect_error(ans, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "results.audit_head");
+    frame_arena_free(a);
+    client_close(peer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heads_reach_the_province),
+        cmocka_unit_test(test_rewrite_caught_above),
+        cmocka_unit_test(test_malformed_head_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
