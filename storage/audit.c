@@ -2,9 +2,9 @@
  * audit: sealing, verifying and exporting the audit chain (audit.h).
  */
 #include "audit.h"
+#include "hex.h"
 #include "store_int.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -140,19 +140,7 @@ static void row_fields(const PGresult *res, int r, int col, int n, const char **
 
 static bool hex_to_hash(const char *hex, unsigned char out[AUDIT_HASH_LEN])
 {
-    long len = 0;
-
-    return OPENSSL_hexstr2buf_ex(out, AUDIT_HASH_LEN, (size_t *)&len, hex, '\0') == 1 &&
-           len == AUDIT_HASH_LEN;
-}
-
-/* Lower-case hex, as PostgreSQL's encode() writes it. */
-static void hash_to_hex(const unsigned char *h, size_t n, char *out, size_t outlen)
-{
-    if (OPENSSL_buf2hexstr_ex(out, outlen, NULL, h, n, '\0') != 1)
-        out[0] = '\0';
-    for (char *p = out; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+    return hex_decode(hex, out, AUDIT_HASH_LEN);
 }
 
 /* The message a head's signature covers. */
@@ -223,7 +211,7 @@ static void batch_add(struct seal_batch *b, int64_t seq, char code, const char *
     char hex[2 * AUDIT_HASH_LEN + 1];
     const char *sep = b->count ? "," : "{";
 
-    hash_to_hex(hash, AUDIT_HASH_LEN, hex, sizeof hex);
+    hex_encode(hash, AUDIT_HASH_LEN, hex);
     fprintf(b->seq, "%s%" PRId64, sep, seq);
     fprintf(b->src, "%s%c", sep, code);
     fprintf(b->ref, "%s%s", sep, ref);
@@ -369,8 +357,8 @@ static bool store_head(PGconn *pg, const struct audit_seal_config *cfg, int64_t 
         return false;
     }
     snprintf(seq_s, sizeof seq_s, "%" PRId64, seq);
-    hash_to_hex(hash, AUDIT_HASH_LEN, hash_hex, sizeof hash_hex);
-    hash_to_hex(sig, siglen, sig_hex, sizeof sig_hex);
+    hex_encode(hash, AUDIT_HASH_LEN, hash_hex);
+    hex_encode(sig, siglen, sig_hex);
     return run(pg, "INSERT INTO audit_heads (seq, hash, signature)"
                    " VALUES ($1, decode($2, 'hex'), decode($3, 'hex'))",
                3, (const char *const[]){ seq_s, hash_hex, sig_hex }, "storing the head", err,
@@ -637,10 +625,9 @@ static bool check_signed_heads(PGconn *pg, EVP_PKEY *key, const char *region,
     *n_heads = PQntuples(res);
     for (int i = 0; i < PQntuples(res); i++) {
         int64_t seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        size_t siglen = 0;
         if (!hex_to_hash(PQgetvalue(res, i, 1), hash) ||
-            OPENSSL_hexstr2buf_ex(sig, sizeof sig, &siglen, PQgetvalue(res, i, 2), '\0') != 1 ||
-            (key && !head_signature_ok(key, region, seq, hash, sig, siglen))) {
+            !hex_decode(PQgetvalue(res, i, 2), sig, sizeof sig) ||
+            (key && !head_signature_ok(key, region, seq, hash, sig, sizeof sig))) {
             problem(v, seq, "bad signature: the head signed at seq %" PRId64
                     " does not verify with this instance's key", seq);
             continue;
@@ -730,7 +717,7 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
     } else {
         char hex[2 * AUDIT_HASH_LEN + 1] = "";
         if (n > 0)
-            hash_to_hex(computed[n - 1], AUDIT_HASH_LEN, hex, sizeof hex);
+            hex_encode(computed[n - 1], AUDIT_HASH_LEN, hex);
         fprintf(out, "audit ok: %d entries, head seq %d hash %s, %d signed heads%s, %d witnessed\n",
                 n, n, n ? hex : "-", n_heads, key ? "" : " (signatures not checked: no key)",
                 n_witnessed);

@@ -93,16 +93,9 @@ static long long claim_event(int i)
 static int setup(void **state)
 {
     (void)state;
-    char cmd[256], extra[512];
-    if (!itmkdtemp(dir, sizeof dir, "audit"))
+    char extra[512];
+    if (!itmkdtemp(dir, sizeof dir, "audit") || !itaudit_ini(dir, 3, extra, sizeof extra))
         return -1;
-    snprintf(cmd, sizeof cmd,
-             "umask 077 && openssl genpkey -algorithm ed25519 -out '%s/audit.key' 2>/dev/null", dir);
-    if (system(cmd) != 0)
-        return -1;
-    snprintf(extra, sizeof extra,
-             "[audit]\nseal_interval_ms = 100\nsign_every = 3\nsigning_key_file = %s/audit.key\n",
-             dir);
     return itenv_up(&env, extra) ? 0 : -1;
 }
 

@@ -680,3 +680,18 @@ int itexit(int failed)
         return 1;
     return it_skipped ? IT_SKIP_RC : 0;
 }
+
+bool itaudit_ini(const char *dir, int sign_every, char *ini, size_t len)
+{
+    char cmd[PATH_MAX + 128];
+    snprintf(cmd, sizeof cmd,
+             "umask 077 && openssl genpkey -algorithm ed25519 -out '%s/audit.key' 2>/dev/null", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "itkit: cannot make %s/audit.key\n", dir);
+        return false;
+    }
+    int n = snprintf(ini, len,
+                     "[audit]\nseal_interval_ms = 100\nsign_every = %d\n"
+                     "signing_key_file = %s/audit.key\n", sign_every, dir);
+    return n > 0 && (size_t)n < len;
+}

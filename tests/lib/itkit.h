@@ -163,6 +163,12 @@ int itrun_cli(const char *dir, const char *profile, const char *const *args, cha
 void itexpect_contains(const char *haystack, const char *needle);
 /* The first line of text (without its newline), truncated to len - 1 bytes. */
 void itfirst_line(const char *text, char *out, size_t len);
+/* Makes an Ed25519 signing key in dir (mode 600) and writes to ini the
+ * [audit] config of a gateway that seals every 100 ms and signs a head
+ * every sign_every rows with it.  False (printed) when it cannot. */
+bool itaudit_ini(const char *dir, int sign_every, char *ini, size_t len)
+    __attribute__((warn_unused_result));
+
 /* Writes text to the file at path; fails the test when it cannot. */
 void itwrite_file(const char *path, const char *text);
 
