@@ -46,6 +46,8 @@ void config_defaults(struct gw_config *cfg)
     cfg->db_query_timeout_ms = 10000;
     paths_migrations_default(cfg->migrations_dir, sizeof(cfg->migrations_dir));
     cfg->pii_key_version = 1;
+    cfg->retention_days = 0;
+    cfg->retention_interval_s = 3600;
     snprintf(cfg->admin_listen, sizeof(cfg->admin_listen), "127.0.0.1");
     cfg->admin_port = 0;
     cfg->log_level = LOG_INFO;
@@ -273,6 +275,8 @@ static int on_option(void *user, const char *section, const char *name, const ch
     }
     PATH_OPT("privacy", "key_file", pii_key_file)
     INT_OPT("privacy", "key_version", pii_key_version, 1, 1000000)
+    INT_OPT("privacy", "retention_days", retention_days, 0, 36500)
+    INT_OPT("privacy", "retention_interval_s", retention_interval_s, 1, 86400)
     STR_OPT("admin", "listen", admin_listen)
     INT_OPT("admin", "port", admin_port, 0, 65535)
     if (strcmp(section, "log") == 0 && strcmp(name, "level") == 0) {

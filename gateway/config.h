@@ -58,6 +58,8 @@ struct gw_config {
     /* [privacy] */
     char pii_key_file[CONFIG_PATH_MAX];
     int pii_key_version;
+    int retention_days;              /* erase personal fields this long after closing; 0: never */
+    int retention_interval_s;        /* between the schedule's rounds */
     /* [admin]: the operator's HTTP listener (/metrics, /healthz) */
     char admin_listen[256];          /* numeric address; "" turns the listener off */
     int admin_port;                  /* 0 turns the listener off */

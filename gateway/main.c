@@ -11,6 +11,7 @@
  *   minyid -c FILE audit verify [--witness FILE]
  *   minyid -c FILE audit export [--from SEQ] [--to SEQ]
  *   minyid -c FILE audit witness [--peer ID]
+ *   minyid -c FILE erase RECEIPT [--note TEXT]
  */
 #include <getopt.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "privacy.h"
 #include "quota.h"
 #include "validate.h"
 #include "forwarder.h"
@@ -55,6 +57,9 @@ static void usage(FILE *out)
             "       minyid -c FILE audit export [--from SEQ] [--to SEQ]   JSON lines\n"
             "       minyid -c FILE audit witness [--peer ID]\n"
             "                                   the heads the bodies below sent, JSON lines\n"
+            "       minyid -c FILE erase RECEIPT [--note TEXT]\n"
+            "                                   erase a report's personal fields (phone, a\n"
+            "                                   citizen's name); an event records it\n"
             "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered);\n"
             "         SIGHUP reloads config, certificates and CRL and re-checks open connections.\n");
 }
@@ -255,6 +260,45 @@ static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
     return broken ? 3 : 0;
 }
 
+/* minyid erase RECEIPT [--note TEXT]; argv[0] is "erase". */
+static int cmd_erase(const struct gw_config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "note", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
+    };
+    const char *note = "erased by the operator";
+    char err[512];
+    bool erased = false, ok;
+    PGconn *pg;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'n') {
+            usage(stderr);
+            return 2;
+        }
+        note = optarg;
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    pg = store_admin_connect(cfg->db_conninfo, err, sizeof(err));
+    if (pg == NULL) {
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    ok = privacy_erase(pg, argv[optind], note, &erased, err, sizeof(err));
+    PQfinish(pg);
+    if (!ok) {
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    printf("%s: personal fields %s\n", argv[optind], erased ? "erased" : "were erased already");
+    return 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -415,6 +459,8 @@ int main(int argc, char **argv)
         return cmd_principal(&gw.cfg, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "audit") == 0)
         return cmd_audit(&gw.cfg, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "erase") == 0)
+        return cmd_erase(&gw.cfg, argc - i, argv + i);
     usage(stderr);
     return 2;
 }

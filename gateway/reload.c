@@ -30,7 +30,8 @@ static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
         strcmp(next->body_region, cur->body_region) != 0 ||
         strcmp(next->pii_key_file, cur->pii_key_file) != 0 ||
         next->pii_key_version != cur->pii_key_version || next->db_pool_size != cur->db_pool_size ||
-        next->audit_seal != cur->audit_seal ||
+        next->audit_seal != cur->audit_seal || next->retention_days != cur->retention_days ||
+        next->retention_interval_s != cur->retention_interval_s ||
         strcmp(next->audit_signing_key, cur->audit_signing_key) != 0)
         log_warnx("event=reload_partial reason=\"listen, port, admin, database, region, pool, "
                   "privacy and audit sealer options take effect only after a restart\"");
@@ -49,6 +50,8 @@ static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
     next->db_query_timeout_ms = cur->db_query_timeout_ms;
     /* The sealer process and its key are set up at the start. */
     next->audit_seal = cur->audit_seal;
+    next->retention_days = cur->retention_days;
+    next->retention_interval_s = cur->retention_interval_s;
     snprintf(next->audit_signing_key, sizeof(next->audit_signing_key), "%s",
              cur->audit_signing_key);
 }

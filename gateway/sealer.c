@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "keyfile.h"
 #include "log.h"
+#include "privacy.h"
 #include "server.h"
 #include "store.h"
 
@@ -114,6 +115,9 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
         .body_region = cfg->body_region,
     };
     struct audit_sealer_state st = { 0 };
+    int64_t offset_s = clock_test_offset_s(), retained_ms = 0;
+    int pause_ms = cfg->audit_seal ? cfg->audit_seal_interval_ms
+                                   : cfg->retention_interval_s * 1000;
     struct sigaction sa;
     sigset_t none;
     PGconn *pg = NULL;
@@ -140,8 +144,21 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
             }
             st.signed_seq = 0;
             log_info("event=sealer_active");
+            if (offset_s != 0)
+                log_warnx("event=test_clock offset_s=%lld reason=\"%s is set\"",
+                          (long long)offset_s, CLOCK_TEST_OFFSET_ENV);
         }
-        if (!audit_seal_round(pg, &sc, &st, clock_mono_ms(), &sealed, err, sizeof err)) {
+        if (cfg->retention_days > 0 && (retained_ms == 0 || clock_mono_ms() - retained_ms >=
+                                                                 cfg->retention_interval_s * 1000LL)) {
+            int erased = 0;
+            retained_ms = clock_mono_ms();
+            if (!privacy_retain(pg, cfg->retention_days, offset_s, &erased, err, sizeof err))
+                log_warnx("event=retention_failed reason=\"%s\"", err);
+            else if (erased > 0)
+                log_info("event=retention_erased reports=%d days=%d", erased, cfg->retention_days);
+        }
+        if (cfg->audit_seal &&
+            !audit_seal_round(pg, &sc, &st, clock_mono_ms(), &sealed, err, sizeof err)) {
             log_warnx("event=seal_failed reason=\"%s\"", err);
             /* Start again from a new session: the lock goes with the old one. */
             PQfinish(pg);
@@ -155,7 +172,7 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
             log_debug("event=sealed rows=%d", sealed);
         /* A full round means more is waiting: go on at once. */
         if (sealed < sc.batch_max)
-            child_pause(cfg->audit_seal_interval_ms);
+            child_pause(pause_ms);
     }
     PQfinish(pg);
 }
@@ -190,7 +207,7 @@ static bool spawn(struct sealer *s)
 static void on_restart(evutil_socket_t fd, short what, void *arg)
 {
     struct sealer *s = arg;
-    struct timeval tv = { SEALER_RESTART_MS / 1000, (SEALER_RESTART_MS % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(SEALER_RESTART_MS);
 
     (void)fd;
     (void)what;
@@ -201,7 +218,7 @@ static void on_restart(evutil_socket_t fd, short what, void *arg)
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
     struct sealer *s = arg;
-    struct timeval tv = { SEALER_RESTART_MS / 1000, (SEALER_RESTART_MS % 1000) * 1000 };
+    struct timeval tv = clock_tv_ms(SEALER_RESTART_MS);
     int status;
 
     (void)fd;
@@ -219,7 +236,7 @@ bool sealer_start(struct gw *gw, char *err, size_t errlen)
 {
     struct sealer *s;
 
-    if (!gw->cfg.audit_seal)
+    if (!gw->cfg.audit_seal && gw->cfg.retention_days == 0)
         return true;
     s = calloc(1, sizeof *s);
     if (!s) {

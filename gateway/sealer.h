@@ -8,6 +8,10 @@
  * the one that holds the advisory lock AUDIT_SEALER_LOCK seals, the others
  * retry the lock, so exactly one seals and another takes over within a
  * round when that gateway dies.
+ *
+ * The same process runs the other work that must run once per database on
+ * the calendar: the retention schedule's rounds ([privacy] retention_days,
+ * storage/privacy.h), every retention_interval_s.
  */
 #ifndef MINYI_SEALER_H
 #define MINYI_SEALER_H
@@ -28,7 +32,8 @@ struct gw;
 EVP_PKEY *sealer_key_load(const char *path, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Starts the sealer process when [audit] seal = 1 (else does nothing) and
+/* Starts the sealer process when [audit] seal = 1 or retention is on (else
+ * does nothing) and
  * watches it: one that exits is started again.  The signing key is checked
  * here, so a bad key stops the gateway's start. */
 bool sealer_start(struct gw *gw, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -60,6 +61,19 @@ static inline void clock_sleep_ms(int64_t ms)
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* The environment variable of the test clock hook (clock_test_offset_s). */
+#define CLOCK_TEST_OFFSET_ENV "MINYI_TEST_CLOCK_OFFSET_S"
+
+/* The test clock hook: seconds that schedules judging by the calendar (the
+ * retention of personal data) add to the database's time, read from
+ * CLOCK_TEST_OFFSET_ENV; 0 when it is unset.  Tests simulate months passing
+ * with it; a service never sets it. */
+static inline int64_t clock_test_offset_s(void)
+{
+    const char *v = getenv(CLOCK_TEST_OFFSET_ENV);
+    return v != NULL ? strtoll(v, NULL, 10) : 0;
 }
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * privacy: erasing the personal fields of reports (migration 0022), by the
+ * operator (`minyid erase RECEIPT`) and by the retention schedule, which
+ * the gateway's once-per-database worker runs (gateway/sealer.c).
+ *
+ * Blocking libpq: these run from the command line and in that worker
+ * process, never in the gateway's event loop.
+ */
+#ifndef MINYI_PRIVACY_H
+#define MINYI_PRIVACY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* Reports erased by one retention round at most, so one round is one short
+ * transaction however much is due; the next round takes the rest. */
+#define PRIVACY_RETAIN_BATCH 500
+
+/* Erases the personal fields of the report with this receipt and records
+ * an 'erase' event with note.  *erased is false when they were erased
+ * already.  False with the reason in err (also for an unknown receipt). */
+bool privacy_erase(PGconn *pg, const char *receipt, const char *note, bool *erased, char *err,
+                   size_t errlen) __attribute__((warn_unused_result));
+
+/* One retention round: erases closed reports whose last change is more
+ * than days days old, as judged at the database's time plus offset_s
+ * seconds (the simulated time of tests; 0 in service).  *n is how many. */
+bool privacy_retain(PGconn *pg, int days, int64_t offset_s, int *n, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * it_privacy: erasing a citizen's personal data.  `minyid erase RECEIPT`
+ * empties the sealed phone and name (the editor sees them no more, and a
+ * pg_dump taken afterwards holds not even their ciphertext), records an
+ * 'erase' event, and the audit chain still verifies.  The retention
+ * schedule erases a closed report's fields once its period has passed —
+ * time simulated with the test clock hook, the gateway restarted with the
+ * clock a month ahead — and leaves an open report alone.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "itkit.h"
+
+#define OUT_MAX 8192
+#define DUMP_MAX (64 * 1024 * 1024)
+#define RETENTION_DAYS 30
+#define ROUNDS_MS 2500           /* two retention rounds (one a second here) */
+#define WITHIN_MS 20000          /* the schedule must erase this fast once due */
+
+static struct itenv env;
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    char audit[512], extra[1024];
+    if (!itmkdtemp(dir, sizeof dir, "privacy") || !itaudit_ini(dir, 2, audit, sizeof audit))
+        return -1;
+    snprintf(extra, sizeof extra, "%s[privacy]\nretention_days = %d\nretention_interval_s = 1\n",
+             audit, RETENTION_DAYS);
+    return itenv_up(&env, extra) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unsetenv(CLOCK_TEST_OFFSET_ENV);
+    itrmtree(dir);
+    return itenv_teardown(&env);
+}
+
+static int minyid(const char *const *args, char *out)
+{
+    static char err[OUT_MAX];
+    int rc = itrun_minyid(dir, &env.gw, args, out, err, OUT_MAX);
+    strncat(out, err, OUT_MAX - strlen(out) - 1);
+    return rc;
+}
+
+/* A citizen's report with this phone and name, submitted by contact1. */
+static void submit_citizen(const char *phone, const char *name, char *receipt)
+{
+    struct client_conn *c = itconnect(&env, "contact1");
+    Minyi__V1__Report *r = tmake_report(NULL, "小区门口道路积水严重，雨天居民出行困难。");
+    assert_non_null(r);
+    r->reporter->kind = MINYI__V1__REPORTER_KIND__CITIZEN;
+    itset(&r->reporter->name, name);
+    itset(&r->phone, phone);
+    itsubmit_ok(c, r, receipt);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    client_close(c);
+}
+
+/* The phone and name an editor is shown ("" for none). */
+static void shown(const char *receipt, char *phone, char *name)
+{
+    struct client_conn *ed = itconnect(&env, "editor1");
+    struct frame_arena *a = NULL;
+    const Minyi__V1__ShowResponse *s = itshow_ok(ed, receipt, &a);
+    itcopy(&s->phone, phone, 24);
+    itcopy(&s->reporter->name, name, 64);
+    frame_arena_free(a);
+    client_close(ed);
+}
+
+static void expect_chain_verifies(void)
+{
+    char out[OUT_MAX];
+    assert_true(itwait_text(env.conninfo,
+                            "SELECT ((SELECT count(*) FROM reports) + (SELECT count(*) FROM events)"
+                            " + (SELECT count(*) FROM admin_events) = (SELECT count(*)"
+                            " FROM audit_chain))::text", NULL, "true", WITHIN_MS));
+    const char *verify[] = { "audit", "verify", NULL };
+    assert_int_equal(minyid(verify, out), 0);
+    itexpect_contains(out, "audit ok: ");
+}
+
+static char *erased_at(const char *receipt)
+{
+    const char *p[] = { receipt };
+    return itdb_text(env.conninfo, "SELECT coalesce(pii_erased_at::text, '') FROM reports"
+                     " WHERE receipt = $1", 1, p);
+}
+
+/* The operator erases one report's personal fields. */
+static void test_erase(void **state)
+{
+    (void)state;
+    char receipt[IT_RECEIPT_MAX], phone[24], name[64], out[OUT_MAX], path[128];
+    unsigned salt = (unsigned)(itnow_ms() ^ getpid());
+    char want_phone[24], want_name[64];
+    snprintf(want_phone, sizeof want_phone, "138%08u", salt % 100000000u);
+    snprintf(want_name, sizeof want_name, "群众删除%05u", salt % 100000u);
+    submit_citizen(want_phone, want_name, receipt);
+    shown(receipt, phone, name);
+    assert_string_equal(phone, want_phone);
+    assert_string_equal(name, want_name);
+    const char *p[] = { receipt };
+    char *sealed = itdb_text(env.conninfo, "SELECT encode(phone_enc, 'hex') || ' '"
+                             " || encode(reporter_name_enc, 'hex') FROM reports"
+                             " WHERE receipt = $1", 1, p);
+    assert_non_null(sealed);
+
+    const char *erase[] = { "erase", receipt, "--note", "本人申请删除", NULL };
+    assert_int_equal(minyid(erase, out), 0);
+    itexpect_contains(out, "personal fields erased");
+    shown(receipt, phone, name);
+    assert_string_equal(phone, "");
+    assert_string_equal(name, "");
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
+                                " ON r.id = e.report_id WHERE r.receipt = $1"
+                                " AND e.action = 'erase' AND e.note = '本人申请删除'", 1, p), 1);
+
+    /* Neither ciphertext is in a dump taken now. */
+    snprintf(path, sizeof path, "%s/dump.sql", dir);
+    assert_true(tdb_dump(env.conninfo, path));
+    char *dump = tfile_text(path, DUMP_MAX);
+    assert_non_null(dump);
+    assert_non_null(strstr(dump, receipt));
+    char *space = strchr(sealed, ' ');
+    assert_non_null(space);
+    *space = '\0';
+    assert_null(strstr(dump, sealed));
+    assert_null(strstr(dump, space + 1));
+    free(dump);
+    free(sealed);
+    unlink(path);
+
+    expect_chain_verifies();
+    assert_int_equal(minyid(erase, out), 0);
+    itexpect_contains(out, "were erased already");
+    const char *unknown[] = { "erase", "330400-2026-999999", NULL };
+    assert_int_equal(minyid(unknown, out), 1);
+    itexpect_contains(out, "no report has the receipt 330400-2026-999999");
+}
+
+/* A closed report's fields are erased once the period has passed since it
+ * closed; before that, and for an open report, they stay. */
+static void test_retention(void **state)
+{
+    (void)state;
+    char closed[IT_RECEIPT_MAX], open[IT_RECEIPT_MAX], phone[24], name[64], offset[32];
+    submit_citizen("13900001111", "群众保留甲", closed);
+    submit_citizen("13900002222", "群众保留乙", open);
+    struct client_conn *ed = itconnect(&env, "editor1");
+    itclaim_ok(ed, closed);
+    itdecide_ok(ed, closed, MINYI__V1__DECISION__ADOPT, NULL);
+    client_close(ed);
+
+    /* Rounds run, but the period has not passed. */
+    itsleep_ms(ROUNDS_MS);
+    char *at = erased_at(closed);
+    assert_string_equal(at, "");
+    free(at);
+
+    /* A month and a day later, by the gateway's clock. */
+    assert_int_equal(tgw_stop(&env.gw, SIGTERM), 0);
+    snprintf(offset, sizeof offset, "%d", (RETENTION_DAYS + 1) * 86400);
+    setenv(CLOCK_TEST_OFFSET_ENV, offset, 1);
+    assert_true(tgw_start_again(&env.gw));
+    const char *p[] = { closed };
+    assert_true(itwait_text(env.conninfo, "SELECT (pii_erased_at IS NOT NULL)::text FROM reports"
+                            " WHERE receipt = $1", closed, "true", WITHIN_MS));
+    shown(closed, phone, name);
+    assert_string_equal(phone, "");
+    assert_string_equal(name, "");
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
+                                " ON r.id = e.report_id WHERE r.receipt = $1"
+                                " AND e.action = 'erase' AND e.note LIKE 'retention: %'", 1, p), 1);
+
+    /* The open report is not closed: nothing has started its period. */
+    itsleep_ms(ROUNDS_MS);
+    at = erased_at(open);
+    assert_string_equal(at, "");
+    free(at);
+    shown(open, phone, name);
+    assert_string_equal(phone, "13900002222");
+    assert_string_equal(name, "群众保留乙");
+    expect_chain_verifies();
+    unsetenv(CLOCK_TEST_OFFSET_ENV);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_erase),
+        cmocka_unit_test(test_retention),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
