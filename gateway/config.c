@@ -137,6 +137,30 @@ static bool set_str(char *dst, size_t size, const char *v)
     return n >= 0 && (size_t)n < size;
 }
 
+/* [privacy] old_key_files: VERSION:PATH entries separated by spaces, each
+ * path relative to the config file's directory unless absolute. */
+static bool old_keys_parse(struct load_ctx *ctx, struct gw_config *cfg, const char *v)
+{
+    char buf[CONFIG_PATH_MAX * 4], *save = NULL, *tok;
+
+    if (!set_str(buf, sizeof buf, v))
+        return false;
+    cfg->n_pii_old = 0;
+    for (tok = strtok_r(buf, " \t,", &save); tok != NULL; tok = strtok_r(NULL, " \t,", &save)) {
+        char *colon = strchr(tok, ':'), *end;
+        long ver;
+        if (colon == NULL || cfg->n_pii_old == CONFIG_OLD_KEYS_MAX)
+            return false;
+        *colon = '\0';
+        ver = strtol(tok, &end, 10);
+        if (*end != '\0' || ver < 1 || ver > 1000000 || colon[1] == '\0' ||
+            !set_path(ctx, cfg->pii_old_files[cfg->n_pii_old], colon + 1))
+            return false;
+        cfg->pii_old_versions[cfg->n_pii_old++] = (int)ver;
+    }
+    return true;
+}
+
 #define INT_OPT(sec, key, field, lo, hi)                                   \
     if (strcmp(section, sec) == 0 && strcmp(name, key) == 0) {             \
         long n_;                                                           \
@@ -275,6 +299,11 @@ static int on_option(void *user, const char *section, const char *name, const ch
     }
     PATH_OPT("privacy", "key_file", pii_key_file)
     INT_OPT("privacy", "key_version", pii_key_version, 1, 1000000)
+    if (strcmp(section, "privacy") == 0 && strcmp(name, "old_key_files") == 0) {
+        if (!old_keys_parse(ctx, cfg, value))
+            goto bad;
+        return 1;
+    }
     INT_OPT("privacy", "retention_days", retention_days, 0, 36500)
     INT_OPT("privacy", "retention_interval_s", retention_interval_s, 1, 86400)
     STR_OPT("admin", "listen", admin_listen)
@@ -376,5 +405,29 @@ bool config_read_key(const char *path, unsigned char key[32], char *err, size_t 
     OPENSSL_cleanse(buf, sizeof(buf));
     if (!ok)
         snprintf(err, errlen, "key file %s: expected 64 hex characters", path);
+    return ok;
+}
+
+bool config_read_keyring(const struct gw_config *cfg, struct pii_keyring *kr, char *err,
+                         size_t errlen)
+{
+    struct pii_keyring old = { 0 };
+    uint8_t key[PII_KEY_LEN];
+    bool ok = false;
+
+    for (int i = 0; i < cfg->n_pii_old; i++) {
+        old.keys[i].version = (uint32_t)cfg->pii_old_versions[i];
+        if (!config_read_key(cfg->pii_old_files[i], old.keys[i].key, err, errlen))
+            goto fail;
+        old.n++;
+    }
+    if (!config_read_key(cfg->pii_key_file, key, err, errlen))
+        goto fail;
+    ok = pii_keyring_build(kr, key, (uint32_t)cfg->pii_key_version, &old);
+    if (!ok)
+        snprintf(err, errlen, "too many personal-data keys");
+fail:
+    OPENSSL_cleanse(&old, sizeof old);
+    OPENSSL_cleanse(key, sizeof key);
     return ok;
 }

@@ -10,6 +10,9 @@
 #include <stddef.h>
 
 #define CONFIG_PATH_MAX 1024
+/* Earlier personal-data key versions a gateway can hold besides the
+ * current one (storage/pii.h: PII_KEYS_MAX in all). */
+#define CONFIG_OLD_KEYS_MAX 15
 #define CONFIG_DEST_LIST_MAX 1024     /* bytes of [triage] destinations */
 #define CONFIG_PEERS_MAX 8            /* [peer.NAME] sections */
 #define CONFIG_PEER_NAME_MAX 64       /* bytes of NAME, as in destinations */
@@ -58,6 +61,11 @@ struct gw_config {
     /* [privacy] */
     char pii_key_file[CONFIG_PATH_MAX];
     int pii_key_version;
+    /* [privacy] old_key_files: keys of earlier versions, which open values
+     * not yet rewrapped (`minyid pii rewrap`) but seal nothing. */
+    int n_pii_old;
+    int pii_old_versions[CONFIG_OLD_KEYS_MAX];
+    char pii_old_files[CONFIG_OLD_KEYS_MAX][CONFIG_PATH_MAX];
     int retention_days;              /* erase personal fields this long after closing; 0: never */
     int retention_interval_s;        /* between the schedule's rounds */
     /* [admin]: the operator's HTTP listener (/metrics, /healthz) */
@@ -106,6 +114,12 @@ void config_defaults(struct gw_config *cfg);
  * errors (a typo must not silently leave a default in force). */
 bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* The keyring of cfg's personal-data keys: the current key_file at
+ * key_version and every old_key_files entry, each file checked private. */
+struct pii_keyring;
+bool config_read_keyring(const struct gw_config *cfg, struct pii_keyring *kr, char *err,
+                         size_t errlen) __attribute__((warn_unused_result));
 
 /* Reads the 64-hex-character key file into key[32]. */
 bool config_read_key(const char *path, unsigned char key[32], char *err, size_t errlen)

@@ -12,6 +12,7 @@
  *   minyid -c FILE audit export [--from SEQ] [--to SEQ]
  *   minyid -c FILE audit witness [--peer ID]
  *   minyid -c FILE erase RECEIPT [--note TEXT]
+ *   minyid -c FILE pii rewrap
  */
 #include <getopt.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "pii.h"
 #include "privacy.h"
 #include "quota.h"
 #include "validate.h"
@@ -60,6 +62,8 @@ static void usage(FILE *out)
             "       minyid -c FILE erase RECEIPT [--note TEXT]\n"
             "                                   erase a report's personal fields (phone, a\n"
             "                                   citizen's name); an event records it\n"
+            "       minyid -c FILE pii rewrap      seal every personal field still under an\n"
+            "                                   old key version with the current key\n"
             "Signals: SIGTERM/SIGINT stop gracefully (in-flight commits are answered);\n"
             "         SIGHUP reloads config, certificates and CRL and re-checks open connections.\n");
 }
@@ -299,6 +303,36 @@ static int cmd_erase(const struct gw_config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* minyid pii rewrap */
+static int cmd_pii(const struct gw_config *cfg, int argc, char **argv)
+{
+    struct pii_keyring keys;
+    char err[512];
+    PGconn *pg;
+    int n = 0;
+    bool ok;
+
+    if (argc != 1 || strcmp(argv[0], "rewrap") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (!config_read_keyring(cfg, &keys, err, sizeof(err))) {
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    pg = store_admin_connect(cfg->db_conninfo, err, sizeof(err));
+    ok = pg != NULL && privacy_rewrap(pg, &keys, &n, err, sizeof(err));
+    PQfinish(pg);
+    OPENSSL_cleanse(&keys, sizeof(keys));
+    if (!ok) {
+        fprintf(stderr, "minyid: %s\n", err);
+        return 1;
+    }
+    printf("rewrapped the personal fields of %d reports with key version %d\n", n,
+           cfg->pii_key_version);
+    return 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -310,10 +344,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int run_gateway(struct gw *gw)
 {
     char err[512];
-    unsigned char key[32];
+    struct pii_keyring keys;
     int rc = 1;
 
-    if (!config_read_key(gw->cfg.pii_key_file, key, err, sizeof(err))) {
+    if (!config_read_keyring(&gw->cfg, &keys, err, sizeof(err))) {
         log_error("event=start_failed reason=\"%s\"", err);
         return 1;
     }
@@ -339,8 +373,9 @@ static int run_gateway(struct gw *gw)
         .reconnect_max_ms = 5000,
         .query_timeout_ms = gw->cfg.db_query_timeout_ms,
         .body_region = gw->cfg.body_region,
-        .pii_key = key,
+        .pii_key = pii_keyring_key(&keys, keys.current),
         .pii_key_version = gw->cfg.pii_key_version,
+        .pii_old_keys = &keys,
     };
     gw->store = store_open(gw->base, &sc);
     if (gw->store == NULL) {
@@ -411,7 +446,7 @@ out:
     quota_free(gw->lim);
     event_base_free(gw->base);
     SSL_CTX_free(gw->ssl_ctx);
-    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(&keys, sizeof(keys));
     return rc;
 }
 
@@ -459,6 +494,8 @@ int main(int argc, char **argv)
         return cmd_principal(&gw.cfg, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "audit") == 0)
         return cmd_audit(&gw.cfg, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "pii") == 0)
+        return cmd_pii(&gw.cfg, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "erase") == 0)
         return cmd_erase(&gw.cfg, argc - i, argv + i);
     usage(stderr);

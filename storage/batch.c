@@ -207,7 +207,7 @@ void batch_start(struct store_conn *c)
     const char *values[BATCH_NPARAMS];
     int lengths[BATCH_NPARAMS], formats[BATCH_NPARAMS];
     uint8_t key_version[4];
-    uint32_t kv = (uint32_t)st->cfg.pii_key_version;
+    uint32_t kv = st->keyring.current;
     size_t i;
     int p;
 

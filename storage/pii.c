@@ -15,16 +15,37 @@
 
 struct pii_sealer {
     EVP_CIPHER_CTX *ctx;       /* AES-256-GCM with the key set; a nonce per seal */
+    uint32_t version;          /* of the key, written into each value's header */
 };
 
-struct pii_sealer *pii_sealer_new(const uint8_t key[PII_KEY_LEN])
+/* The header of a sealed value: the format byte and the key version. */
+static void header_write(uint8_t *h, uint32_t version)
+{
+    h[0] = PII_FORMAT;
+    h[1] = (uint8_t)(version >> 24);
+    h[2] = (uint8_t)(version >> 16);
+    h[3] = (uint8_t)(version >> 8);
+    h[4] = (uint8_t)version;
+}
+
+uint32_t pii_sealed_version(const uint8_t *sealed, size_t sealed_len)
+{
+    if (sealed_len < PII_OVERHEAD || sealed[0] != PII_FORMAT)
+        return 0;
+    return (uint32_t)sealed[1] << 24 | (uint32_t)sealed[2] << 16 | (uint32_t)sealed[3] << 8 |
+           sealed[4];
+}
+
+struct pii_sealer *pii_sealer_new(const uint8_t key[PII_KEY_LEN], uint32_t version)
 {
     struct pii_sealer *s = calloc(1, sizeof *s);
 
     if (!s)
         return NULL;
+    s->version = version;
     s->ctx = EVP_CIPHER_CTX_new();
-    if (!s->ctx || EVP_EncryptInit_ex(s->ctx, EVP_aes_256_gcm(), NULL, key, NULL) != 1) {
+    if (version == 0 || !s->ctx ||
+        EVP_EncryptInit_ex(s->ctx, EVP_aes_256_gcm(), NULL, key, NULL) != 1) {
         pii_sealer_free(s);
         return NULL;
     }
@@ -43,18 +64,23 @@ void pii_sealer_free(struct pii_sealer *s)
 bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, size_t pt_len,
                      uint8_t *out)
 {
-    uint8_t *nonce = out, *ct = out + PII_NONCE_LEN, *tag = out + PII_NONCE_LEN + pt_len;
+    uint8_t *nonce = out + PII_HEADER_LEN, *ct = nonce + PII_NONCE_LEN, *tag = ct + pt_len;
     int len = 0;
     size_t aad_len = aad ? strlen(aad) : 0;
 
     if (pt_len > INT_MAX || aad_len > INT_MAX)
         return false;
+    header_write(out, s->version);
     if (RAND_bytes(nonce, PII_NONCE_LEN) != 1)
         return false;
-    /* A new nonce with the key kept: GCM's state starts over. */
+    /* A new nonce with the key kept: GCM's state starts over.  The header
+     * is associated data after aad, so a value relabelled with another
+     * version does not open. */
     if (EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) != 1)
         return false;
     if (aad_len && EVP_EncryptUpdate(s->ctx, NULL, &len, (const uint8_t *)aad, (int)aad_len) != 1)
+        return false;
+    if (EVP_EncryptUpdate(s->ctx, NULL, &len, out, PII_HEADER_LEN) != 1)
         return false;
     if (pt_len && EVP_EncryptUpdate(s->ctx, ct, &len, pt, (int)pt_len) != 1)
         return false;
@@ -63,36 +89,40 @@ bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, s
     return EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, PII_TAG_LEN, tag) == 1;
 }
 
-bool pii_seal(const uint8_t key[PII_KEY_LEN], const char *aad,
+bool pii_seal(const uint8_t key[PII_KEY_LEN], uint32_t version, const char *aad,
               const uint8_t *pt, size_t pt_len, uint8_t *out)
 {
-    struct pii_sealer *s = pii_sealer_new(key);
+    struct pii_sealer *s = pii_sealer_new(key, version);
     bool ok = s && pii_sealer_seal(s, aad, pt, pt_len, out);
 
     pii_sealer_free(s);
     return ok;
 }
 
-bool pii_open(const uint8_t key[PII_KEY_LEN], const char *aad,
-              const uint8_t *sealed, size_t sealed_len, uint8_t *out)
+/* AES-256-GCM open of nonce || ciphertext || tag (len bytes) with aad and
+ * then hdr (hdr_len bytes, may be 0) as associated data, into out. */
+static bool gcm_open(const uint8_t key[PII_KEY_LEN], const char *aad, const uint8_t *hdr,
+                     size_t hdr_len, const uint8_t *in, size_t in_len, uint8_t *out)
 {
     EVP_CIPHER_CTX *ctx = NULL;
     size_t ct_len, aad_len = aad ? strlen(aad) : 0;
     uint8_t tag[PII_TAG_LEN];
     int len = 0;
 
-    if (sealed_len < PII_OVERHEAD || sealed_len - PII_OVERHEAD > INT_MAX || aad_len > INT_MAX)
+    if (in_len < PII_NONCE_LEN + PII_TAG_LEN || in_len > INT_MAX || aad_len > INT_MAX)
         goto fail;
-    ct_len = sealed_len - PII_OVERHEAD;
-    memcpy(tag, sealed + PII_NONCE_LEN + ct_len, PII_TAG_LEN);
+    ct_len = in_len - PII_NONCE_LEN - PII_TAG_LEN;
+    memcpy(tag, in + PII_NONCE_LEN + ct_len, PII_TAG_LEN);
     ctx = EVP_CIPHER_CTX_new();
     if (!ctx)
         goto fail;
-    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) != 1)
+    if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, in) != 1)
         goto fail;
     if (aad_len && EVP_DecryptUpdate(ctx, NULL, &len, (const uint8_t *)aad, (int)aad_len) != 1)
         goto fail;
-    if (ct_len && EVP_DecryptUpdate(ctx, out, &len, sealed + PII_NONCE_LEN, (int)ct_len) != 1)
+    if (hdr_len && EVP_DecryptUpdate(ctx, NULL, &len, hdr, (int)hdr_len) != 1)
+        goto fail;
+    if (ct_len && EVP_DecryptUpdate(ctx, out, &len, in + PII_NONCE_LEN, (int)ct_len) != 1)
         goto fail;
     if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, PII_TAG_LEN, tag) != 1)
         goto fail;
@@ -102,9 +132,68 @@ bool pii_open(const uint8_t key[PII_KEY_LEN], const char *aad,
     return true;
 fail:
     /* Never hand out plaintext whose tag did not verify. */
-    if (sealed_len >= PII_OVERHEAD)
-        OPENSSL_cleanse(out, sealed_len - PII_OVERHEAD);
+    if (in_len >= PII_NONCE_LEN + PII_TAG_LEN)
+        OPENSSL_cleanse(out, in_len - PII_NONCE_LEN - PII_TAG_LEN);
     EVP_CIPHER_CTX_free(ctx);
+    return false;
+}
+
+bool pii_open(const uint8_t key[PII_KEY_LEN], uint32_t version, const char *aad,
+              const uint8_t *sealed, size_t sealed_len, uint8_t *out)
+{
+    uint8_t hdr[PII_HEADER_LEN];
+
+    if (version == 0 || pii_sealed_version(sealed, sealed_len) != version)
+        return false;
+    header_write(hdr, version);
+    return gcm_open(key, aad, hdr, PII_HEADER_LEN, sealed + PII_HEADER_LEN,
+                    sealed_len - PII_HEADER_LEN, out);
+}
+
+bool pii_keyring_build(struct pii_keyring *kr, const uint8_t key[PII_KEY_LEN], uint32_t version,
+                       const struct pii_keyring *old)
+{
+    memset(kr, 0, sizeof *kr);
+    kr->current = version;
+    kr->keys[0].version = version;
+    memcpy(kr->keys[0].key, key, PII_KEY_LEN);
+    kr->n = 1;
+    for (size_t i = 0; old != NULL && i < old->n; i++) {
+        if (old->keys[i].version == version)
+            continue;
+        if (kr->n == PII_KEYS_MAX)
+            return false;
+        kr->keys[kr->n++] = old->keys[i];
+    }
+    return true;
+}
+
+const uint8_t *pii_keyring_key(const struct pii_keyring *kr, uint32_t version)
+{
+    for (size_t i = 0; i < kr->n; i++)
+        if (kr->keys[i].version == version)
+            return kr->keys[i].key;
+    return NULL;
+}
+
+bool pii_keyring_open(const struct pii_keyring *kr, const char *aad, const uint8_t *sealed,
+                      size_t sealed_len, uint8_t *out, size_t *out_len)
+{
+    uint32_t v = pii_sealed_version(sealed, sealed_len);
+    const uint8_t *key = v ? pii_keyring_key(kr, v) : NULL;
+
+    if (key && pii_open(key, v, aad, sealed, sealed_len, out)) {
+        *out_len = sealed_len - PII_OVERHEAD;
+        return true;
+    }
+    /* A value sealed before values carried their key version: nonce,
+     * ciphertext and tag under one of the keys, without the header. */
+    for (size_t i = 0; i < kr->n; i++) {
+        if (gcm_open(kr->keys[i].key, aad, NULL, 0, sealed, sealed_len, out)) {
+            *out_len = sealed_len - PII_NONCE_LEN - PII_TAG_LEN;
+            return true;
+        }
+    }
     return false;
 }
 

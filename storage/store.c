@@ -323,9 +323,13 @@ struct store *store_open(struct event_base *base, const struct store_config *cfg
     st->cfg.conninfo = st->conninfo;
     memcpy(st->body_region, cfg->body_region, 7);
     st->cfg.body_region = st->body_region;
-    memcpy(st->pii_key, cfg->pii_key, sizeof st->pii_key);
-    st->cfg.pii_key = st->pii_key;
-    st->sealer = pii_sealer_new(st->pii_key);
+    if (cfg->pii_key_version <= 0 ||
+        !pii_keyring_build(&st->keyring, cfg->pii_key, (uint32_t)cfg->pii_key_version,
+                           cfg->pii_old_keys))
+        goto fail;
+    st->cfg.pii_key = pii_keyring_key(&st->keyring, st->keyring.current);
+    st->cfg.pii_old_keys = NULL;
+    st->sealer = pii_sealer_new(st->cfg.pii_key, st->keyring.current);
     if (!st->sealer)
         goto fail;
     st->ev_done = event_new(base, -1, 0, done_cb, st);
@@ -489,6 +493,6 @@ void store_free(struct store *st)
         event_free(st->ev_notify);
     free(st->conninfo);
     pii_sealer_free(st->sealer);
-    OPENSSL_cleanse(st->pii_key, sizeof st->pii_key);
+    OPENSSL_cleanse(&st->keyring, sizeof st->keyring);
     free(st);
 }

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "minyi.pb-c.h"
+#include "pii.h"
 #include "store.h"
 
 #define STORE_DEFAULT_POOL_SIZE     4
@@ -289,8 +290,11 @@ struct store {
     struct store_config cfg;
     char *conninfo;
     char body_region[7];
-    uint8_t pii_key[32];
-    struct pii_sealer *sealer; /* pii_key, ready for intake's seals */
+    /* The personal-data keys: the current one (cfg.pii_key at
+     * cfg.pii_key_version), which seals, and cfg.pii_old_keys, which only
+     * open. */
+    struct pii_keyring keyring;
+    struct pii_sealer *sealer; /* the current key, ready for intake's seals */
 
     struct store_conn *conns;
     int n_conns;

@@ -217,35 +217,36 @@ int tj_state(const json_t *o, const char *key)
 bool triage_open_sealed(const struct store *st, const char *hex, const char *aad,
                         ProtobufCBinaryData *out)
 {
-    size_t hlen = strlen(hex), len = hlen / 2;
+    size_t hlen = strlen(hex), len = hlen / 2, pt_len = 0;
     uint8_t *sealed;
     uint8_t *pt;
     bool ok;
 
     out->data = NULL;
     out->len = 0;
-    if (hlen == 0 || hlen % 2 != 0 || len < PII_OVERHEAD)
+    if (hlen == 0 || hlen % 2 != 0 || len < PII_NONCE_LEN + PII_TAG_LEN)
         return true;
     sealed = malloc(len);
-    pt = malloc(len - PII_OVERHEAD + 1);
+    pt = malloc(len);
     if (!sealed || !pt) {
         free(sealed);
         free(pt);
         return false;
     }
-    ok = hex_decode(hex, sealed, len) && pii_open(st->pii_key, aad, sealed, len, pt);
+    ok = hex_decode(hex, sealed, len) &&
+         pii_keyring_open(&st->keyring, aad, sealed, len, pt, &pt_len);
     free(sealed);
     if (!ok) {
         log_warnx("module=store event=pii_open_failed aad=%s", aad);
         free(pt);
         return true;
     }
-    if (len - PII_OVERHEAD == 0) {
+    if (pt_len == 0) {
         free(pt);
         return true;
     }
     out->data = pt;
-    out->len = len - PII_OVERHEAD;
+    out->len = pt_len;
     return true;
 }
 

@@ -5,8 +5,10 @@
  * 'erase' event, and the audit chain still verifies.  The retention
  * schedule erases a closed report's fields once its period has passed —
  * time simulated with the test clock hook, the gateway restarted with the
- * clock a month ahead — and leaves an open report alone.
+ * clock a month ahead — and leaves an open report alone.  A rotated key
+ * leaves old values readable until `minyid pii rewrap` moves them.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -84,6 +87,20 @@ static void shown(const char *receipt, char *phone, char *name)
     client_close(ed);
 }
 
+/* The editor is shown neither field of receipt, and one 'erase' event
+ * whose note is LIKE note records why. */
+static void expect_erased(const char *receipt, const char *note)
+{
+    char phone[24], name[64];
+    const char *p[] = { receipt, note };
+    shown(receipt, phone, name);
+    assert_string_equal(phone, "");
+    assert_string_equal(name, "");
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
+                                " ON r.id = e.report_id WHERE r.receipt = $1"
+                                " AND e.action = 'erase' AND e.note LIKE $2", 2, p), 1);
+}
+
 static void expect_chain_verifies(void)
 {
     char out[OUT_MAX];
@@ -125,12 +142,7 @@ static void test_erase(void **state)
     const char *erase[] = { "erase", receipt, "--note", "本人申请删除", NULL };
     assert_int_equal(minyid(erase, out), 0);
     itexpect_contains(out, "personal fields erased");
-    shown(receipt, phone, name);
-    assert_string_equal(phone, "");
-    assert_string_equal(name, "");
-    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
-                                " ON r.id = e.report_id WHERE r.receipt = $1"
-                                " AND e.action = 'erase' AND e.note = '本人申请删除'", 1, p), 1);
+    expect_erased(receipt, "本人申请删除");
 
     /* Neither ciphertext is in a dump taken now. */
     snprintf(path, sizeof path, "%s/dump.sql", dir);
@@ -179,15 +191,9 @@ static void test_retention(void **state)
     snprintf(offset, sizeof offset, "%d", (RETENTION_DAYS + 1) * 86400);
     setenv(CLOCK_TEST_OFFSET_ENV, offset, 1);
     assert_true(tgw_start_again(&env.gw));
-    const char *p[] = { closed };
     assert_true(itwait_text(env.conninfo, "SELECT (pii_erased_at IS NOT NULL)::text FROM reports"
                             " WHERE receipt = $1", closed, "true", WITHIN_MS));
-    shown(closed, phone, name);
-    assert_string_equal(phone, "");
-    assert_string_equal(name, "");
-    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
-                                " ON r.id = e.report_id WHERE r.receipt = $1"
-                                " AND e.action = 'erase' AND e.note LIKE 'retention: %'", 1, p), 1);
+    expect_erased(closed, "retention: %");
 
     /* The open report is not closed: nothing has started its period. */
     itsleep_ms(ROUNDS_MS);
@@ -201,11 +207,64 @@ static void test_retention(void **state)
     unsetenv(CLOCK_TEST_OFFSET_ENV);
 }
 
+/* Appends INI text to the gateway's config and starts it again with it
+ * (a later value of an option overrides an earlier one). */
+static void restart_with(const char *ini)
+{
+    assert_int_equal(tgw_stop(&env.gw, SIGTERM), 0);
+    FILE *f = fopen(env.gw.conf, "a");
+    assert_non_null(f);
+    fputs(ini, f);
+    assert_int_equal(fclose(f), 0);
+    assert_true(tgw_start_again(&env.gw));
+}
+
+/* The personal-data key rotated from version 1 to 2: old values still
+ * open with the old key beside the new one, new values name version 2,
+ * `minyid pii rewrap` moves the old ones, and then the old key can go. */
+static void test_key_rotation(void **state)
+{
+    (void)state;
+    char old_report[IT_RECEIPT_MAX], new_report[IT_RECEIPT_MAX], phone[24], name[64];
+    char key2[128], ini[PATH_MAX + 256], out[OUT_MAX];
+    submit_citizen("13700003333", "群众轮换甲", old_report);
+
+    snprintf(key2, sizeof key2, "%s/pii-2.key", dir);
+    itwrite_file(key2, "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n");
+    assert_int_equal(chmod(key2, 0600), 0);
+    snprintf(ini, sizeof ini, "[privacy]\nkey_file = %s\nkey_version = 2\n"
+             "old_key_files = 1:%s/pii.key\n", key2, env.gw.dir);
+    restart_with(ini);
+    shown(old_report, phone, name);
+    assert_string_equal(phone, "13700003333");
+    assert_string_equal(name, "群众轮换甲");
+    submit_citizen("13700004444", "群众轮换乙", new_report);
+    const char *p[] = { new_report };
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT pii_key_version * 1000 + get_byte(phone_enc, 4)"
+                                " FROM reports WHERE receipt = $1", 1, p), 2002);
+
+    const char *rewrap[] = { "pii", "rewrap", NULL };
+    assert_int_equal(minyid(rewrap, out), 0);
+    itexpect_contains(out, "with key version 2");
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM reports WHERE pii_erased_at"
+                                " IS NULL AND (pii_key_version <> 2 OR get_byte(phone_enc, 4) <> 2)",
+                                0, NULL), 0);
+
+    /* Without the old key everything still opens: nothing needs it now. */
+    restart_with("[privacy]\nold_key_files =\n");
+    shown(old_report, phone, name);
+    assert_string_equal(phone, "13700003333");
+    assert_string_equal(name, "群众轮换甲");
+    shown(new_report, phone, name);
+    assert_string_equal(phone, "13700004444");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_erase),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_key_rotation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

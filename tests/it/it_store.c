@@ -430,12 +430,12 @@ static void test_pii_sealed_phone_opens(void **state)
     sealed = (uint8_t *)PQgetvalue(res, 0, 0);
     len = (size_t)PQgetlength(res, 0, 0);
     assert_int_equal(len, strlen("13800000000") + PII_OVERHEAD);
-    assert_true(pii_open(test_key, "minyi:reports.phone_enc", sealed, len, plain));
+    assert_true(pii_open(test_key, 3, "minyi:reports.phone_enc", sealed, len, plain));
     assert_memory_equal(plain, "13800000000", 11);
-    assert_false(pii_open(test_key, "minyi:reports.reporter_name_enc", sealed, len, plain));
+    assert_false(pii_open(test_key, 3, "minyi:reports.reporter_name_enc", sealed, len, plain));
     sealed = (uint8_t *)PQgetvalue(res, 0, 1);
     len = (size_t)PQgetlength(res, 0, 1);
-    assert_true(pii_open(test_key, "minyi:reports.reporter_name_enc", sealed, len, plain));
+    assert_true(pii_open(test_key, 3, "minyi:reports.reporter_name_enc", sealed, len, plain));
     assert_memory_equal(plain, "张三", strlen("张三"));
     PQclear(res);
     PQfinish(pg);

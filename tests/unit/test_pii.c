@@ -25,11 +25,11 @@ static void test_seal_open_round_trip(void **state)
     size_t n = strlen(PHONE);
 
     (void)state;
-    assert_true(pii_seal(key, "col", (const uint8_t *)PHONE, n, sealed));
-    assert_true(pii_open(key, "col", sealed, pii_sealed_len(n), plain));
+    assert_true(pii_seal(key, 1, "col", (const uint8_t *)PHONE, n, sealed));
+    assert_true(pii_open(key, 1, "col", sealed, pii_sealed_len(n), plain));
     assert_memory_equal(plain, PHONE, n);
     /* A fresh nonce each time: the same phone never looks the same twice. */
-    assert_true(pii_seal(key, "col", (const uint8_t *)PHONE, n, again));
+    assert_true(pii_seal(key, 1, "col", (const uint8_t *)PHONE, n, again));
     assert_memory_not_equal(sealed, again, pii_sealed_len(n));
     /* The plaintext does not appear in the sealed form. */
     assert_null(memmem(sealed, pii_sealed_len(n), PHONE, n));
@@ -43,7 +43,7 @@ static void test_sealer_many(void **state)
     static const char *const values[] = { "13800000000", "张三", "", "0571-87654321" };
     static const char *const aads[] = { "reports.phone", "reports.reporter_name", "col", NULL };
     uint8_t sealed[4][64], plain[64];
-    struct pii_sealer *s = pii_sealer_new(key);
+    struct pii_sealer *s = pii_sealer_new(key, 1);
 
     (void)state;
     assert_non_null(s);
@@ -54,11 +54,11 @@ static void test_sealer_many(void **state)
         }
         for (int i = 0; i < 4; i++) {
             size_t n = strlen(values[i]);
-            assert_true(pii_open(key, aads[i], sealed[i], pii_sealed_len(n), plain));
+            assert_true(pii_open(key, 1, aads[i], sealed[i], pii_sealed_len(n), plain));
             assert_memory_equal(plain, values[i], n);
             /* Bound to its aad: not openable as another column's. */
             if (n > 0)
-                assert_false(pii_open(key, "other", sealed[i], pii_sealed_len(n), plain));
+                assert_false(pii_open(key, 1, "other", sealed[i], pii_sealed_len(n), plain));
         }
     }
     /* Two seals of one value differ (a fresh nonce each). */
@@ -76,18 +76,18 @@ static void test_open_refuses_tampering(void **state)
     size_t n = strlen(PHONE), len = pii_sealed_len(n);
 
     (void)state;
-    assert_true(pii_seal(key, "col", (const uint8_t *)PHONE, n, sealed));
-    assert_false(pii_open(key, "other column", sealed, len, plain));
+    assert_true(pii_seal(key, 1, "col", (const uint8_t *)PHONE, n, sealed));
+    assert_false(pii_open(key, 1, "other column", sealed, len, plain));
     memcpy(other, key, sizeof other);
     other[0] ^= 1;
-    assert_false(pii_open(other, "col", sealed, len, plain));
+    assert_false(pii_open(other, 1, "col", sealed, len, plain));
     for (size_t i = 0; i < len; i++) {
         sealed[i] ^= 0x80;
-        assert_false(pii_open(key, "col", sealed, len, plain));
+        assert_false(pii_open(key, 1, "col", sealed, len, plain));
         sealed[i] ^= 0x80;
     }
-    assert_false(pii_open(key, "col", sealed, len - 1, plain));
-    assert_false(pii_open(key, "col", sealed, PII_OVERHEAD - 1, plain));
+    assert_false(pii_open(key, 1, "col", sealed, len - 1, plain));
+    assert_false(pii_open(key, 1, "col", sealed, PII_OVERHEAD - 1, plain));
 }
 
 static void test_empty_plaintext(void **state)
@@ -95,8 +95,51 @@ static void test_empty_plaintext(void **state)
     uint8_t sealed[PII_OVERHEAD], plain[1];
 
     (void)state;
-    assert_true(pii_seal(key, NULL, (const uint8_t *)"", 0, sealed));
-    assert_true(pii_open(key, NULL, sealed, sizeof sealed, plain));
+    assert_true(pii_seal(key, 1, NULL, (const uint8_t *)"", 0, sealed));
+    assert_true(pii_open(key, 1, NULL, sealed, sizeof sealed, plain));
+}
+
+/* A value names its key version, bound to the tag: opened with the key
+ * ring by that version, never under another version (even with the same
+ * key bytes), and rotation keeps old versions readable. */
+static void test_key_versions(void **state)
+{
+    uint8_t sealed[64], plain[64], newer[PII_KEY_LEN];
+    size_t n = strlen(PHONE), len = pii_sealed_len(n), got = 0;
+    struct pii_keyring old = { 0 }, ring;
+
+    (void)state;
+    memcpy(newer, key, sizeof newer);
+    newer[31] ^= 0x55;
+    assert_true(pii_seal(key, 7, "col", (const uint8_t *)PHONE, n, sealed));
+    assert_int_equal(pii_sealed_version(sealed, len), 7);
+    assert_true(pii_open(key, 7, "col", sealed, len, plain));
+    /* The wrong version fails, with the right key too. */
+    assert_false(pii_open(key, 8, "col", sealed, len, plain));
+    sealed[4] = 8;
+    assert_false(pii_open(key, 8, "col", sealed, len, plain));
+    sealed[4] = 7;
+
+    /* After rotation to version 8 the ring opens both, seals with 8. */
+    old.n = 1;
+    old.keys[0].version = 7;
+    memcpy(old.keys[0].key, key, PII_KEY_LEN);
+    assert_true(pii_keyring_build(&ring, newer, 8, &old));
+    assert_int_equal(ring.current, 8);
+    assert_true(pii_keyring_open(&ring, "col", sealed, len, plain, &got));
+    assert_int_equal(got, n);
+    assert_memory_equal(plain, PHONE, n);
+    uint8_t fresh[64];
+    assert_true(pii_seal(pii_keyring_key(&ring, ring.current), ring.current, "col",
+                         (const uint8_t *)PHONE, n, fresh));
+    assert_int_equal(pii_sealed_version(fresh, len), 8);
+    assert_false(pii_open(key, 7, "col", fresh, len, plain));
+    assert_true(pii_keyring_open(&ring, "col", fresh, len, plain, &got));
+    /* Without version 7 the old value opens no more; a relabelled one neither. */
+    assert_true(pii_keyring_build(&ring, newer, 8, NULL));
+    assert_false(pii_keyring_open(&ring, "col", sealed, len, plain, &got));
+    sealed[4] = 8;
+    assert_false(pii_keyring_open(&ring, "col", sealed, len, plain, &got));
 }
 
 static void test_key_parse_hex(void **state)
@@ -133,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_sealer_many),
         cmocka_unit_test(test_open_refuses_tampering),
         cmocka_unit_test(test_empty_plaintext),
+        cmocka_unit_test(test_key_versions),
         cmocka_unit_test(test_key_parse_hex),
         cmocka_unit_test(test_principal_kind_names),
     };
