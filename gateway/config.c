@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "config_points.h"
 #include "keyfile.h"
 #include "log.h"
 #include "paths.h"
@@ -18,7 +19,7 @@
 struct load_ctx {
     struct gw_config *cfg;
     char dir[CONFIG_PATH_MAX];
-    char err[256];
+    char err[512];
 };
 
 void config_defaults(struct gw_config *cfg)
@@ -70,6 +71,7 @@ void config_defaults(struct gw_config *cfg)
     cfg->audit_seal_batch_max = 10000;
     cfg->audit_sign_every = 1000;
     cfg->audit_sign_interval_s = 60;
+    config_points_defaults(&cfg->points);
 }
 
 /* Destination names: letters, digits, '_', '.', '-', separated by commas
@@ -260,6 +262,9 @@ static int on_option(void *user, const char *section, const char *name, const ch
 
     if (strncmp(section, PEER_PREFIX, strlen(PEER_PREFIX)) == 0)
         return on_peer_option(ctx, section + strlen(PEER_PREFIX), name, value);
+    if (strcmp(section, "points") == 0)
+        return config_points_option(&cfg->points, &cfg->points_replaced, name, value, ctx->err,
+                                    sizeof(ctx->err));
 
     STR_OPT("gateway", "listen", listen)
     INT_OPT("gateway", "port", port, 1, 65535)

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "office.h"
+
 #define CONFIG_PATH_MAX 1024
 /* Earlier personal-data key versions a gateway can hold besides the
  * current one (storage/pii.h: PII_KEYS_MAX in all). */
@@ -100,6 +102,9 @@ struct gw_config {
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];
     int n_peers;
+    /* [points]: the 考核 points table (config_points.h) */
+    struct office_rules points;
+    bool points_replaced;            /* the file gave a table of its own */
 };
 
 /* The [peer.NAME] section of name, or NULL. */

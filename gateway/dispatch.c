@@ -1,7 +1,8 @@
 /*
  * dispatch: one request frame in, one answer frame out (now or later).
  * Intake requests (submit, status, list_mine) are handled here; the others
- * go to dispatch_triage, dispatch_forward, dispatch_outbox and dispatch_results.
+ * go to dispatch_triage, dispatch_forward, dispatch_outbox, dispatch_results
+ * and dispatch_office.
  * See request.h for how an
  * answer finds its way back from storage.
  */
@@ -11,6 +12,7 @@
 
 #include "dispatch.h"
 #include "dispatch_forward.h"
+#include "dispatch_office.h"
 #include "dispatch_outbox.h"
 #include "dispatch_results.h"
 #include "dispatch_triage.h"
@@ -142,7 +144,8 @@ void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena)
         break;
     default:
         if (dispatch_triage_frame(s, f) || dispatch_forward_frame(s, f) ||
-            dispatch_outbox_frame(s, f) || dispatch_results_frame(s, f))
+            dispatch_outbox_frame(s, f) || dispatch_results_frame(s, f) ||
+            dispatch_office_frame(s, f))
             break;
         request_fail(s, f->id, f->body_case, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
                      "unknown or missing request body", "不支持的请求类型");

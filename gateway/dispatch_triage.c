@@ -45,6 +45,25 @@ static bool require(struct session *s, uint64_t id, int op, enum principal_kind 
     return false;
 }
 
+/* Offices and admins read what editors read (the queue, a report, its
+ * attachments, the live queue) and change nothing; editors do both. */
+static bool dispatch_triage_may(struct session *s, uint64_t id, int op)
+{
+    enum principal_kind kind = s->principal.kind;
+    bool reads = op == MINYI__V1__FRAME__BODY_QUEUE || op == MINYI__V1__FRAME__BODY_SHOW ||
+                 op == MINYI__V1__FRAME__BODY_WATCH || op == MINYI__V1__FRAME__BODY_ATTACHMENT;
+
+    if (reads && (kind == PRINCIPAL_OFFICE || kind == PRINCIPAL_ADMIN))
+        return true;
+    if (kind == PRINCIPAL_OFFICE || kind == PRINCIPAL_ADMIN) {
+        answer_error(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+                     "offices read the queue and change nothing",
+                     "办公室只能查阅，不能处理信息");
+        return false;
+    }
+    return require(s, id, op, PRINCIPAL_EDITOR);
+}
+
 /* Stored text is NFC (intake normalises it), so the filter must be too, or
  * a search typed in decomposed form never matches.  False when the
  * normalised text does not fit. */
@@ -433,7 +452,7 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
     default:
         return false;
     }
-    if (!require(s, f->id, op, PRINCIPAL_EDITOR))
+    if (!dispatch_triage_may(s, f->id, op))
         return true;
     /* The bodies share one union, so one test covers whichever is set. */
     if (f->queue == NULL) {

@@ -48,7 +48,7 @@ static void usage(FILE *out)
             "usage: minyid -c FILE                      run the gateway\n"
             "       minyid -c FILE migrate              apply database migrations, say which, exit\n"
             "       minyid -c FILE migrate status       list applied and pending migrations\n"
-            "       minyid -c FILE principal add --cert CERT.pem --kind contact|editor|peer|admin\n"
+            "       minyid -c FILE principal add --cert CERT.pem --kind contact|editor|peer|office|admin\n"
             "                                   --name NAME --region CODE [--sector S]\n"
             "       minyid -c FILE principal list\n"
             "       minyid -c FILE principal disable|enable ID\n"
@@ -118,7 +118,7 @@ static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
         }
         enum principal_kind k = principal_kind_parse(kind);
         if (k == PRINCIPAL_NONE) {
-            fprintf(stderr, "minyid: unknown kind \"%s\" (contact, editor, peer, admin)\n", kind);
+            fprintf(stderr, "minyid: unknown kind \"%s\" (contact, editor, peer, office, admin)\n", kind);
             return 2;
         }
         if (!validate_region_code((const uint8_t *)region, strlen(region))) {

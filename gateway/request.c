@@ -28,6 +28,8 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_OUTBOX_ACTION: return "outbox_action";
     case MINYI__V1__FRAME__BODY_ATTACHMENT: return "attachment";
     case MINYI__V1__FRAME__BODY_INSTRUCT: return "instruct";
+    case MINYI__V1__FRAME__BODY_STATS: return "stats";
+    case MINYI__V1__FRAME__BODY_POINTS: return "points";
     default: return "other";
     }
 }
@@ -115,6 +117,14 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_ATTACHMENT:
         f->body_case = MINYI__V1__FRAME__BODY_ATTACHMENT_OK;
         f->attachment_ok = (Minyi__V1__Attachment *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_STATS:
+        f->body_case = MINYI__V1__FRAME__BODY_STATS_OK;
+        f->stats_ok = (Minyi__V1__StatsResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_POINTS:
+        f->body_case = MINYI__V1__FRAME__BODY_POINTS_OK;
+        f->points_ok = (Minyi__V1__PointsResponse *)msg;
         break;
     default:
         fatal("storage answered a request of unknown op %d", op);

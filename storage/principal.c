@@ -11,6 +11,7 @@ static const char *const kind_names[] = {
     [PRINCIPAL_EDITOR] = "editor",
     [PRINCIPAL_PEER] = "peer",
     [PRINCIPAL_ADMIN] = "admin",
+    [PRINCIPAL_OFFICE] = "office",
 };
 
 enum principal_kind principal_kind_parse(const char *s)

@@ -11,7 +11,8 @@ enum principal_kind {
     PRINCIPAL_CONTACT = 1,   /* contact point: submits reports */
     PRINCIPAL_EDITOR = 2,    /* editor at this body: works the queue */
     PRINCIPAL_PEER = 3,      /* another minyi instance */
-    PRINCIPAL_ADMIN = 4,
+    PRINCIPAL_ADMIN = 4,     /* reads like an office (migration 0019) */
+    PRINCIPAL_OFFICE = 5,    /* office (办公室): reads everything, changes nothing */
 };
 
 struct principal {
@@ -23,7 +24,7 @@ struct principal {
     char sector[64];         /* 界别, may be empty */
 };
 
-/* "contact", "editor", "peer", "admin" <-> enum; returns PRINCIPAL_NONE / NULL when unknown. */
+/* "contact", "editor", "peer", "admin", "office" <-> enum; returns PRINCIPAL_NONE / NULL when unknown. */
 enum principal_kind principal_kind_parse(const char *s);
 const char *principal_kind_name(enum principal_kind k);
 

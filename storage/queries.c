@@ -33,6 +33,7 @@ const char store_prepare_sql[] =
     "PREPARE " STMT_NOTIFY "(text[], int8[], int8[]) AS"
     " SELECT minyi_notify_received($1, $2, $3);"
     TRIAGE_PREPARE_SQL
+    OFFICE_PREPARE_SQL
     GAUGES_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24

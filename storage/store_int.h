@@ -143,6 +143,17 @@ enum op_kind {
     "PREPARE " STMT_T_INSTRUCT "(int8, text, text, text, text, int8, bool, int4) AS"        \
     " SELECT minyi_t_instruct($1, $2, $3, $4, $5, $6, $7, $8);"
 
+/* The office's reads (office.c, migration 0019): periods arrive as
+ * milliseconds since the epoch. */
+#define STMT_OFFICE_STATS  "minyi_office_stats"
+#define STMT_OFFICE_POINTS "minyi_office_points"
+#define OFFICE_PREPARE_SQL                                                                  \
+    "PREPARE " STMT_OFFICE_STATS "(int8, int8, int8, text) AS"                              \
+    " SELECT minyi_stats($1, to_timestamp($2 / 1000.0), to_timestamp($3 / 1000.0), $4);"   \
+    "PREPARE " STMT_OFFICE_POINTS "(int8, int8, int8, jsonb, bool, text, bool) AS"          \
+    " SELECT minyi_points($1, to_timestamp($2 / 1000.0), to_timestamp($3 / 1000.0), $4,"   \
+    " $5, $6, $7);"
+
 /* The metrics page's reads (gauges.c), one row per measurement: name,
  * label1, label2, value.  Backlogs count pending and in_flight outbox
  * rows; dead ones are shown apart.  reports is read through its state

@@ -1,0 +1,85 @@
+/*
+ * dispatch_office: stats and points (see dispatch_office.h).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "dispatch_office.h"
+#include "office.h"
+#include "request.h"
+
+static bool may_read(struct session *s, uint64_t id, int op)
+{
+    switch (s->principal.kind) {
+    case PRINCIPAL_OFFICE:
+    case PRINCIPAL_ADMIN:
+    case PRINCIPAL_EDITOR:
+    case PRINCIPAL_CONTACT:
+        return true;
+    default:
+        request_fail(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+                     "only offices, admins, editors and contact points may read figures",
+                     "只有办公室、管理员、信息编辑和联系点可以查看统计");
+        return false;
+    }
+}
+
+/* Midnight of 1 January of year in China Standard Time, in ms. */
+static int64_t year_start_ms(int year)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = year - 1900;
+    tm.tm_mday = 1;
+    return ((int64_t)timegm(&tm) - DISPATCH_OFFICE_TZ_OFFSET_S) * 1000;
+}
+
+static void do_stats(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_STATS;
+    const Minyi__V1__StatsRequest *q = f->stats;
+
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        office_stats(s->gw->store, s->principal.id, q->from_ms, q->to_ms, (int)q->by,
+                     request_on_reply, req);
+}
+
+static void do_points(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_POINTS;
+    const Minyi__V1__PointsRequest *q = f->points;
+
+    if (q->year < DISPATCH_OFFICE_YEAR_MIN || q->year > DISPATCH_OFFICE_YEAR_MAX) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "points.year",
+                     "year must be from 2000 to 2999", "年份须在2000至2999之间");
+        return;
+    }
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        office_points(s->gw->store, s->principal.id, year_start_ms(q->year),
+                      year_start_ms(q->year + 1), &s->gw->cfg.points, (int)q->by, q->explain,
+                      request_on_reply, req);
+}
+
+bool dispatch_office_frame(struct session *s, const Frame *f)
+{
+    int op = (int)f->body_case;
+
+    if (f->body_case != MINYI__V1__FRAME__BODY_STATS &&
+        f->body_case != MINYI__V1__FRAME__BODY_POINTS)
+        return false;
+    if (!may_read(s, f->id, op))
+        return true;
+    /* The bodies share one union, so one test covers whichever is set. */
+    if (f->stats == NULL) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+                     "request body is missing", "缺少请求内容");
+        return true;
+    }
+    if (f->body_case == MINYI__V1__FRAME__BODY_STATS)
+        do_stats(s, f);
+    else
+        do_points(s, f);
+    return true;
+}
