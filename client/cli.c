@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "cli_office.h"
 #include "cli_outbox.h"
 #include "cli_spool.h"
 #include "cli_triage.h"
@@ -90,6 +91,7 @@ static void usage(FILE *out)
     cli_spool_usage(out);
     cli_triage_usage(out);
     cli_outbox_usage(out);
+    cli_office_usage(out);
     fputs(
         "\n"
         "Options:\n"
@@ -512,7 +514,8 @@ static bool option_wants_value(const char *name, size_t len, const struct option
     for (const struct option *o = longopts; o->name != NULL; o++)
         if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
             return o->has_arg == required_argument;
-    return cli_triage_option_wants_value(name, len) || cli_outbox_option_wants_value(name, len);
+    return cli_triage_option_wants_value(name, len) || cli_outbox_option_wants_value(name, len) ||
+           cli_office_option_wants_value(name, len);
 }
 
 /* The command word: the first argument that is neither an option nor an
@@ -575,6 +578,8 @@ int main(int argc, char **argv)
         return cli_triage_main(argc, argv, usage);
     if (first != NULL && cli_outbox_is_command(first))
         return cli_outbox_main(argc, argv, usage);
+    if (first != NULL && cli_office_is_command(first))
+        return cli_office_main(argc, argv, usage);
 
     int ch;
     unsigned long v;

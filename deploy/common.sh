@@ -8,6 +8,8 @@ MINYI_PACKAGES=(
     libevent-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
     postgresql postgresql-contrib
     libjansson-dev libinih-dev libutf8proc-dev libcmocka-dev
+    # the office's figures as Excel workbooks (minyi stats --xlsx).
+    libxlsxwriter-dev
     openssl sslscan prometheus
     # deploy/cluster and its failover test (tests/cluster/failover).
     patroni etcd-server haproxy jq
