@@ -349,7 +349,8 @@ static json_t *figures_json(const struct columns *cols, const Minyi__V1__StatsRo
 {
     json_t *o = json_object();
     for (size_t i = 0; o != NULL && i < cols->n; i++)
-        json_object_set_new(o, cols->name[i], json_integer((json_int_t)figure_count(row, cols->name[i])));
+        json_object_set_new(o, cols->name[i],
+                            json_integer((json_int_t)figure_count(row, cols->name[i])));
     return o;
 }
 
@@ -520,8 +521,9 @@ static void print_points_json(const struct cli_office_args *a, const Minyi__V1__
 {
     json_t *rows = json_array(), *items = json_array(), *rules = json_object();
     for (size_t i = 0; i < m->n_rows; i++)
-        json_array_append_new(rows, json_pack("{s:o,s:o,s:f,s:I}", "key", cli_jbytes(&m->rows[i]->key),
-                                              "label", cli_jbytes(&m->rows[i]->label), "points",
+        json_array_append_new(rows, json_pack("{s:o,s:o,s:f,s:I}", "key",
+                                              cli_jbytes(&m->rows[i]->key), "label",
+                                              cli_jbytes(&m->rows[i]->label), "points",
                                               m->rows[i]->points, "items",
                                               (json_int_t)m->rows[i]->items));
     for (size_t i = 0; i < m->n_items; i++) {

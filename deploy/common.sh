@@ -8,8 +8,9 @@ MINYI_PACKAGES=(
     libevent-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
     postgresql postgresql-contrib
     libjansson-dev libinih-dev libutf8proc-dev libcmocka-dev
-    # the office's figures as Excel workbooks (minyi stats --xlsx).
-    libxlsxwriter-dev
+    # the office's figures as Excel workbooks (minyi stats --xlsx), which
+    # the tests read back with python3's zipfile and xml.
+    libxlsxwriter-dev python3
     openssl sslscan prometheus
     # deploy/cluster and its failover test (tests/cluster/failover).
     patroni etcd-server haproxy jq

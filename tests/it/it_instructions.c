@@ -26,12 +26,6 @@
 
 #include "itkit.h"
 
-#define PROV_REGION "330000"
-#define PROV_NAME "浙江省政协"
-#define CITY_REGION "330400"
-#define CITY_NAME "嘉兴市政协"
-#define DIST_REGION "330402"
-#define WITHIN_MS 30000
 #define RESULTS_INTERVAL_MS 300
 #define DAY_MS (24LL * 60 * 60 * 1000)
 #define CLI_OUT_MAX (64 * 1024)
@@ -49,16 +43,9 @@ static int setup(void **state)
     if (!tpg_start(&pg))
         return -1;
     pg_up = true;
-    if (!itinst_up(&pg, &prov, "province", PROV_REGION, PROV_NAME, NULL, NULL, NULL,
-                   RESULTS_INTERVAL_MS) ||
-        tprincipal_add(prov.conninfo, "peer2", "peer", CITY_REGION, true) <= 0 ||
-        !itinst_up(&pg, &city, "city", CITY_REGION, CITY_NAME, "province", &prov, "peer2",
-                   RESULTS_INTERVAL_MS) ||
-        tprincipal_add(city.conninfo, "peer1", "peer", DIST_REGION, true) <= 0 ||
-        !itinst_up(&pg, &dist, "district", DIST_REGION, "南湖区政协", "city", &city, "peer1",
-                   RESULTS_INTERVAL_MS) ||
-        tprincipal_add(dist.conninfo, "contact1", "contact", DIST_REGION, true) <= 0 ||
-        tprincipal_add(dist.conninfo, "contact2", "contact", DIST_REGION, true) <= 0)
+    if (!itinst_chain_up(&pg, &prov, &city, &dist, RESULTS_INTERVAL_MS) ||
+        tprincipal_add(dist.conninfo, "contact1", "contact", IT_DIST_REGION, true) <= 0 ||
+        tprincipal_add(dist.conninfo, "contact2", "contact", IT_DIST_REGION, true) <= 0)
         return -1;
     snprintf(dir, sizeof dir, "/tmp/it_instructions-XXXXXX");
     return mkdtemp(dir) != NULL ? 0 : -1;
@@ -68,52 +55,6 @@ static int teardown(void **state)
 {
     (void)state;
     return itinst_down((struct itinst *[]){&dist, &city, &prov}, 3, &pg, pg_up, dir);
-}
-
-static const char *const outbox_sql = "SELECT o.state IN ('delivered', 'result')::text FROM outbox o"
-                                      " JOIN reports r ON r.id = o.report_id WHERE r.receipt = $1";
-
-/* in's editor claims receipt and forwards it to dest; the receipt there in up. */
-static void forward(const struct itinst *in, const char *receipt, const char *dest, char *up)
-{
-    struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
-    itclaim_ok(ed, receipt);
-    itforward_ok(ed, receipt, dest);
-    client_close(ed);
-    if (!itwait_text(in->conninfo, outbox_sql, receipt, "true", WITHIN_MS))
-        fail_msg("%s: %s was not delivered", in->name, receipt);
-    char *v = itdb_text(in->conninfo,
-                        "SELECT o.upstream_receipt FROM outbox o JOIN reports r"
-                        " ON r.id = o.report_id WHERE r.receipt = $1",
-                        1, (const char *const[]){receipt});
-    assert_non_null(v);
-    snprintf(up, IT_RECEIPT_MAX, "%s", v);
-    free(v);
-}
-
-static Frame *instruct(const struct itinst *in, const char *cert, const char *receipt, int level,
-                       const char *text, int64_t given_at_ms, struct frame_arena **a)
-{
-    struct client_conn *c = itconnect_gw(&in->gw, cert);
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__InstructRequest q = MINYI__V1__INSTRUCT_REQUEST__INIT;
-    q.receipt = frame_bytes(receipt);
-    q.level = level;
-    q.text = frame_bytes(text);
-    q.leader = frame_bytes("省委副书记");
-    q.given_at_ms = given_at_ms;
-    f.body_case = MINYI__V1__FRAME__BODY_INSTRUCT;
-    f.instruct = &q;
-    Frame *ans = itcall(c, &f, a);
-    client_close(c);
-    return ans;
-}
-
-static void expect_state(const struct itinst *in, const char *receipt, const char *state)
-{
-    if (!itwait_text(in->conninfo, "SELECT state FROM reports WHERE receipt = $1", receipt, state,
-                     WITHIN_MS))
-        fail_msg("%s: %s never became %s", in->name, receipt, state);
 }
 
 static long long result_instructions(const struct itinst *in, const char *receipt)
@@ -168,12 +109,12 @@ static void expect_writer_sees(const char *cert, const char *receipt, long long 
     assert_int_equal(ans->status_ok->state, MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
     const Minyi__V1__HistoryEntry *h = entry_with(ans->status_ok, TEXT_PROV);
     expect_text(&h->instruction_level, "省领导");
-    expect_text(&h->body, PROV_NAME);
+    expect_text(&h->body, IT_PROV_NAME);
     expect_text(&h->action, "result_instruction");
     assert_true(h->at_ms / 1000 == d1 / 1000);
     h = entry_with(ans->status_ok, TEXT_CITY);
     expect_text(&h->instruction_level, "市领导");
-    expect_text(&h->body, CITY_NAME);
+    expect_text(&h->body, IT_CITY_NAME);
     assert_true(h->at_ms == d2);
     char note[256];
     itcopy(&h->note, note, sizeof note);
@@ -208,13 +149,13 @@ static void test_two_instructions_reach_the_writer(void **state)
     client_close(c);
 
     /* Not yet adopted or forwarded: no 批示 yet. */
-    Frame *ans = instruct(&dist, "editor1", r_dist, MINYI__V1__INSTRUCTION_LEVEL__COUNTY_LEADER,
-                          "请研究", 0, &a);
+    Frame *ans = itinst_instruct(&dist, "editor1", r_dist,
+                                 MINYI__V1__INSTRUCTION_LEVEL__COUNTY_LEADER, "请研究", 0, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__CONFLICT, "instruct.receipt");
     frame_arena_free(a);
 
-    forward(&dist, r_dist, "city", r_city);
-    forward(&city, r_city, "province", r_prov);
+    itinst_forward(&dist, r_dist, "city", r_city);
+    itinst_forward(&city, r_city, "province", r_prov);
     struct client_conn *ed = itconnect_gw(&prov.gw, "editor1");
     itclaim_ok(ed, r_prov);
     Frame f = MINYI__V1__FRAME__INIT;
@@ -226,7 +167,7 @@ static void test_two_instructions_reach_the_writer(void **state)
     assert_int_equal(itcall(ed, &f, &a)->body_case, MINYI__V1__FRAME__BODY_DECIDE_OK);
     frame_arena_free(a);
     client_close(ed);
-    expect_state(&city, r_city, "ADOPTED_ABOVE");
+    itinst_expect_state(&city, r_city, "ADOPTED_ABOVE");
 
     /* Two days ago a 省领导 wrote at the province (on the command line);
      * a day later a 市领导 at the city, on paper. */
@@ -234,8 +175,8 @@ static void test_two_instructions_reach_the_writer(void **state)
     long long d1 = now_ms - 2 * DAY_MS, d2 = now_ms - DAY_MS;
     /* The report arrived at the province only now, so the 批示 given
      * "two days ago" there is dated from before it arrived: refused. */
-    ans = instruct(&prov, "editor1", r_prov, MINYI__V1__INSTRUCTION_LEVEL__PROVINCIAL_LEADER,
-                   TEXT_PROV, d1, &a);
+    ans = itinst_instruct(&prov, "editor1", r_prov,
+                          MINYI__V1__INSTRUCTION_LEVEL__PROVINCIAL_LEADER, TEXT_PROV, d1, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.given_at_ms");
     frame_arena_free(a);
     /* So the simulated days are the reports' own: move every instance's
@@ -275,7 +216,7 @@ static void test_two_instructions_reach_the_writer(void **state)
 
     /* Both reach the district, and the writer sees each with its level,
      * text, date and the body that recorded it. */
-    long long until = itnow_ms() + WITHIN_MS;
+    long long until = itnow_ms() + IT_INST_WITHIN_MS;
     while (result_instructions(&dist, r_dist) < 2 && itnow_ms() < until)
         itsleep_ms(50);
     assert_int_equal(result_instructions(&dist, r_dist), 2);
@@ -296,7 +237,7 @@ static void test_two_instructions_reach_the_writer(void **state)
      * above the body. */
     itexpect_contains(out, "received\tby contact1");
     itexpect_contains(out, "forward\tby editor1");
-    itexpect_contains(out, "result_adopt\tby " PROV_NAME);
+    itexpect_contains(out, "result_adopt\tby " IT_PROV_NAME);
 }
 
 /* Only a level of the closed list, never in the future, only editors. */
@@ -314,22 +255,23 @@ static void test_instruction_refusals(void **state)
     free(any);
     client_close(c);
 
-    Frame *ans = instruct(&city, "editor1", receipt, 9, "请研究", 0, &a);
+    Frame *ans = itinst_instruct(&city, "editor1", receipt, 9, "请研究", 0, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.level");
     frame_arena_free(a);
-    ans = instruct(&city, "editor1", receipt, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "", 0, &a);
+    ans = itinst_instruct(&city, "editor1", receipt, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "",
+                          0, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.text");
     frame_arena_free(a);
-    ans = instruct(&city, "editor1", receipt, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "请研究",
-                   (long long)time(NULL) * 1000 + DAY_MS, &a);
+    ans = itinst_instruct(&city, "editor1", receipt, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER,
+                          "请研究", (long long)time(NULL) * 1000 + DAY_MS, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.given_at_ms");
     frame_arena_free(a);
-    ans = instruct(&city, "peer1", receipt, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "请研究", 0,
-                   &a);
+    ans = itinst_instruct(&city, "peer1", receipt, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER,
+                          "请研究", 0, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind");
     frame_arena_free(a);
-    ans = instruct(&city, "editor1", "330400-2000-999999",
-                   MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "请研究", 0, &a);
+    ans = itinst_instruct(&city, "editor1", "330400-2000-999999",
+                          MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "请研究", 0, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__NOT_FOUND, "instruct.receipt");
     frame_arena_free(a);
 }

@@ -350,6 +350,19 @@ const Minyi__V1__ShowResponse *itshow_ok(struct client_conn *c, const char *rece
     return ans->show_ok;
 }
 
+Frame *itstats(struct client_conn *c, int64_t from_ms, int64_t to_ms, int by,
+               struct frame_arena **a)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__StatsRequest q = MINYI__V1__STATS_REQUEST__INIT;
+    q.from_ms = from_ms;
+    q.to_ms = to_ms;
+    q.by = by;
+    f.body_case = MINYI__V1__FRAME__BODY_STATS;
+    f.stats = &q;
+    return itcall(c, &f, a);
+}
+
 void itclaim_ok(struct client_conn *c, const char *receipt)
 {
     struct frame_arena *a = NULL;
@@ -364,10 +377,20 @@ void itclaim_ok(struct client_conn *c, const char *receipt)
     frame_arena_free(a);
 }
 
-void itdecide_ok(struct client_conn *c, const char *receipt, int decision, const char *dest)
+void itdecide_req_ok(struct client_conn *c, Minyi__V1__DecideRequest *q)
 {
     struct frame_arena *a = NULL;
     Frame f = MINYI__V1__FRAME__INIT;
+    f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
+    f.decide = q;
+    Frame *ans = itcall(c, &f, &a);
+    if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
+        itexpect_error(ans, 0, NULL); /* fails, naming the error */
+    frame_arena_free(a);
+}
+
+void itdecide_ok(struct client_conn *c, const char *receipt, int decision, const char *dest)
+{
     Minyi__V1__DecideRequest q = MINYI__V1__DECIDE_REQUEST__INIT;
     ProtobufCBinaryData d = frame_bytes(dest != NULL ? dest : "");
     q.receipt = frame_bytes(receipt);
@@ -376,12 +399,7 @@ void itdecide_ok(struct client_conn *c, const char *receipt, int decision, const
         q.destinations = &d;
         q.n_destinations = 1;
     }
-    f.body_case = MINYI__V1__FRAME__BODY_DECIDE;
-    f.decide = &q;
-    Frame *ans = itcall(c, &f, &a);
-    if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
-        itexpect_error(ans, 0, NULL); /* fails, naming the error */
-    frame_arena_free(a);
+    itdecide_req_ok(c, &q);
 }
 
 void itforward_ok(struct client_conn *c, const char *receipt, const char *dest)
@@ -634,6 +652,19 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
            tprincipal_add(in->conninfo, "editor1", "editor", region, true) > 0;
 }
 
+bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
+                     struct itinst *dist, int results_ms)
+{
+    return itinst_up(pg, prov, "province", IT_PROV_REGION, IT_PROV_NAME, NULL, NULL, NULL,
+                     results_ms) &&
+           tprincipal_add(prov->conninfo, "peer2", "peer", IT_CITY_REGION, true) > 0 &&
+           itinst_up(pg, city, "city", IT_CITY_REGION, IT_CITY_NAME, "province", prov, "peer2",
+                     results_ms) &&
+           tprincipal_add(city->conninfo, "peer1", "peer", IT_DIST_REGION, true) > 0 &&
+           itinst_up(pg, dist, "district", IT_DIST_REGION, IT_DIST_NAME, "city", city, "peer1",
+                     results_ms);
+}
+
 bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,
                  int ms)
 {
@@ -694,4 +725,50 @@ bool itaudit_ini(const char *dir, int sign_every, char *ini, size_t len)
                      "[audit]\nseal_interval_ms = 100\nsign_every = %d\n"
                      "signing_key_file = %s/audit.key\n", sign_every, dir);
     return n > 0 && (size_t)n < len;
+}
+
+void itinst_forward(const struct itinst *in, const char *receipt, const char *dest, char *up)
+{
+    static const char *const delivered_sql =
+        "SELECT o.state IN ('delivered', 'result')::text FROM outbox o"
+        " JOIN reports r ON r.id = o.report_id WHERE r.receipt = $1";
+    struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
+    itclaim_ok(ed, receipt);
+    itforward_ok(ed, receipt, dest);
+    client_close(ed);
+    if (!itwait_text(in->conninfo, delivered_sql, receipt, "true", IT_INST_WITHIN_MS))
+        fail_msg("%s: %s was not delivered", in->name, receipt);
+    char *v = itdb_text(in->conninfo,
+                        "SELECT o.upstream_receipt FROM outbox o JOIN reports r"
+                        " ON r.id = o.report_id WHERE r.receipt = $1",
+                        1, (const char *const[]){receipt});
+    if (v == NULL)
+        fail_msg("%s: %s has no receipt above", in->name, receipt);
+    snprintf(up, IT_RECEIPT_MAX, "%s", v);
+    free(v);
+}
+
+Frame *itinst_instruct(const struct itinst *in, const char *cert, const char *receipt, int level,
+                       const char *text, int64_t given_at_ms, struct frame_arena **a)
+{
+    struct client_conn *c = itconnect_gw(&in->gw, cert);
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__InstructRequest q = MINYI__V1__INSTRUCT_REQUEST__INIT;
+    q.receipt = frame_bytes(receipt);
+    q.level = level;
+    q.text = frame_bytes(text);
+    q.leader = frame_bytes("省委副书记");
+    q.given_at_ms = given_at_ms;
+    f.body_case = MINYI__V1__FRAME__BODY_INSTRUCT;
+    f.instruct = &q;
+    Frame *ans = itcall(c, &f, a);
+    client_close(c);
+    return ans;
+}
+
+void itinst_expect_state(const struct itinst *in, const char *receipt, const char *state)
+{
+    if (!itwait_text(in->conninfo, "SELECT state FROM reports WHERE receipt = $1", receipt, state,
+                     IT_INST_WITHIN_MS))
+        fail_msg("%s: %s never became %s", in->name, receipt, state);
 }

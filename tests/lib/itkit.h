@@ -76,6 +76,10 @@ Frame *itlist(struct client_conn *c, uint32_t limit, const char *cursor,
 /* Sends f with a fresh id and waits for its answer (the connection may
  * have other requests in flight); fails the test when none comes. */
 Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena);
+/* Asks on c for the figures of [from_ms, to_ms) broken down by by (a
+ * MINYI__V1__STATS_BY__* value); answers the frame (in *a). */
+Frame *itstats(struct client_conn *c, int64_t from_ms, int64_t to_ms, int by,
+               struct frame_arena **a);
 /* The editor on c claims receipt; fails the test, naming the error, unless
  * the answer is claim_ok. */
 void itclaim_ok(struct client_conn *c, const char *receipt);
@@ -87,6 +91,8 @@ const Minyi__V1__ShowResponse *itshow_ok(struct client_conn *c, const char *rece
  * value; dest is the one destination of a forward, else NULL); fails the
  * test unless the answer is decide_ok. */
 void itdecide_ok(struct client_conn *c, const char *receipt, int decision, const char *dest);
+/* The same for a whole DecideRequest (a note, a merge target, a 批示). */
+void itdecide_req_ok(struct client_conn *c, Minyi__V1__DecideRequest *q);
 /* The editor on c forwards the claimed receipt to dest; fails the test
  * unless the answer is decide_ok. */
 void itforward_ok(struct client_conn *c, const char *receipt, const char *dest);
@@ -119,6 +125,20 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
                    const char *peer_cert, int results_ms, const char *extra)
     __attribute__((warn_unused_result));
 
+/* The three bodies the hierarchy tests use. */
+#define IT_PROV_REGION "330000"
+#define IT_PROV_NAME "浙江省政协"
+#define IT_CITY_REGION "330400"
+#define IT_CITY_NAME "嘉兴市政协"
+#define IT_DIST_REGION "330402"
+#define IT_DIST_NAME "南湖区政协"
+/* Starts the chain district → city → province on pg (databases
+ * "district", "city", "province"; each forwards to the next with peer1 and
+ * peer2 as its peer certificate, destinations "city" and "province"),
+ * results pulled every results_ms.  False (printed) when anything fails. */
+bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
+                     struct itinst *dist, int results_ms) __attribute__((warn_unused_result));
+
 /* Stops the gateways of the n instances with SIGTERM (saying which one
  * exited badly), destroys pg when pg_up, and removes dir when it is set.
  * Answers 0, or -1 when anything went wrong: a cmocka group teardown. */
@@ -129,6 +149,20 @@ int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
  * answers want; false after ms milliseconds. */
 bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,
                  int ms);
+
+/* How long an instance's delivery or a result from above may take. */
+#define IT_INST_WITHIN_MS 30000
+/* in's editor1 claims receipt and forwards it to dest; waits until the
+ * delivery is made and copies the receipt there into up (IT_RECEIPT_MAX
+ * bytes).  Fails the test when anything goes wrong. */
+void itinst_forward(const struct itinst *in, const char *receipt, const char *dest, char *up);
+/* cert records a 批示 (level, text, given_at_ms: 0 for now, leader
+ * 省委副书记) on receipt at in; answers the frame (in *a). */
+Frame *itinst_instruct(const struct itinst *in, const char *cert, const char *receipt, int level,
+                       const char *text, int64_t given_at_ms, struct frame_arena **a);
+/* Waits until receipt's state at in is state; fails the test after
+ * IT_INST_WITHIN_MS. */
+void itinst_expect_state(const struct itinst *in, const char *receipt, const char *state);
 
 /* ---- the minyi CLI, as a user runs it -------------------------------------- */
 
