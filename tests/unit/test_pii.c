@@ -161,12 +161,14 @@ static void test_principal_kind_names(void **state)
     assert_int_equal(principal_kind_parse("editor"), PRINCIPAL_EDITOR);
     assert_int_equal(principal_kind_parse("peer"), PRINCIPAL_PEER);
     assert_int_equal(principal_kind_parse("admin"), PRINCIPAL_ADMIN);
+    assert_int_equal(principal_kind_parse("office"), PRINCIPAL_OFFICE);
     assert_int_equal(principal_kind_parse("Admin"), PRINCIPAL_NONE);
     assert_int_equal(principal_kind_parse(""), PRINCIPAL_NONE);
     assert_int_equal(principal_kind_parse(NULL), PRINCIPAL_NONE);
     assert_string_equal(principal_kind_name(PRINCIPAL_EDITOR), "editor");
     assert_null(principal_kind_name(PRINCIPAL_NONE));
-    assert_null(principal_kind_name((enum principal_kind)5));
+    assert_string_equal(principal_kind_name(PRINCIPAL_OFFICE), "office");
+    assert_null(principal_kind_name((enum principal_kind)6));
 }
 
 int main(void)
