@@ -1,4 +1,4 @@
--- 0019_office: the office reads; figures and 考核 points from the history.
+-- 0022_office: the office reads; figures and 考核 points from the history.
 --
 -- An office (办公室) principal reads everything at its body and changes
 -- nothing; a principal of kind 'admin' is treated the same way (the
