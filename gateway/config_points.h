@@ -3,7 +3,7 @@
  * points table the office's `minyi points` applies to the history.
  *
  *   [points]
- *   adopted = 2                      ; one key per figure (migration 0022),
+ *   adopted = 2                      ; one key per figure (migration 0023),
  *   adopted_above.provincial = 5     ; with '.' where the figure has ':'
  *   instruction.省领导 = 8           ; (INI reads ':' as '=')
  *   merged_credit = split            ; or full

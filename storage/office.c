@@ -1,6 +1,6 @@
 /*
  * office: the figures and 考核 points (office.h), each one call of a SQL
- * function of migration 0022_office.sql sent as a triage operation.
+ * function of migration 0023_office.sql sent as a triage operation.
  */
 #include "office.h"
 #include "triage_int.h"

@@ -1,7 +1,7 @@
 /*
  * office: what the office (办公室) reads — the body's figures for any
  * period and the 考核 points of a year — derived from the history by the
- * SQL functions of migration 0022_office.sql, never from counters kept on
+ * SQL functions of migration 0023_office.sql, never from counters kept on
  * the side.
  *
  * Calls follow store.h's contract: the callback is invoked exactly once,
@@ -27,7 +27,7 @@
 #define OFFICE_FIGURE_MAX 64
 
 /* A 考核 points table: points[i] for each item of figures[i] (a figure
- * name of migration 0022, e.g. adopted_above:provincial); split: writers
+ * name of migration 0023, e.g. adopted_above:provincial); split: writers
  * of merged reports share an item's points equally (else each gets all). */
 struct office_rules {
     char figures[OFFICE_RULES_MAX][OFFICE_FIGURE_MAX];

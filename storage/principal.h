@@ -11,7 +11,7 @@ enum principal_kind {
     PRINCIPAL_CONTACT = 1,   /* contact point: submits reports */
     PRINCIPAL_EDITOR = 2,    /* editor at this body: works the queue */
     PRINCIPAL_PEER = 3,      /* another minyi instance */
-    PRINCIPAL_ADMIN = 4,     /* reads like an office (migration 0022) */
+    PRINCIPAL_ADMIN = 4,     /* reads like an office (migration 0023) */
     PRINCIPAL_OFFICE = 5,    /* office (办公室): reads everything, changes nothing */
 };
 

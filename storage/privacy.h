@@ -1,5 +1,5 @@
 /*
- * privacy: erasing the personal fields of reports (migration 0022), by the
+ * privacy: erasing the personal fields of reports (migration 0023), by the
  * operator (`minyid erase RECEIPT`) and by the retention schedule, which
  * the gateway's once-per-database worker runs (gateway/sealer.c).
  *

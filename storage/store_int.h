@@ -143,7 +143,7 @@ enum op_kind {
     "PREPARE " STMT_T_INSTRUCT "(int8, text, text, text, text, int8, bool, int4) AS"        \
     " SELECT minyi_t_instruct($1, $2, $3, $4, $5, $6, $7, $8);"
 
-/* The office's reads (office.c, migration 0022): periods arrive as
+/* The office's reads (office.c, migration 0023): periods arrive as
  * milliseconds since the epoch. */
 #define STMT_OFFICE_STATS  "minyi_office_stats"
 #define STMT_OFFICE_POINTS "minyi_office_points"
