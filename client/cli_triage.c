@@ -797,6 +797,8 @@ static void print_queue(bool json, const Minyi__V1__QueueResponse *q)
                                cli_jbytes(&it->claimed_by), "claim_expires_ms",
                                (json_int_t)it->claim_expires_ms, "overdue", it->overdue, "region",
                                cli_jbytes(&it->region)));
+            json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "returned_above",
+                                cli_jbytes(&it->returned_above));
         }
         json_t *j = json_pack("{s:o,s:o}", "items", arr, "next_cursor", cli_jbytes(&q->next_cursor));
         if (j != NULL)
@@ -839,6 +841,11 @@ static void print_queue(bool json, const Minyi__V1__QueueResponse *q)
         }
         printf(" %-3s ", it->overdue ? "!" : "");
         cli_print_bytes(&it->title);
+        if (it->returned_above.len > 0) {
+            fputs("  (returned from above: ", stdout);
+            cli_print_bytes(&it->returned_above);
+            fputc(')', stdout);
+        }
         fputc('\n', stdout);
     }
     if (q->next_cursor.len > 0) {
@@ -972,6 +979,7 @@ static void print_show_json(const Minyi__V1__ShowResponse *s)
         cli_jbytes(&s->merged_into), "merged_from", merged_from, "deliveries", deliveries);
     if (j != NULL) {
         json_object_set_new(j, "attachments", attachments_json(s));
+        json_object_set_new(j, "returned_above", cli_jbytes(&s->returned_above));
         cli_print_json(j);
     }
 }
@@ -1031,6 +1039,8 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
             print_field("sector", &s->reporter->sector);
     }
     print_field("phone", &s->phone);
+    if (s->returned_above.len > 0)
+        print_field("returned from above", &s->returned_above);
     if (s->merged_into.len > 0)
         print_field("merged into", &s->merged_into);
     if (s->n_merged_from > 0) {

@@ -153,15 +153,22 @@ static bool name_ok(const ProtobufCBinaryData *b, char out[FWD_BODY_NAME_MAX + 1
     return request_take_short(b, FWD_BODY_NAME_MAX, out);
 }
 
-bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt, char out[37])
+bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt,
+                           uint32_t revision, char out[37])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
+    char rev[sizeof "#4294967295"];
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    rev[0] = '\0';
+    if (revision > 1)
+        snprintf(rev, sizeof rev, "#%u", (unsigned)revision);
     bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
               EVP_DigestUpdate(ctx, FWD_CRID_DOMAIN, sizeof FWD_CRID_DOMAIN) == 1 &&
               EVP_DigestUpdate(ctx, origin_region, strlen(origin_region) + 1) == 1 &&
               EVP_DigestUpdate(ctx, origin_receipt, strlen(origin_receipt)) == 1 &&
+              EVP_DigestUpdate(ctx, rev, strlen(rev)) == 1 &&
               EVP_DigestFinal_ex(ctx, md, &n) == 1 && n >= 16;
 
     EVP_MD_CTX_free(ctx);
@@ -232,7 +239,17 @@ static void do_forward(struct session *s, const Frame *f)
         answer_invalid(s, f->id, "forward.report", "report is missing", "缺少信息内容");
         return;
     }
-    if (!dispatch_forward_crid(req->origin_region, req->origin_receipt, crid)) {
+    bool revising = fr->upstream_receipt.len > 0;
+    char upstream[FWD_RECEIPT_MAX + 1];
+    if (revising && (fr->revision < 2 || !receipt_ok(&fr->upstream_receipt, upstream))) {
+        free(req);
+        answer_invalid(s, f->id, "forward.upstream_receipt",
+                       "a revision needs the receipt here and a revision number of 2 or more",
+                       "修改稿须注明本级回执编号及不小于 2 的修改次数");
+        return;
+    }
+    if (!dispatch_forward_crid(req->origin_region, req->origin_receipt,
+                               revising ? fr->revision : 1, crid)) {
         free(req);
         answer_error(s, f->id, MINYI__V1__ERROR_CODE__INTERNAL, "", "cannot derive the key",
                      "无法生成幂等键");
@@ -261,6 +278,14 @@ static void do_forward(struct session *s, const Frame *f)
     req->s = s;
     req->id = f->id;
     s->refs++;
+    if (revising) {
+        /* The item is the peer's own report here, so the resubmission's
+         * owner check is the check that this peer forwarded it. */
+        triage_resubmit(s->gw->store, s->principal.id, upstream, r, on_note, req);
+        intake_report_free(r);
+        free(r);
+        return;
+    }
     store_submit(s->gw->store, r, on_stored, req);
 }
 

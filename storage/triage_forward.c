@@ -67,6 +67,10 @@ static bool build_outbox_item(const struct store *st, const json_t *x, Minyi__V1
             !tj_bytes(&fr->origin_receipt, x, "receipt"))
             return false;
     }
+    /* A revision after a return from above names the item it replaces. */
+    fr->revision = (uint32_t)tj_int(x, "revision");
+    if (!tj_bytes(&fr->upstream_receipt, x, "upstream_receipt"))
+        return false;
     if (n >= TRIAGE_CHAIN_MAX)
         n = TRIAGE_CHAIN_MAX - 1;
     if (!(fr->chain = calloc(n + 1, sizeof *fr->chain)))

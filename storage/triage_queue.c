@@ -49,7 +49,8 @@ static bool build_queue(const json_t *j, Minyi__V1__QueueResponse *m)
         m->items[m->n_items++] = it;
         if (!tj_bytes(&it->receipt, x, "receipt") || !tj_bytes(&it->title, x, "title") ||
             !tj_bytes(&it->contact_point, x, "contact_point") ||
-            !tj_bytes(&it->claimed_by, x, "claimed_by") || !tj_bytes(&it->region, x, "region"))
+            !tj_bytes(&it->claimed_by, x, "claimed_by") || !tj_bytes(&it->region, x, "region") ||
+            !tj_bytes(&it->returned_above, x, "returned_above"))
             return false;
         it->category = (Minyi__V1__Category)tj_int(x, "category");
         it->urgency = (Minyi__V1__Urgency)tj_int(x, "urgency");
@@ -223,7 +224,8 @@ static bool build_show(const struct store *st, const json_t *j, bool diff,
 
     if (!tj_bytes(&m->receipt, j, "receipt") || !tj_bytes(&m->region, j, "region") ||
         !tj_bytes(&m->contact_point, j, "contact_point") ||
-        !tj_bytes(&m->claimed_by, j, "claimed_by") || !tj_bytes(&m->merged_into, j, "merged_into"))
+        !tj_bytes(&m->claimed_by, j, "claimed_by") || !tj_bytes(&m->merged_into, j, "merged_into") ||
+        !tj_bytes(&m->returned_above, j, "returned_above"))
         return false;
     m->state = tj_state(j, "state");
     m->latest_version = (uint32_t)tj_int(j, "latest_version");

@@ -699,20 +699,24 @@ static void test_forward_outbox(void **state)
     assert_true(bytes_eq(&r->show_ok->deliveries[0]->state, "pending"));
     done(&a);
 
-    /* A row for "national" exists already, so the decision's second insert
-     * fails: the whole transaction must roll back. */
+    /* The decision's second insert (for "national") fails, forced by a
+     * trigger made for this test: the whole transaction must roll back,
+     * the first destination's row with it. */
     new_report(contact1, NULL, false, broken);
     claim_ok(ed1, broken);
-    const char *p[1] = { broken };
-    assert_true(tdb_exec(env.conninfo,
-                         "INSERT INTO outbox (report_id, destination, state)"
-                         " SELECT id, 'national', 'cancelled' FROM reports WHERE receipt = $1",
-                         1, p));
+    itdb_exec(env.conninfo,
+              "CREATE FUNCTION it_refuse_national() RETURNS trigger LANGUAGE plpgsql AS $$"
+              " BEGIN IF NEW.destination = 'national' THEN RAISE EXCEPTION 'refused by the test';"
+              " END IF; RETURN NEW; END $$;"
+              " CREATE TRIGGER outbox_refuse_national BEFORE INSERT ON outbox"
+              " FOR EACH ROW EXECUTE FUNCTION it_refuse_national()");
     r = decide_req(ed1, broken, MINYI__V1__DECISION__FORWARD, "", NULL, two, 2, &a);
     assert_int_equal(r->body_case, MINYI__V1__FRAME__BODY_ERROR);
     done(&a);
+    itdb_exec(env.conninfo, "DROP TRIGGER outbox_refuse_national ON outbox;"
+                            " DROP FUNCTION it_refuse_national()");
     assert_int_equal(db_count("SELECT count(*) FROM outbox o JOIN reports r ON r.id = o.report_id"
-                              " WHERE r.receipt = $1", broken), 1);
+                              " WHERE r.receipt = $1", broken), 0);
     assert_int_equal(db_count("SELECT count(*) FROM reports WHERE receipt = $1"
                               " AND state = 'IN_REVIEW'", broken), 1);
     assert_int_equal(db_count("SELECT count(*) FROM events e JOIN reports r ON r.id = e.report_id"
