@@ -40,76 +40,34 @@
 enum listen_state { L_DOWN, L_CONNECTING, L_SETUP, L_UP };
 
 struct store_listener {
-    struct event_base *base;
+    struct store_link link;    /* the connection, its socket event and timer */
     char *conninfo;
-    int min_ms, max_ms, backoff_ms;
     store_event_cb cb;
     void *arg;
     store_principal_gone_cb gone_cb; /* NULL: principal notifications are ignored */
     void *gone_arg;
     enum listen_state state;
-    PGconn *pg;
-    struct event *ev_io;
-    struct event *ev_timer;
     struct event *ev_more;     /* continues after LISTEN_NOTIFIES_PER_EVENT */
     bool setup_failed;
     bool was_up;               /* LISTEN has succeeded before */
 };
 
-static void listen_io_cb(evutil_socket_t fd, short what, void *arg);
-
-static void timer_arm(struct store_listener *l, int ms)
-{
-    struct timeval tv = clock_tv_ms(ms);
-
-    evtimer_add(l->ev_timer, &tv);
-}
-
-/* Watches the current socket for what; a new event each time, because
- * libpq may change the socket while connecting. */
-static bool watch(struct store_listener *l, short what)
-{
-    evutil_socket_t fd = l->pg ? PQsocket(l->pg) : -1;
-
-    if (l->ev_io) {
-        event_free(l->ev_io);
-        l->ev_io = NULL;
-    }
-    if (!what)
-        return true;
-    if (fd < 0)
-        return false;
-    l->ev_io = event_new(l->base, fd, (short)(what | EV_PERSIST), listen_io_cb, l);
-    return l->ev_io && event_add(l->ev_io, NULL) == 0;
-}
-
 static void listen_lost(struct store_listener *l, const char *why)
 {
-    if (l->state != L_DOWN || l->backoff_ms == l->min_ms)
-        log_warnx("module=store event=listen_lost retry_ms=%d reason=\"%s\"", l->backoff_ms, why);
-    watch(l, 0);
+    bool quiet = l->state == L_DOWN && l->link.backoff_ms != l->link.min_ms;
+
     event_del(l->ev_more);
-    if (l->pg) {
-        PQfinish(l->pg);
-        l->pg = NULL;
-    }
     l->state = L_DOWN;
-    timer_arm(l, l->backoff_ms);
-    l->backoff_ms = l->backoff_ms > l->max_ms / 2 ? l->max_ms : l->backoff_ms * 2;
+    int wait = store_link_close(&l->link);
+    if (!quiet)
+        log_warnx("module=store event=listen_lost retry_ms=%d reason=\"%s\"", wait, why);
 }
 
 static void listen_start(struct store_listener *l)
 {
-    l->pg = PQconnectStart(l->conninfo);
-    if (!l->pg || PQstatus(l->pg) == CONNECTION_BAD || PQsocket(l->pg) < 0) {
-        listen_lost(l, "connect");
-        return;
-    }
-    PQsetNoticeProcessor(l->pg, store_pq_quiet, NULL);
     l->state = L_CONNECTING;
-    timer_arm(l, LISTEN_CONNECT_TIMEOUT_MS);
-    if (!watch(l, EV_WRITE))
-        listen_lost(l, "cannot watch the socket");
+    if (!store_link_connect(&l->link, l->conninfo, LISTEN_CONNECT_TIMEOUT_MS))
+        listen_lost(l, "connect");
 }
 
 /* Hands one notification's payload on as QueueEvents: one for a single
@@ -185,7 +143,7 @@ static void drain_notifies(struct store_listener *l)
     PGnotify *n;
     int k = 0;
 
-    while (k < LISTEN_NOTIFIES_PER_EVENT && (n = PQnotifies(l->pg)) != NULL) {
+    while (k < LISTEN_NOTIFIES_PER_EVENT && (n = PQnotifies(l->link.pg)) != NULL) {
         if (strcmp(n->relname, LISTEN_CHANNEL_PRINCIPALS) != 0)
             deliver(l, n->extra);
         else if (l->gone_cb)
@@ -209,26 +167,22 @@ static void more_cb(evutil_socket_t fd, short what, void *arg)
 
 static void connect_step(struct store_listener *l)
 {
-    switch (PQconnectPoll(l->pg)) {
-    case PGRES_POLLING_READING:
-        if (!watch(l, EV_READ))
-            listen_lost(l, "cannot watch the socket");
+    PGconn *pg = l->link.pg;
+
+    switch (store_link_poll(&l->link)) {
+    case STORE_LINK_WAIT:
         return;
-    case PGRES_POLLING_WRITING:
-        if (!watch(l, EV_WRITE))
-            listen_lost(l, "cannot watch the socket");
-        return;
-    case PGRES_POLLING_OK:
-        if (PQsetnonblocking(l->pg, 1) != 0 || !PQsendQuery(l->pg, LISTEN_SQL)) {
+    case STORE_LINK_OK:
+        if (!PQsendQuery(pg, LISTEN_SQL)) {
             listen_lost(l, "LISTEN");
             return;
         }
         l->state = L_SETUP;
         l->setup_failed = false;
-        if (!watch(l, PQflush(l->pg) == 1 ? (EV_READ | EV_WRITE) : EV_READ))
+        if (!store_link_watch(&l->link, PQflush(pg) == 1 ? (EV_READ | EV_WRITE) : EV_READ))
             listen_lost(l, "cannot watch the socket");
         return;
-    case PGRES_POLLING_FAILED:
+    case STORE_LINK_FAILED:
     default:
         listen_lost(l, "connect");
         return;
@@ -237,36 +191,37 @@ static void connect_step(struct store_listener *l)
 
 static void read_step(struct store_listener *l, short what)
 {
+    PGconn *pg = l->link.pg;
     PGresult *res;
 
     if (what & EV_WRITE) {
-        int r = PQflush(l->pg);
+        int r = PQflush(pg);
         if (r < 0) {
             listen_lost(l, "send");
             return;
         }
-        if (r == 0 && !watch(l, EV_READ)) {
+        if (r == 0 && !store_link_watch(&l->link, EV_READ)) {
             listen_lost(l, "cannot watch the socket");
             return;
         }
     }
     if (!(what & EV_READ))
         return;
-    if (!PQconsumeInput(l->pg)) {
+    if (!PQconsumeInput(pg)) {
         listen_lost(l, "receive");
         return;
     }
     /* The LISTEN's results are complete when PQgetResult says NULL. */
-    while (l->state == L_SETUP && !PQisBusy(l->pg)) {
-        res = PQgetResult(l->pg);
+    while (l->state == L_SETUP && !PQisBusy(pg)) {
+        res = PQgetResult(pg);
         if (res == NULL) {
             if (l->setup_failed) {
                 listen_lost(l, "LISTEN refused");
                 return;
             }
             l->state = L_UP;
-            l->backoff_ms = l->min_ms;
-            evtimer_del(l->ev_timer);
+            store_link_works(&l->link);
+            evtimer_del(l->link.ev_timer);
             log_info("module=store event=listen_up channel=minyi_queue");
             if (l->was_up)
                 announce_resync(l);
@@ -277,7 +232,7 @@ static void read_step(struct store_listener *l, short what)
             l->setup_failed = true;
         PQclear(res);
     }
-    if (PQstatus(l->pg) == CONNECTION_BAD) {
+    if (PQstatus(pg) == CONNECTION_BAD) {
         listen_lost(l, "connection closed");
         return;
     }
@@ -333,17 +288,14 @@ struct store_listener *store_listen_open(struct event_base *base, const char *co
 
     if (!l)
         return NULL;
-    l->base = base;
     l->cb = cb;
     l->arg = arg;
-    l->min_ms = reconnect_min_ms > 0 ? reconnect_min_ms : STORE_DEFAULT_RECONNECT_MIN;
-    l->max_ms = reconnect_max_ms >= l->min_ms ? reconnect_max_ms : l->min_ms;
-    l->backoff_ms = l->min_ms;
     l->state = L_DOWN;
     l->conninfo = strdup(conninfo);
-    l->ev_timer = evtimer_new(base, listen_timer_cb, l);
     l->ev_more = event_new(base, -1, 0, more_cb, l);
-    if (!l->conninfo || !l->ev_timer || !l->ev_more) {
+    if (!store_link_init(&l->link, base, reconnect_min_ms, reconnect_max_ms, listen_io_cb,
+                         listen_timer_cb, l) ||
+        !l->conninfo || !l->ev_more) {
         store_listen_free(l);
         return NULL;
     }
@@ -367,14 +319,9 @@ void store_listen_free(struct store_listener *l)
 {
     if (!l)
         return;
-    if (l->ev_io)
-        event_free(l->ev_io);
-    if (l->ev_timer)
-        event_free(l->ev_timer);
+    store_link_free(&l->link);
     if (l->ev_more)
         event_free(l->ev_more);
-    if (l->pg)
-        PQfinish(l->pg);
     free(l->conninfo);
     free(l);
 }

@@ -9,6 +9,8 @@
  *   triage_*.c the editors' operations and the forwarder's outbox
  *              (triage.h; their shared parts in triage_int.h)
  *   listen.c   the LISTEN connection of the live queue (triage.h)
+ *   lock.c     an advisory lock on a connection of its own (lock.h)
+ *   link.c     what listen.c's and lock.c's own connections share
  *   pgbin.c    PostgreSQL binary parameters (arrays, integers)
  *   gauges.c   the metrics page's reads and the health check's round trip
  */
@@ -19,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event.h>
 #include <libpq-fe.h>
 
 #include "clock.h"
@@ -419,6 +422,41 @@ void pgarr_free(struct pgarr *a);
 #define PG_OID_INT4  23
 #define PG_OID_TEXT  25
 #define PG_OID_UUID  2950
+
+/* link.c: a connection of its own (listen.c, lock.c), see there.  The
+ * owner keeps its state; io_cb and timer_cb get arg. */
+struct store_link {
+    struct event_base *base;
+    PGconn *pg;
+    struct event *ev_io;       /* the socket, for what store_link_watch said */
+    struct event *ev_timer;    /* the owner's deadlines, and the reconnect wait */
+    event_callback_fn io_cb;
+    void *arg;
+    int min_ms, max_ms, backoff_ms;
+};
+
+enum store_link_step { STORE_LINK_WAIT, STORE_LINK_OK, STORE_LINK_FAILED };
+
+/* False when out of memory (store_link_free cleans up either way). */
+bool store_link_init(struct store_link *k, struct event_base *base, int min_ms, int max_ms,
+                     event_callback_fn io_cb, event_callback_fn timer_cb, void *arg)
+    __attribute__((warn_unused_result));
+void store_link_timer(struct store_link *k, int ms);
+/* Watches the current socket for what (0: not at all); false on failure. */
+bool store_link_watch(struct store_link *k, short what) __attribute__((warn_unused_result));
+/* Starts connecting, with timeout_ms on the timer; false when libpq
+ * cannot even start (the owner then calls store_link_close). */
+bool store_link_connect(struct store_link *k, const char *conninfo, int timeout_ms)
+    __attribute__((warn_unused_result));
+/* One connect step on a socket event: WAIT (watching again), OK
+ * (connected and non-blocking) or FAILED. */
+enum store_link_step store_link_poll(struct store_link *k) __attribute__((warn_unused_result));
+/* Closes the connection and arms the timer for the reconnect, doubling the
+ * wait for next time; answers the wait armed now. */
+int store_link_close(struct store_link *k);
+/* The connection works: the next failure waits min_ms again. */
+static inline void store_link_works(struct store_link *k) { k->backoff_ms = k->min_ms; }
+void store_link_free(struct store_link *k);
 
 /* pool.c: a libpq notice processor that drops notices ("relation already exists,
  * skipping"), which libpq would otherwise print to stderr as they are. */
