@@ -236,8 +236,10 @@ static void on_gauges(void *arg, int code, const struct store_gauge *g, size_t n
     metrics_sample(out, "minyi_database_up", NULL, code == 0 ? 1 : 0);
     metrics_family(out, "minyi_results_pull_age_seconds", "gauge",
                    "Seconds since the instance above last answered a pull of results (since the "
-                   "start when it never has), by peer.");
-    for (int i = 0; i < gw->cfg.n_peers; i++) {
+                   "start when it never has), by peer; only on the gateway that forwards.");
+    /* A gateway waiting for the forwarder's lock pulls nothing; an age
+     * growing there would read as a stuck puller. */
+    for (int i = 0; i < gw->cfg.n_peers && forwarder_active(gw); i++) {
         int64_t age = results_pull_age_ms(forwarder_results(gw), i);
         if (age >= 0)
             metrics_sample(out, "minyi_results_pull_age_seconds",
@@ -248,6 +250,10 @@ static void on_gauges(void *arg, int code, const struct store_gauge *g, size_t n
                    "1 when the forwarder's claims are answered or it has nothing to do, else 0.");
     metrics_sample(out, "minyi_forwarder_progressing", NULL,
                    forwarder_progressing(gw, why, sizeof(why)) ? 1 : 0);
+    metrics_family(out, "minyi_forwarder_active", "gauge",
+                   "1 when this gateway is its database's forwarder (it holds the forwarder's "
+                   "lock), 0 when another gateway of the database is or there is no forwarder.");
+    metrics_sample(out, "minyi_forwarder_active", NULL, forwarder_active(gw) ? 1 : 0);
     if (code == 0) {
         write_queue(out, g, n);
         write_outbox(out, gw, g, n);

@@ -7,6 +7,14 @@
  * exactly one storage call (delivered or failed) fenced by the claim's
  * attempt number, or — when the gateway stops — in nothing, and its lease
  * runs out.
+ *
+ * Only one gateway per database forwards: the one whose store_lock
+ * (storage/lock.h) holds the forwarder's advisory lock.  The others keep
+ * their timer but claim nothing and pull no results until they take the
+ * lock, which they try every poll.  A forwarder that loses the lock (its
+ * session to the database broke, e.g. in a failover) stops claiming at
+ * once; what it has in flight still ends in its one storage call, fenced
+ * by the attempt, or its lease runs out.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -27,6 +35,7 @@
 #include "clock.h"
 #include "forwarder.h"
 #include "frame.h"
+#include "lock.h"
 #include "log.h"
 #include "results.h"
 #include "tls.h"
@@ -34,6 +43,9 @@
 
 #define FWD_ERROR_MAX 300          /* bytes of a failure reason stored with the row */
 #define FWD_RECONNECT_FAILS_MAX 40 /* failures in a row counted (the wait is capped long before) */
+/* The lock's session reconnects like the store's own connections. */
+#define FWD_LOCK_RECONNECT_MIN_MS 100
+#define FWD_LOCK_RECONNECT_MAX_MS 5000
 
 struct job {
     struct job *next;
@@ -72,6 +84,7 @@ struct forwarder {
      * sent with every request upward (PROTOCOL.md §3.13); NULL before the
      * sealer has signed one. */
     Minyi__V1__AuditHead *head;
+    struct store_lock *lock;       /* held: this gateway is the database's forwarder */
 };
 
 static void conn_kick(struct peer_conn *pc);
@@ -470,6 +483,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (fw->stopping || fw->claiming)
         return;
+    if (!store_lock_held(fw->lock)) {
+        /* Another gateway forwards: waiting is what this one should do. */
+        fw->progress_ms = clock_mono_ms();
+        return;
+    }
     /* Rows are claimed only for peers not backing off, so a row's attempts
      * count connections actually tried, and while every peer is
      * unreachable the timer costs not even a query. */
@@ -542,7 +560,8 @@ bool forwarder_peer_send(struct forwarder *fw, int peer, Frame *f)
     struct peer_conn *pc;
     size_t n;
 
-    if (fw == NULL || fw->stopping || peer < 0 || peer >= fw->n_conns)
+    if (fw == NULL || fw->stopping || peer < 0 || peer >= fw->n_conns ||
+        !store_lock_held(fw->lock))
         return false;
     pc = &fw->conns[peer];
     if (!pc->up) {
@@ -562,6 +581,23 @@ bool forwarder_peer_send(struct forwarder *fw, int peer, Frame *f)
         bufferevent_set_timeouts(pc->bev, &tv, NULL);
     }
     return ok;
+}
+
+/* The lock was taken or lost (storage/lock.h). */
+static void on_lock(void *arg, bool held)
+{
+    struct forwarder *fw = arg;
+
+    if (fw->stopping)
+        return;
+    fw->progress_ms = clock_mono_ms();
+    if (held) {
+        log_info("event=forwarder_active");
+        /* Claim now rather than a poll later. */
+        event_active(fw->timer, EV_TIMEOUT, 0);
+    } else {
+        log_warnx("event=forwarder_standby reason=\"lost the forwarder's lock\"");
+    }
 }
 
 bool forwarder_start(struct gw *gw)
@@ -596,6 +632,11 @@ bool forwarder_start(struct gw *gw)
     event_add(fw->timer, &tv);
     fw->results = results_new(gw, fw);
     if (fw->results == NULL)
+        return false;
+    fw->lock = store_lock_open(gw->base, cfg->db_conninfo, STORE_LOCK_FORWARDER, "forwarder",
+                               cfg->fwd_poll_ms, cfg->db_query_timeout_ms,
+                               FWD_LOCK_RECONNECT_MIN_MS, FWD_LOCK_RECONNECT_MAX_MS, on_lock, fw);
+    if (fw->lock == NULL)
         return false;
     log_info("event=forwarder_started peers=%d", fw->n_conns);
     return true;
@@ -647,6 +688,9 @@ void forwarder_stop(struct gw *gw)
     fw->stopping = true;
     if (fw->timer != NULL)
         event_del(fw->timer);
+    /* Another gateway may take over now rather than when this one exits. */
+    store_lock_free(fw->lock);
+    fw->lock = NULL;
     results_stop(fw->results);
     for (int i = 0; i < fw->n_conns; i++) {
         struct peer_conn *pc = &fw->conns[i];
@@ -676,6 +720,7 @@ void forwarder_free(struct gw *gw)
     results_free(fw->results);
     if (fw->head != NULL)
         protobuf_c_message_free_unpacked(&fw->head->base, NULL);
+    store_lock_free(fw->lock);
     if (fw->timer != NULL)
         event_free(fw->timer);
     free(fw->conns);
@@ -701,6 +746,11 @@ bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen)
     snprintf(why, whylen, "forwarder: no outbox claim answered for %lld ms",
              (long long)idle);
     return false;
+}
+
+bool forwarder_active(const struct gw *gw)
+{
+    return gw->fwd != NULL && !gw->fwd->stopping && store_lock_held(gw->fwd->lock);
 }
 
 const struct results *forwarder_results(const struct gw *gw)

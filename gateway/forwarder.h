@@ -18,6 +18,11 @@
  * it are claimed, until its own reconnect backoff ([forward]
  * reconnect_min_ms doubling up to reconnect_max_ms) has passed: a peer
  * down for hours costs a dial now and then, not one per poll.
+ *
+ * With several gateways on one database, one forwards at a time: the one
+ * holding the forwarder's PostgreSQL advisory lock (storage/lock.h); the
+ * others try for it every poll and take over when its holder dies or its
+ * session to the database breaks.
  */
 #ifndef MINYI_FORWARDER_H
 #define MINYI_FORWARDER_H
@@ -50,6 +55,10 @@ void forwarder_free(struct gw *gw);
  * deliberately backing off, or there is no forwarder.  Otherwise false
  * with a short reason in why. */
 bool forwarder_progressing(const struct gw *gw, char *why, size_t whylen);
+
+/* True when this gateway is the database's forwarder now (it holds the
+ * lock); false on standby, or with no forwarder. */
+bool forwarder_active(const struct gw *gw);
 
 /* The results puller of the forwarder (NULL without one), for the
  * metrics page. */

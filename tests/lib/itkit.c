@@ -627,16 +627,17 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
                    const char *name, const char *upper_dest, const struct itinst *upper,
                    const char *peer_cert, int results_ms, const char *extra)
 {
-    char ini[4096];
+    char *ini = in->ini;
+    size_t cap = sizeof in->ini;
     int n;
 
     in->region = region;
     in->name = name;
     if (!tpg_create_db(pg, db, in->conninfo, sizeof in->conninfo))
         return false;
-    n = snprintf(ini, sizeof ini, "[gateway]\nbody_region = %s\nbody_name = %s\n", region, name);
+    n = snprintf(ini, cap, "[gateway]\nbody_region = %s\nbody_name = %s\n", region, name);
     if (upper != NULL)
-        n += snprintf(ini + n, sizeof ini - (size_t)n,
+        n += snprintf(ini + n, cap - (size_t)n,
                       "[triage]\ndestinations = %s\n"
                       "[forward]\npoll_ms = 100\nresults_interval_ms = %d\n"
                       "backoff_min_ms = 200\nbackoff_max_ms = 800\ntimeout_ms = 5000\n"
@@ -644,9 +645,9 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
                       "cert = %s\nkey = %s\n",
                       upper_dest, results_ms, upper_dest, upper->gw.port, tcert("ca", "crt"),
                       tcert(peer_cert, "crt"), tcert(peer_cert, "key"));
-    if (extra != NULL && (size_t)n < sizeof ini)
-        n += snprintf(ini + n, sizeof ini - (size_t)n, "%s", extra);
-    if ((size_t)n >= sizeof ini)
+    if (extra != NULL && (size_t)n < cap)
+        n += snprintf(ini + n, cap - (size_t)n, "%s", extra);
+    if ((size_t)n >= cap)
         return false;
     return tgw_start(&in->gw, in->conninfo, ini) &&
            tprincipal_add(in->conninfo, "editor1", "editor", region, true) > 0;
@@ -663,6 +664,18 @@ bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
            tprincipal_add(city->conninfo, "peer1", "peer", IT_DIST_REGION, true) > 0 &&
            itinst_up(pg, dist, "district", IT_DIST_REGION, IT_DIST_NAME, "city", city, "peer1",
                      results_ms);
+}
+
+bool itinst_add_gw(const struct itinst *in, struct tgw *gw)
+{
+    char ini[sizeof in->ini + PATH_MAX + 64];
+    int n = snprintf(ini, sizeof ini, "%s[privacy]\nkey_file = %s/pii.key\n", in->ini, in->gw.dir);
+
+    if (n < 0 || (size_t)n >= sizeof ini) {
+        fprintf(stderr, "itkit: the second gateway's config of %s is too long\n", in->name);
+        return false;
+    }
+    return tgw_start(gw, in->conninfo, ini);
 }
 
 bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,

@@ -108,6 +108,7 @@ struct itinst {
     struct tgw gw;
     char conninfo[1024];
     const char *region, *name;
+    char ini[4096];          /* the config text its gateway was started with */
 };
 
 /* Creates database db on pg and starts a gateway for the body region
@@ -138,6 +139,11 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
  * results pulled every results_ms.  False (printed) when anything fails. */
 bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
                      struct itinst *dist, int results_ms) __attribute__((warn_unused_result));
+
+/* Starts another gateway gw for the instance in: on its database, with
+ * its config and its key for personal fields, as a second minyid of one
+ * body behind a load balancer.  False (printed) when it does not start. */
+bool itinst_add_gw(const struct itinst *in, struct tgw *gw) __attribute__((warn_unused_result));
 
 /* Stops the gateways of the n instances with SIGTERM (saying which one
  * exited badly), destroys pg when pg_up, and removes dir when it is set.
