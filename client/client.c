@@ -33,6 +33,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "addrlist.h"
 #include "clock.h"
 #include "client.h"
 #include "client_err.h"
@@ -448,50 +449,6 @@ fail:
 }
 
 /*
- * Takes the next address of a host list ("a", "a:7443", "[::1]:7443",
- * separated by commas, spaces allowed) from *cursor.  An address without a
- * port gets default_port.  False at the end of the list or when an address
- * does not fit.
- */
-static bool next_address(const char **cursor, const char *default_port, char *host,
-                         size_t hostlen, char *port, size_t portlen)
-{
-    const char *s = *cursor;
-    while (*s == ' ' || *s == ',')
-        s++;
-    if (*s == '\0')
-        return false;
-    size_t n = strcspn(s, ", ");
-    *cursor = s + n;
-    const char *h = s, *colon = NULL;
-    size_t hn = n;
-    if (*s == '[') {
-        const char *close = memchr(s, ']', n);
-        if (close == NULL)
-            return false;
-        h = s + 1;
-        hn = (size_t)(close - h);
-        if (close + 1 < s + n && close[1] == ':')
-            colon = close + 1;
-    } else {
-        const char *c1 = memchr(s, ':', n);
-        /* One colon separates a port; more make an IPv6 address without one. */
-        if (c1 != NULL && memchr(c1 + 1, ':', (size_t)(s + n - c1 - 1)) == NULL) {
-            colon = c1;
-            hn = (size_t)(c1 - s);
-        }
-    }
-    size_t pn = colon ? (size_t)(s + n - colon - 1) : strlen(default_port);
-    if (hn == 0 || hn >= hostlen || pn == 0 || pn >= portlen)
-        return false;
-    memcpy(host, h, hn);
-    host[hn] = '\0';
-    memcpy(port, colon ? colon + 1 : default_port, pn);
-    port[pn] = '\0';
-    return true;
-}
-
-/*
  * Tries the profile's gateway addresses in order and keeps the first that
  * completes the handshake, so a client listing several gateways (or
  * HAProxy and a gateway) carries on when one of them is down.  The error
@@ -503,7 +460,7 @@ struct client_conn *client_connect(const struct client_profile *p, char *err, si
     char host[sizeof(p->host)], port[sizeof(p->port)];
     bool any = false;
 
-    while (next_address(&cursor, p->port, host, sizeof(host), port, sizeof(port))) {
+    while (addrlist_next(&cursor, p->port, host, sizeof(host), port, sizeof(port))) {
         any = true;
         struct client_conn *c = connect_one(p, host, port, err, errlen);
         if (c != NULL)

@@ -14,6 +14,7 @@
 
 #include <ini.h>
 
+#include "addrlist.h"
 #include "client.h"
 
 #define PROFILE_DEFAULT_HOST "127.0.0.1"
@@ -157,7 +158,7 @@ bool client_profile_load(const char *path, struct client_profile *p, char *err, 
     /* With a list of gateways (or a port in host) and no server_name, each
      * address is checked against the gateway's certificate as it is tried
      * (client_connect). */
-    if (p->server_name[0] == '\0' && strcspn(p->host, ", :[") == strlen(p->host))
+    if (p->server_name[0] == '\0' && !addrlist_is_list(p->host))
         strcpy(p->server_name, p->host);
     if (p->spool[0] == '\0' && !default_spool(ctx.dir, path, p->spool, sizeof(p->spool))) {
         snprintf(err, errlen, "profile %s: the spool's directory name is too long", path);

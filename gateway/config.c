@@ -8,6 +8,7 @@
 #include <ini.h>
 #include <openssl/crypto.h>
 
+#include "addrlist.h"
 #include "config.h"
 #include "config_points.h"
 #include "keyfile.h"
@@ -237,19 +238,51 @@ static int on_peer_option(struct load_ctx *ctx, const char *pname, const char *n
     return 0;
 }
 
+/* A peer's host list: one to CONFIG_PEER_ADDRS_MAX well-formed addresses,
+ * each with a port (its own or the section's port). */
+static bool peer_addresses_ok(const struct gw_peer *p, char *err, size_t errlen)
+{
+    char dport[CONFIG_PORT_TEXT_MAX] = "", host[CONFIG_HOST_MAX], port[CONFIG_PORT_TEXT_MAX];
+    const char *cursor = p->host, *before = cursor;
+    int n = 0;
+    long v;
+
+    if (p->port > 0)
+        snprintf(dport, sizeof(dport), "%d", p->port);
+    while (addrlist_next(&cursor, dport, host, sizeof(host), port, sizeof(port))) {
+        if (++n > CONFIG_PEER_ADDRS_MAX || !parse_int(port, 1, 65535, &v))
+            break;
+        before = cursor;
+    }
+    /* The loop ends at the end of the list, or at an address that is
+     * malformed, has no port, or is one too many. */
+    before += strspn(before, ", ");
+    if (n == 0 || *before != '\0') {
+        snprintf(err, errlen,
+                 "bad value for [peer.%s] host: \"%s\" (one to %d addresses such as "
+                 "a.example, a.example:7443 or [::1]:7443, separated by commas; an address "
+                 "without a port needs port =)", p->name, p->host, CONFIG_PEER_ADDRS_MAX);
+        return false;
+    }
+    return true;
+}
+
 /* Every peer needs an address, its CA and our certificate; the name its
- * certificate must carry defaults to the host it is reached at. */
+ * certificate must carry defaults to the host it is reached at (with a
+ * list of addresses, to each address as it is tried). */
 static bool peers_complete(struct gw_config *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < cfg->n_peers; i++) {
         struct gw_peer *p = &cfg->peers[i];
-        const char *missing = !p->host[0] ? "host" : p->port == 0 ? "port" : !p->ca[0] ? "ca"
+        const char *missing = !p->host[0] ? "host" : !p->ca[0] ? "ca"
                               : !p->cert[0] ? "cert" : !p->key[0] ? "key" : NULL;
         if (missing != NULL) {
             snprintf(err, errlen, "[peer.%s] needs %s", p->name, missing);
             return false;
         }
-        if (!p->server_name[0])
+        if (!peer_addresses_ok(p, err, errlen))
+            return false;
+        if (!p->server_name[0] && !addrlist_is_list(p->host))
             memcpy(p->server_name, p->host, sizeof(p->server_name));
     }
     return true;

@@ -19,14 +19,17 @@
 #define CONFIG_PEERS_MAX 8            /* [peer.NAME] sections */
 #define CONFIG_PEER_NAME_MAX 64       /* bytes of NAME, as in destinations */
 #define CONFIG_HOST_MAX 256
+#define CONFIG_PEER_ADDRS_MAX 8       /* addresses in one [peer.NAME] host list */
+#define CONFIG_PORT_TEXT_MAX 12       /* bytes of a port as text: an int and its NUL */
 
 /* [peer.NAME]: an instance above this one that FORWARD delivers to. */
 struct gw_peer {
     char name[CONFIG_PEER_NAME_MAX + 1];
-    char host[CONFIG_HOST_MAX];       /* address to connect to */
-    int port;
+    char host[CONFIG_HOST_MAX];       /* address, or addresses tried in turn (addrlist.h) */
+    int port;                         /* for an address without one; 0 when none is set */
     char ca[CONFIG_PATH_MAX];         /* CA that signs the peer's certificate */
-    char server_name[CONFIG_HOST_MAX];/* host name or IP its certificate must carry (default host) */
+    char server_name[CONFIG_HOST_MAX];/* host name or IP its certificate must carry (default:
+                                       * host, or with a list the address being tried) */
     char cert[CONFIG_PATH_MAX];       /* our client certificate for it */
     char key[CONFIG_PATH_MAX];
 };

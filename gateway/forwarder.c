@@ -15,6 +15,11 @@
  * session to the database broke, e.g. in a failover) stops claiming at
  * once; what it has in flight still ends in its one storage call, fenced
  * by the attempt, or its lease runs out.
+ *
+ * A peer's host may list several addresses (the upper body's gateways, or
+ * HAProxy and a gateway): the connection goes to one at a time, and to the
+ * next when it cannot be reached; the reconnect backoff starts only once
+ * every address has failed in a row.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -32,6 +37,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "addrlist.h"
 #include "clock.h"
 #include "forwarder.h"
 #include "frame.h"
@@ -53,11 +59,21 @@ struct job {
     uint64_t frame_id;             /* 0 until sent */
 };
 
+/* One address of a peer, resolved at start. */
+struct peer_addr {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char host[CONFIG_HOST_MAX];
+    char port[CONFIG_PORT_TEXT_MAX];
+};
+
 struct peer_conn {
     struct forwarder *fw;
     struct gw_peer peer;
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
+    struct peer_addr addrs[CONFIG_PEER_ADDRS_MAX];
+    int n_addrs;
+    int cur;                       /* the address connected to, or tried next */
+    int round_fails;               /* addresses failed in a row since the last backoff */
     SSL_CTX *ctx;
     struct bufferevent *bev;
     bool up;
@@ -180,6 +196,22 @@ static void conn_backoff(struct peer_conn *pc)
              pc->fails, (long long)wait);
 }
 
+/* The current address could not be reached: the next one is tried at once
+ * (at the next kick), and only when every address has failed in a row
+ * does the peer back off. */
+static void conn_unreachable(struct peer_conn *pc)
+{
+    if (pc->n_addrs > 1) {
+        pc->cur = (pc->cur + 1) % pc->n_addrs;
+        log_info("event=forward_peer_next_address dest=%s address=%s:%s", pc->peer.name,
+                 pc->addrs[pc->cur].host, pc->addrs[pc->cur].port);
+        if (++pc->round_fails < pc->n_addrs)
+            return;
+    }
+    pc->round_fails = 0;
+    conn_backoff(pc);
+}
+
 /* The connection is gone: every job on it failed for the same reason. */
 static void conn_down(struct peer_conn *pc, const char *error)
 {
@@ -188,7 +220,7 @@ static void conn_down(struct peer_conn *pc, const char *error)
     bool unreachable = pc->bev != NULL && (!pc->up || pc->sent != NULL || pc->queued != NULL);
 
     if (unreachable && !pc->fw->stopping)
-        conn_backoff(pc);
+        conn_unreachable(pc);
     if (pc->bev != NULL) {
         bufferevent_free(pc->bev);
         pc->bev = NULL;
@@ -198,25 +230,32 @@ static void conn_down(struct peer_conn *pc, const char *error)
     fail_list(pc, &pc->queued, error);
 }
 
+/* The name the peer's certificate must carry at the current address. */
+static const char *conn_server_name(const struct peer_conn *pc)
+{
+    return pc->peer.server_name[0] ? pc->peer.server_name : pc->addrs[pc->cur].host;
+}
+
 /* Why a TLS connection failed, as precisely as OpenSSL says. */
 static void tls_reason(struct peer_conn *pc, short what, char *out, size_t len)
 {
     SSL *ssl = pc->bev ? bufferevent_openssl_get_ssl(pc->bev) : NULL;
     unsigned long e = bufferevent_get_openssl_error(pc->bev);
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    const struct peer_addr *a = &pc->addrs[pc->cur];
 
     if (vr != X509_V_OK)
-        snprintf(out, len, "TLS: certificate of %s refused: %s", pc->peer.server_name,
+        snprintf(out, len, "TLS: certificate of %s refused: %s", conn_server_name(pc),
                  X509_verify_cert_error_string(vr));
     else if (e != 0)
         snprintf(out, len, "TLS: %s", ERR_reason_error_string(e) ? ERR_reason_error_string(e)
                                                                  : "handshake failed");
     else if (what & BEV_EVENT_TIMEOUT)
-        snprintf(out, len, "timeout talking to %s:%d", pc->peer.host, pc->peer.port);
+        snprintf(out, len, "timeout talking to %s:%s", a->host, a->port);
     else if (what & BEV_EVENT_EOF)
-        snprintf(out, len, "connection to %s:%d closed", pc->peer.host, pc->peer.port);
+        snprintf(out, len, "connection to %s:%s closed", a->host, a->port);
     else
-        snprintf(out, len, "cannot connect to %s:%d: %s", pc->peer.host, pc->peer.port,
+        snprintf(out, len, "cannot connect to %s:%s: %s", a->host, a->port,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
@@ -348,6 +387,7 @@ static void on_read(struct bufferevent *bev, void *arg)
             return;
         }
         pc->fails = 0;             /* the peer answers: reachable again */
+        pc->round_fails = 0;
         on_answer(pc, f);
         frame_arena_free(arena);
     }
@@ -361,7 +401,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
-        log_info("event=forward_connected dest=%s", pc->peer.name);
+        log_info("event=forward_connected dest=%s address=%s:%s", pc->peer.name,
+                 pc->addrs[pc->cur].host, pc->addrs[pc->cur].port);
         pc->up = true;
         send_queued(pc);
         results_conn_up(pc->fw->results, (int)(pc - pc->fw->conns));
@@ -390,17 +431,18 @@ static void conn_kick(struct peer_conn *pc)
     }
     /* The peer's certificate must name the configured host; SNI only for
      * names, which is all TLS allows. */
+    const char *name = conn_server_name(pc);
+    const struct peer_addr *a = &pc->addrs[pc->cur];
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (SSL_set1_host(ssl, pc->peer.server_name) != 1) {
+    if (SSL_set1_host(ssl, name) != 1) {
         SSL_free(ssl);
         fail_list(pc, &pc->queued, "TLS: bad server_name");
         return;
     }
     struct in6_addr a6;
     struct in_addr a4;
-    if (inet_pton(AF_INET, pc->peer.server_name, &a4) != 1 &&
-        inet_pton(AF_INET6, pc->peer.server_name, &a6) != 1)
-        SSL_set_tlsext_host_name(ssl, pc->peer.server_name);
+    if (inet_pton(AF_INET, name, &a4) != 1 && inet_pton(AF_INET6, name, &a6) != 1)
+        SSL_set_tlsext_host_name(ssl, name);
     pc->bev = bufferevent_openssl_socket_new(pc->fw->gw->base, -1, ssl,
                                              BUFFEREVENT_SSL_CONNECTING,
                                              BEV_OPT_CLOSE_ON_FREE);
@@ -413,9 +455,9 @@ static void conn_kick(struct peer_conn *pc)
     struct timeval tv = clock_tv_ms(pc->fw->gw->cfg.fwd_timeout_ms);
     bufferevent_set_timeouts(pc->bev, &tv, &tv);
     bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(pc->bev, (struct sockaddr *)&pc->addr, (int)pc->addrlen) != 0) {
+    if (bufferevent_socket_connect(pc->bev, (struct sockaddr *)&a->addr, (int)a->addrlen) != 0) {
         char reason[FWD_ERROR_MAX];
-        snprintf(reason, sizeof(reason), "cannot connect to %s:%d", pc->peer.host, pc->peer.port);
+        snprintf(reason, sizeof(reason), "cannot connect to %s:%s", a->host, a->port);
         log_warnx("event=forward_connection_lost dest=%s reason=\"%s\"", pc->peer.name, reason);
         conn_down(pc, reason);
     }
@@ -511,23 +553,38 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
                     fw->gw->cfg.fwd_lease_s, on_claimed, fw);
 }
 
+/* Resolves each address of the peer's host list (config.c has checked
+ * it); the first answer of each is kept. */
 static bool resolve(struct peer_conn *pc)
 {
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-    char port[8];
+    char dport[CONFIG_PORT_TEXT_MAX] = "";
+    const char *cursor = pc->peer.host;
 
-    snprintf(port, sizeof(port), "%d", pc->peer.port);
-    int rc = getaddrinfo(pc->peer.host, port, &hints, &res);
-    if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(pc->addr)) {
-        log_error("event=start_failed reason=\"[peer.%s] cannot resolve %s: %s\"",
-                  pc->peer.name, pc->peer.host, rc ? gai_strerror(rc) : "no address");
-        if (res != NULL)
-            freeaddrinfo(res);
+    if (pc->peer.port > 0)
+        snprintf(dport, sizeof(dport), "%d", pc->peer.port);
+    pc->n_addrs = 0;
+    while (pc->n_addrs < CONFIG_PEER_ADDRS_MAX) {
+        struct peer_addr *a = &pc->addrs[pc->n_addrs];
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+        if (!addrlist_next(&cursor, dport, a->host, sizeof(a->host), a->port, sizeof(a->port)))
+            break;
+        int rc = getaddrinfo(a->host, a->port, &hints, &res);
+        if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(a->addr)) {
+            log_error("event=start_failed reason=\"[peer.%s] cannot resolve %s: %s\"",
+                      pc->peer.name, a->host, rc ? gai_strerror(rc) : "no address");
+            if (res != NULL)
+                freeaddrinfo(res);
+            return false;
+        }
+        memcpy(&a->addr, res->ai_addr, res->ai_addrlen);
+        a->addrlen = res->ai_addrlen;
+        freeaddrinfo(res);
+        pc->n_addrs++;
+    }
+    if (pc->n_addrs == 0) {
+        log_error("event=start_failed reason=\"[peer.%s] no address in host\"", pc->peer.name);
         return false;
     }
-    memcpy(&pc->addr, res->ai_addr, res->ai_addrlen);
-    pc->addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
     return true;
 }
 

@@ -37,8 +37,7 @@
 
 static struct tpg pg;
 static bool pg_up;
-static struct itinst prov, city;
-static struct tgw city_b;      /* the city's second gateway */
+static struct itinst prov, city;   /* city.gw2: the city's second gateway */
 static char dir[64];
 static char receipts[N_ALL][IT_RECEIPT_MAX];
 static int n_receipts;
@@ -55,7 +54,7 @@ static int setup(void **state)
         !itinst_up_ini(&pg, &city, "city", CITY_REGION, "嘉兴市政协", "province", &prov, "peer2",
                        RESULTS_INTERVAL_MS, CITY_EXTRA) ||
         tprincipal_add(city.conninfo, "contact1", "contact", "330402", true) <= 0 ||
-        !itinst_add_gw(&city, &city_b))
+        !itinst_add_gw(&city))
         return -1;
     snprintf(dir, sizeof dir, "/tmp/it_forward_one-XXXXXX");
     return mkdtemp(dir) != NULL ? 0 : -1;
@@ -64,10 +63,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    struct itinst b = { .gw = city_b, .name = "city (second gateway)" };
-    int rc = itinst_down((struct itinst *[]){&b, &city, &prov}, 3, &pg, pg_up, dir);
-    city_b.pid = 0;
-    return rc;
+    return itinst_down((struct itinst *[]){&city, &prov}, 2, &pg, pg_up, dir);
 }
 
 /* 1 or 0 from the gateway's minyi_forwarder_active, -1 without an answer. */
@@ -152,12 +148,12 @@ static void one_forwards_and_the_other_takes_over(void **state)
 {
     (void)state;
     /* Whichever took the lock first. */
-    struct tgw *first = &city.gw, *second = &city_b;
+    struct tgw *first = &city.gw, *second = &city.gw2;
     long long until = itnow_ms() + WITHIN_MS;
     while (active(first) != 1 && active(second) != 1 && itnow_ms() < until)
         itsleep_ms(100);
     if (active(second) == 1) {
-        first = &city_b;
+        first = &city.gw2;
         second = &city.gw;
     }
     expect_sole_forwarder(first, second);

@@ -598,11 +598,15 @@ int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
 {
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
-        if (all[i]->gw.pid > 0) {
-            int code = tgw_stop(&all[i]->gw, SIGTERM);
-            if (code != 0) {
-                fprintf(stderr, "minyid (%s) exited with %d after SIGTERM\n", all[i]->name, code);
-                bad = 1;
+        struct tgw *gws[2] = { &all[i]->gw, &all[i]->gw2 };
+        for (size_t k = 0; k < 2; k++) {
+            if (gws[k]->pid > 0) {
+                int code = tgw_stop(gws[k], SIGTERM);
+                if (code != 0) {
+                    fprintf(stderr, "minyid (%s%s) exited with %d after SIGTERM\n",
+                            all[i]->name, k ? ", second gateway" : "", code);
+                    bad = 1;
+                }
             }
         }
     }
@@ -666,7 +670,7 @@ bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
                      results_ms);
 }
 
-bool itinst_add_gw(const struct itinst *in, struct tgw *gw)
+bool itinst_add_gw(struct itinst *in)
 {
     char ini[sizeof in->ini + PATH_MAX + 64];
     int n = snprintf(ini, sizeof ini, "%s[privacy]\nkey_file = %s/pii.key\n", in->ini, in->gw.dir);
@@ -675,7 +679,7 @@ bool itinst_add_gw(const struct itinst *in, struct tgw *gw)
         fprintf(stderr, "itkit: the second gateway's config of %s is too long\n", in->name);
         return false;
     }
-    return tgw_start(gw, in->conninfo, ini);
+    return tgw_start(&in->gw2, in->conninfo, ini);
 }
 
 bool itwait_text(const char *conninfo, const char *sql, const char *param, const char *want,

@@ -106,6 +106,7 @@ void itsubmit_forwarded(struct client_conn *contact, struct client_conn *editor,
 /* One body's instance: its gateway and database, region code and name. */
 struct itinst {
     struct tgw gw;
+    struct tgw gw2;          /* a second gateway, once itinst_add_gw started it */
     char conninfo[1024];
     const char *region, *name;
     char ini[4096];          /* the config text its gateway was started with */
@@ -140,13 +141,14 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
 bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
                      struct itinst *dist, int results_ms) __attribute__((warn_unused_result));
 
-/* Starts another gateway gw for the instance in: on its database, with
- * its config and its key for personal fields, as a second minyid of one
- * body behind a load balancer.  False (printed) when it does not start. */
-bool itinst_add_gw(const struct itinst *in, struct tgw *gw) __attribute__((warn_unused_result));
+/* Starts the instance's second gateway in->gw2: on its database, with its
+ * config and its key for personal fields, as a second minyid of one body
+ * behind a load balancer.  False (printed) when it does not start. */
+bool itinst_add_gw(struct itinst *in) __attribute__((warn_unused_result));
 
-/* Stops the gateways of the n instances with SIGTERM (saying which one
- * exited badly), destroys pg when pg_up, and removes dir when it is set.
+/* Stops the gateways of the n instances (both, with a second) with
+ * SIGTERM (saying which one exited badly), destroys pg when pg_up, and
+ * removes dir when it is set.
  * Answers 0, or -1 when anything went wrong: a cmocka group teardown. */
 int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
                 const char *dir);
