@@ -320,20 +320,6 @@ static int fd_count(pid_t pid)
     return n;
 }
 
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 /* Connections in CLOSE_WAIT (state 08) on the gateway's port. */
 static int close_wait_count(int port)
 {
@@ -481,7 +467,7 @@ static void test_hostile_input(void **state)
     (void)state;
     pid_t pid = env.gw.pid;
     normal_client_served();
-    long rss0 = rss_kb(pid);
+    long rss0 = itrss_kb(pid);
 
     /* Oversized length prefixes. */
     for (int i = 0; i < 20; i++) {
@@ -553,7 +539,7 @@ static void test_hostile_input(void **state)
     assert_int_equal(env.gw.pid, pid);
     normal_client_served();
     expect_no_close_wait();
-    long rss1 = rss_kb(pid);
+    long rss1 = itrss_kb(pid);
     print_message("gateway RSS %ld kB before, %ld kB after\n", rss0, rss1);
     assert_true(rss1 - rss0 < RSS_GROWTH_MAX_KB);
 }

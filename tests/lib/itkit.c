@@ -789,3 +789,20 @@ void itinst_expect_state(const struct itinst *in, const char *receipt, const cha
                      IT_INST_WITHIN_MS))
         fail_msg("%s: %s never became %s", in->name, receipt, state);
 }
+
+long itrss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("cannot read %s: %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    if (kb < 0)
+        fail_msg("no VmRSS in %s", path);
+    return kb;
+}

@@ -273,5 +273,8 @@ void itrmtree(const char *dir);
 /* Monotonic milliseconds. */
 long long itnow_ms(void);
 void itsleep_ms(int ms);
+/* Resident memory of process pid in kB (VmRSS); fails the test when it
+ * cannot be read. */
+long itrss_kb(pid_t pid);
 
 #endif
