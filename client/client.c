@@ -553,6 +553,36 @@ bool client_send_raw(struct client_conn *c, const void *buf, size_t len)
     return write_all(c, buf, len, err, sizeof(err));
 }
 
+long client_send_nowait(struct client_conn *c, const void *buf, size_t len)
+{
+    if (c->broken)
+        return -1;
+    struct pipe_guard g;
+    size_t off = 0;
+    long result = 0;
+    pipe_guard_enter(&g);
+    while (off < len) {
+        ERR_clear_error();
+        int n = SSL_write(c->ssl, (const uint8_t *)buf + off,
+                          len - off > INT_MAX ? INT_MAX : (int)(len - off));
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, n);
+        /* The socket is full: OpenSSL keeps what it began, and the next
+         * call, which passes the same bytes again, goes on from there. */
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) {
+            c->broken = true;
+            result = -1;
+        }
+        break;
+    }
+    pipe_guard_leave(&g);
+    ERR_clear_error();
+    return result < 0 ? -1 : (long)off;
+}
+
 /* Reads exactly len bytes before the deadline; *got tells how many arrived. */
 static bool read_exact(struct client_conn *c, uint8_t *buf, size_t len, size_t *got,
                        int64_t deadline, char *err, size_t errlen)

@@ -59,6 +59,12 @@ bool client_send_why(struct client_conn *c, const Frame *f, char *err, size_t er
     __attribute__((warn_unused_result));
 /* Sends raw bytes as they are (for tests of malformed input). */
 bool client_send_raw(struct client_conn *c, const void *buf, size_t len) __attribute__((warn_unused_result));
+/* Sends as much of buf as the connection takes now, without waiting: the
+ * number of bytes taken (0 when none), or -1 when the connection failed.
+ * Call it again with the rest (the same bytes) to go on.  For one thread
+ * that drives many connections at once, e.g. tests holding partial frames. */
+long client_send_nowait(struct client_conn *c, const void *buf, size_t len)
+    __attribute__((warn_unused_result));
 
 /* Receives one frame, waiting up to the profile's timeout.  NULL on timeout,
  * close or a malformed frame (reason in err).  Free with frame_arena_free(*arena). */
