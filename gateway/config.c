@@ -41,6 +41,9 @@ void config_defaults(struct gw_config *cfg)
     cfg->rate_per_s = 100;
     cfg->rate_burst = 1000;
     cfg->shutdown_grace_ms = 30000;
+    cfg->memory_budget_bytes = 64u << 20;
+    cfg->output_high_water_bytes = 256u << 10;
+    cfg->output_stall_timeout_ms = 30000;
     snprintf(cfg->db_conninfo, sizeof(cfg->db_conninfo), "dbname=minyi");
     cfg->db_pool_size = 4;
     cfg->db_batch_max = 256;
@@ -319,6 +322,9 @@ static int on_option(void *user, const char *section, const char *name, const ch
     INT_OPT("gateway", "rate_per_s", rate_per_s, 0, 1000000)
     INT_OPT("gateway", "rate_burst", rate_burst, 1, 1000000)
     INT_OPT("gateway", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000)
+    INT_OPT("gateway", "memory_budget_bytes", memory_budget_bytes, 1L << 20, 1L << 40)
+    INT_OPT("gateway", "output_high_water_bytes", output_high_water_bytes, 1024, 1L << 30)
+    INT_OPT("gateway", "output_stall_timeout_ms", output_stall_timeout_ms, 1, 3600000)
     PATH_OPT("tls", "cert", tls_cert)
     PATH_OPT("tls", "key", tls_key)
     PATH_OPT("tls", "client_ca", tls_client_ca)
@@ -415,6 +421,13 @@ bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errl
     if (rc > 0) {
         snprintf(err, errlen, "config %s line %d: %s", path, rc,
                  ctx.err[0] ? ctx.err : "syntax error");
+        return false;
+    }
+    /* A frame is granted its whole length at once, so a budget smaller
+     * than the largest frame would leave such a frame waiting for ever. */
+    if (cfg->memory_budget_bytes < cfg->max_frame_bytes) {
+        snprintf(err, errlen, "config %s: memory_budget_bytes (%zu) is below max_frame_bytes (%zu)",
+                 path, cfg->memory_budget_bytes, cfg->max_frame_bytes);
         return false;
     }
     if (!peers_complete(cfg, ctx.err, sizeof(ctx.err))) {

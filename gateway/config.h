@@ -51,6 +51,9 @@ struct gw_config {
     int rate_per_s;                  /* per principal; 0: no limit */
     int rate_burst;
     int shutdown_grace_ms;
+    size_t memory_budget_bytes;      /* frame buffers and queued answers, all connections */
+    size_t output_high_water_bytes;  /* queued answers at which a connection stops being read */
+    int output_stall_timeout_ms;     /* ... and after which it is closed if still above */
     /* [tls] */
     char tls_cert[CONFIG_PATH_MAX];
     char tls_key[CONFIG_PATH_MAX];

@@ -28,6 +28,7 @@
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "membudget.h"
 #include "notify.h"
 #include "pii.h"
 #include "privacy.h"
@@ -363,6 +364,9 @@ static int run_gateway(struct gw *gw)
     gw->base = event_base_new();
     if (gw->base == NULL)
         fatal("event_base_new failed");
+    gw->mem = membudget_new(gw->base, &gw->cfg.memory_budget_bytes);
+    if (gw->mem == NULL)
+        fatal("out of memory for the memory budget");
 
     struct store_config sc = {
         .conninfo = gw->cfg.db_conninfo,
@@ -444,6 +448,7 @@ out:
     if (gw->grace_ev != NULL)
         event_free(gw->grace_ev);
     quota_free(gw->lim);
+    membudget_free(gw->mem);
     event_base_free(gw->base);
     SSL_CTX_free(gw->ssl_ctx);
     OPENSSL_cleanse(&keys, sizeof(keys));

@@ -21,6 +21,7 @@ struct quota;
 struct watch;
 struct forwarder;
 struct admin_http;
+struct membudget;
 
 struct gw {
     struct event_base *base;
@@ -43,6 +44,7 @@ struct gw {
     struct forwarder *fwd;           /* delivers the outbox; NULL without peers */
     struct admin_http *admin;        /* /metrics and /healthz; NULL when off */
     struct sealer *sealer;           /* the audit sealer process; NULL when [audit] seal = 0 */
+    struct membudget *mem;           /* frame buffers and queued answers */
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */

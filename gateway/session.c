@@ -2,6 +2,7 @@
  * session: one client connection.  See session.h for the state machine.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "log.h"
+#include "membudget.h"
 #include "metrics.h"
 #include "session.h"
 #include "tls.h"
@@ -34,6 +36,8 @@ const char *session_state_name(enum session_state state)
 
 static void session_process_input(struct session *s);
 static void session_arm_deadline(struct session *s);
+static void session_frame_end(struct session *s);
+static void session_wait_memory(struct session *s);
 
 static void session_set_state(struct session *s, enum session_state next)
 {
@@ -54,7 +58,24 @@ static void session_free(struct session *s)
         event_free(s->deadline);
     if (s->resume != NULL)
         event_free(s->resume);
+    if (s->stall != NULL)
+        event_free(s->stall);
+    if (s->hangup != NULL)
+        event_free(s->hangup);
     free(s);
+}
+
+/* Stops charging the output buffer to the budget and returns what it
+ * holds: the buffer goes with the bufferevent, without telling us. */
+static void session_output_forget(struct session *s)
+{
+    if (s->out_cb == NULL)
+        return;
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    size_t held = evbuffer_get_length(out);
+    evbuffer_remove_cb_entry(out, s->out_cb);
+    s->out_cb = NULL;
+    membudget_release(s->gw->mem, held);
 }
 
 void session_unref(struct session *s)
@@ -78,10 +99,16 @@ void session_close(struct session *s, const char *reason)
     session_set_state(s, SESSION_DEAD);
     event_del(s->deadline);
     event_del(s->resume);
+    event_del(s->stall);
+    event_del(s->hangup);
+    membudget_cancel(gw->mem, &s->mem_wait);
+    session_frame_end(s);
     if (s->bev != NULL) {
+        session_output_forget(s);
         bufferevent_free(s->bev);
         s->bev = NULL;
     }
+    membudget_freed(gw->mem);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -113,6 +140,8 @@ void session_close_after_flush(struct session *s, const char *reason)
     log_debug("sid=%llu closing after flush: %s", (unsigned long long)s->sid, reason);
     session_set_state(s, SESSION_CLOSING);
     bufferevent_disable(s->bev, EV_READ);
+    /* Nothing more is read: a frame waiting for memory no longer needs it. */
+    membudget_cancel(s->gw->mem, &s->mem_wait);
     timer_ms(s->deadline, SESSION_CLOSE_FLUSH_MS);
     if (s->inflight == 0 && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
         session_close(s, reason);
@@ -163,9 +192,13 @@ static void session_pause_read(struct session *s)
     }
 }
 
+/* Reading resumes only when nothing holds it back: requests in flight
+ * below the limit, answers being read, no frame waiting for memory. */
 static void session_resume_read(struct session *s)
 {
-    if (s->read_paused && (s->state == SESSION_READY || s->state == SESSION_DENIED)) {
+    if (s->read_paused && (s->state == SESSION_READY || s->state == SESSION_DENIED) &&
+        !s->gw->stopping && !s->out_stalled && !s->mem_wait.waiting &&
+        s->inflight < s->gw->cfg.max_inflight) {
         s->read_paused = false;
         bufferevent_enable(s->bev, EV_READ);
         /* Frames may already wait in the input buffer: read events only
@@ -188,8 +221,7 @@ void session_request_done(struct session *s)
             session_close(s, "closed after answer");
         return;
     }
-    if (s->inflight < s->gw->cfg.max_inflight)
-        session_resume_read(s);
+    session_resume_read(s);
     session_arm_deadline(s);
 }
 
@@ -216,7 +248,7 @@ static void session_arm_deadline(struct session *s)
     if (s->state != SESSION_READY && s->state != SESSION_DENIED)
         return;
     size_t pending = evbuffer_get_length(bufferevent_get_input(s->bev));
-    if (pending > 0) {
+    if (pending > 0 || s->frame_buf != NULL) {
         if (!s->frame_deadline_armed) {
             s->frame_deadline_armed = true;
             timer_ms(s->deadline, cfg->frame_timeout_ms);
@@ -246,7 +278,13 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
         break;
     case SESSION_READY:
     case SESSION_DENIED:
-        if (s->frame_deadline_armed)
+        if (s->frame_deadline_armed && s->mem_wait.waiting) {
+            session_send_error(s, 0, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "frame.length",
+                               "the gateway had no memory for this frame within the frame "
+                               "deadline; send it again later",
+                               "网关在帧时限内无内存接收该帧，请稍后重发");
+            session_close_after_flush(s, "frame deadline passed waiting for memory");
+        } else if (s->frame_deadline_armed)
             session_close(s, "frame deadline passed");
         else if (s->inflight == 0 && !s->watching)
             session_close(s, "idle deadline passed");
@@ -260,6 +298,52 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* A client that does not read its answers: closed when they have stayed
+ * above the high-water mark for output_stall_timeout_ms. */
+static void on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct session *s = arg;
+    if (s->state != SESSION_READY && s->state != SESSION_DENIED)
+        return;
+    char reason[128];
+    snprintf(reason, sizeof(reason), "answers not read for %d ms (%zu bytes queued)",
+             s->gw->cfg.output_stall_timeout_ms,
+             evbuffer_get_length(bufferevent_get_output(s->bev)));
+    session_close(s, reason);
+}
+
+/*
+ * Every change to the output buffer: answers queued are charged to the
+ * memory budget and answers written released, and a client whose unread
+ * answers pass the high-water mark is not read until it has read half of
+ * them (libevent's own write watermark cannot serve: its low mark is the
+ * one on_flushed needs at zero).
+ */
+static void on_output_change(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    struct session *s = arg;
+    const struct gw_config *cfg = &s->gw->cfg;
+    if (info->n_added > 0)
+        membudget_add(s->gw->mem, info->n_added);
+    if (info->n_deleted > 0)
+        membudget_release(s->gw->mem, info->n_deleted);
+    size_t len = info->orig_size + info->n_added - info->n_deleted;
+    if (!s->out_stalled && len > cfg->output_high_water_bytes) {
+        s->out_stalled = true;
+        if (s->state == SESSION_READY || s->state == SESSION_DENIED) {
+            session_pause_read(s);
+            timer_ms(s->stall, cfg->output_stall_timeout_ms);
+        }
+    } else if (s->out_stalled && len <= cfg->output_high_water_bytes / 2) {
+        s->out_stalled = false;
+        event_del(s->stall);
+        session_resume_read(s);
+    }
+}
+
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -267,10 +351,131 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     session_process_input(arg);
 }
 
+/* The frame a session took whole: refused when the principal was, counted
+ * against the rate limit, else dispatched.  False when the session is
+ * closing and must not be read further. */
+static bool session_take_frame(struct session *s, Frame *f, struct frame_arena *arena)
+{
+    const struct gw_config *cfg = &s->gw->cfg;
+    if (s->state == SESSION_DENIED) {
+        session_send_error(s, f->id, s->deny_code, "certificate",
+                           s->deny_code == MINYI__V1__ERROR_CODE__UNAVAILABLE
+                               ? "cannot look up the certificate now; try again"
+                               : "this certificate is not registered or not active",
+                           s->deny_code == MINYI__V1__ERROR_CODE__UNAVAILABLE
+                               ? "暂时无法核验证书，请稍后重试"
+                               : "证书未登记或已停用");
+        frame_arena_free(arena);
+        session_close_after_flush(s, "principal refused");
+        return false;
+    }
+    uint32_t retry_after_ms = 0;
+    if (!quota_take_token(s->gw->lim, s->principal.id, cfg->rate_per_s, cfg->rate_burst,
+                          &retry_after_ms)) {
+        quota_send_rate_error(s, f->id, retry_after_ms);
+        frame_arena_free(arena);
+        /* Refusals take no slot in flight, so max_inflight does not stop a
+         * client that floods and never reads them: once its unread answers
+         * pass the high-water mark it is cut off at once. */
+        if (s->out_stalled) {
+            session_close(s, "rate-limited answers not read");
+            return false;
+        }
+        return true;
+    }
+    s->inflight++;
+    dispatch_frame(s, f, arena);
+    return true;
+}
+
 /*
- * Takes complete frames from the input buffer.  The length is checked before
- * the body is touched; at most SESSION_FRAMES_PER_EVENT frames are handled
- * before yielding, and reading pauses while max_inflight requests wait.
+ * Gives a frame larger than the input window a buffer of its own, charged
+ * to the memory budget before it exists.  True when its body can now be
+ * received into s->frame_buf (the header has been consumed); false when
+ * it waits for memory (reading paused until on_memory_granted) or the
+ * session is closing.
+ */
+static bool session_frame_begin(struct session *s, struct evbuffer *in, uint32_t len)
+{
+    if (s->mem_charged == 0) {
+        if (!membudget_take(s->gw->mem, &s->mem_wait, len)) {
+            session_wait_memory(s);
+            return false;
+        }
+        s->mem_charged = len;
+    }
+    s->frame_buf = malloc(len);
+    if (s->frame_buf == NULL) {
+        session_send_error(s, 0, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "frame.length",
+                           "no memory for a frame of this length now; try again later",
+                           "暂时无法为该长度的帧分配内存，请稍后重试");
+        session_close_after_flush(s, "out of memory for a frame");
+        return false;
+    }
+    s->frame_len = len;
+    s->frame_got = 0;
+    evbuffer_drain(in, FRAME_HEADER_LEN);
+    return true;
+}
+
+/*
+ * A session whose frame waits for memory is not read, and so would not
+ * notice its client going away: libevent watches nothing on its socket.
+ * It watches for the close instead, so a client that gave up does not
+ * keep its place in the queue, ahead of live ones, until its deadline.
+ * libevent reports a reset (EPOLLHUP|EPOLLERR) as readable, never as
+ * EV_CLOSED, and a level-triggered read event would fire for as long as
+ * unread bytes wait; so the watch is edge-triggered, and each wakeup asks
+ * the socket for its error.  libevent refuses to mix edge- and level-
+ * triggered events on one socket, so a session with answers being
+ * written (a level-triggered write event) goes without the watch, its
+ * frame deadline bounding the wait.
+ */
+static void session_wait_memory(struct session *s)
+{
+    session_pause_read(s);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && event_add(s->hangup, NULL) != 0)
+        log_debug("sid=%llu no close watch while waiting for memory", (unsigned long long)s->sid);
+}
+
+static void on_hangup(evutil_socket_t fd, short what, void *arg)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if ((what & EV_CLOSED) ||
+        (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0))
+        session_close(arg, "peer went away while its frame waited for memory");
+}
+
+/* Frees a frame's own buffer and returns its charge to the budget. */
+static void session_frame_end(struct session *s)
+{
+    free(s->frame_buf);
+    s->frame_buf = NULL;
+    s->frame_len = s->frame_got = 0;
+    if (s->mem_charged > 0) {
+        membudget_release(s->gw->mem, s->mem_charged);
+        s->mem_charged = 0;
+    }
+}
+
+static void on_memory_granted(struct membudget_waiter *w)
+{
+    struct session *s = (struct session *)((char *)w - offsetof(struct session, mem_wait));
+    s->mem_charged = w->need;
+    event_del(s->hangup);
+    session_resume_read(s);
+}
+
+/*
+ * Takes complete frames from the input.  The length is checked before the
+ * body is touched.  A frame that fits in the input window (the hot path:
+ * reports without large attachments) is decoded where it lies; a larger
+ * one is moved into a buffer of its own as it arrives, charged to the
+ * memory budget when its header is read.  At most SESSION_FRAMES_PER_EVENT
+ * frames are handled before yielding, and reading pauses while
+ * max_inflight requests wait, while the answers are not read and while
+ * memory is short.
  */
 static void session_process_input(struct session *s)
 {
@@ -283,39 +488,69 @@ static void session_process_input(struct session *s)
         struct evbuffer *in = bufferevent_get_input(s->bev);
         size_t avail = evbuffer_get_length(in);
         uint8_t hdr[FRAME_HEADER_LEN];
+        const uint8_t *body;
+        uint32_t len;
 
         if (s->inflight >= cfg->max_inflight) {
             session_pause_read(s);
             break;
         }
-        if (s->gw->stopping)
+        if (s->gw->stopping || s->out_stalled || s->mem_wait.waiting)
             break;
-        if (avail < FRAME_HEADER_LEN)
-            break;
-        if (evbuffer_copyout(in, hdr, FRAME_HEADER_LEN) != FRAME_HEADER_LEN)
-            fatal("sid=%llu copyout of frame header failed", (unsigned long long)s->sid);
-        uint32_t len = frame_peek_len(hdr);
-        if (len > cfg->max_frame_bytes) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), "frame length %u exceeds the maximum %zu", len,
-                     cfg->max_frame_bytes);
-            session_send_error(s, 0, MINYI__V1__ERROR_CODE__FRAME_TOO_LARGE, "frame.length",
-                               msg, "帧长度超过上限");
-            session_close_after_flush(s, "frame too large");
-            goto out;
+        if (s->frame_buf != NULL) {
+            size_t n = s->frame_len - s->frame_got;
+            if (n > avail)
+                n = avail;
+            if (evbuffer_remove(in, s->frame_buf + s->frame_got, n) != (int)n)
+                fatal("sid=%llu evbuffer_remove of a frame body failed", (unsigned long long)s->sid);
+            s->frame_got += n;
+            if (s->frame_got < s->frame_len)
+                break;
+            if (handled == SESSION_FRAMES_PER_EVENT) {
+                event_active(s->resume, EV_TIMEOUT, 0);
+                break;
+            }
+            body = s->frame_buf;
+            len = (uint32_t)s->frame_len;
+        } else {
+            if (avail < FRAME_HEADER_LEN)
+                break;
+            if (evbuffer_copyout(in, hdr, FRAME_HEADER_LEN) != FRAME_HEADER_LEN)
+                fatal("sid=%llu copyout of frame header failed", (unsigned long long)s->sid);
+            len = frame_peek_len(hdr);
+            if (len > cfg->max_frame_bytes) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "frame length %u exceeds the maximum %zu", len,
+                         cfg->max_frame_bytes);
+                session_send_error(s, 0, MINYI__V1__ERROR_CODE__FRAME_TOO_LARGE, "frame.length",
+                                   msg, "帧长度超过上限");
+                session_close_after_flush(s, "frame too large");
+                goto out;
+            }
+            if ((size_t)len + FRAME_HEADER_LEN > SESSION_INPUT_WINDOW) {
+                if (!session_frame_begin(s, in, len))
+                    break;
+                continue;
+            }
+            if (membudget_over(s->gw->mem) && !membudget_take(s->gw->mem, &s->mem_wait, 0)) {
+                session_wait_memory(s);
+                break;
+            }
+            if (avail - FRAME_HEADER_LEN < len)
+                break;
+            if (handled == SESSION_FRAMES_PER_EVENT) {
+                event_active(s->resume, EV_TIMEOUT, 0);
+                break;
+            }
+            const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + len));
+            body = buf != NULL ? buf + FRAME_HEADER_LEN : NULL;
         }
-        if (avail - FRAME_HEADER_LEN < len)
-            break;
-        if (handled == SESSION_FRAMES_PER_EVENT) {
-            event_active(s->resume, EV_TIMEOUT, 0);
-            break;
-        }
-        const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + len));
         struct frame_arena *arena = NULL;
-        Frame *f = buf != NULL ? frame_decode(buf + FRAME_HEADER_LEN, len,
-                                              cfg->decode_budget_bytes, &arena)
-                               : NULL;
-        evbuffer_drain(in, FRAME_HEADER_LEN + len);
+        Frame *f = body != NULL ? frame_decode(body, len, cfg->decode_budget_bytes, &arena) : NULL;
+        if (s->frame_buf != NULL)
+            session_frame_end(s);
+        else
+            evbuffer_drain(in, FRAME_HEADER_LEN + len);
         metrics.frames_received++;
         s->frame_deadline_armed = false;
         if (f == NULL) {
@@ -326,34 +561,8 @@ static void session_process_input(struct session *s)
             goto out;
         }
         handled++;
-        if (s->state == SESSION_DENIED) {
-            session_send_error(s, f->id, s->deny_code, "certificate",
-                               s->deny_code == MINYI__V1__ERROR_CODE__UNAVAILABLE
-                                   ? "cannot look up the certificate now; try again"
-                                   : "this certificate is not registered or not active",
-                               s->deny_code == MINYI__V1__ERROR_CODE__UNAVAILABLE
-                                   ? "暂时无法核验证书，请稍后重试"
-                                   : "证书未登记或已停用");
-            frame_arena_free(arena);
-            session_close_after_flush(s, "principal refused");
+        if (!session_take_frame(s, f, arena))
             goto out;
-        }
-        uint32_t retry_after_ms = 0;
-        if (!quota_take_token(s->gw->lim, s->principal.id, cfg->rate_per_s, cfg->rate_burst,
-                               &retry_after_ms)) {
-            quota_send_rate_error(s, f->id, retry_after_ms);
-            frame_arena_free(arena);
-            /* Refusals take no slot in flight, so max_inflight does not
-             * stop a client that floods and never reads them: bound its
-             * unread answers instead. */
-            if (evbuffer_get_length(bufferevent_get_output(s->bev)) > cfg->max_frame_bytes) {
-                session_close(s, "rate-limited answers not read");
-                goto out;
-            }
-            continue;
-        }
-        s->inflight++;
-        dispatch_frame(s, f, arena);
     }
     if (s->state == SESSION_READY || s->state == SESSION_DENIED)
         session_arm_deadline(s);
@@ -489,8 +698,10 @@ bool session_accept(struct gw *gw, evutil_socket_t fd, const struct sockaddr *sa
         log_warn("event=setsockopt_failed sid=%llu option=TCP_NODELAY", (unsigned long long)s->sid);
     s->deadline = evtimer_new(gw->base, on_deadline, s);
     s->resume = event_new(gw->base, -1, 0, on_resume, s);
+    s->stall = evtimer_new(gw->base, on_stall, s);
+    s->mem_wait.granted = on_memory_granted;
     ssl = SSL_new(gw->ssl_ctx);
-    if (s->deadline == NULL || s->resume == NULL || ssl == NULL)
+    if (s->deadline == NULL || s->resume == NULL || s->stall == NULL || ssl == NULL)
         goto fail;
     s->bev = bufferevent_openssl_socket_new(gw->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                             BEV_OPT_CLOSE_ON_FREE);
@@ -498,8 +709,13 @@ bool session_accept(struct gw *gw, evutil_socket_t fd, const struct sockaddr *sa
         goto fail;
     ssl = NULL; /* owned by the bufferevent now */
     bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-    /* Never hold more than one whole frame (plus slack) of unread input. */
-    bufferevent_setwatermark(s->bev, EV_READ, 0, gw->cfg.max_frame_bytes + FRAME_HEADER_LEN + 65536);
+    /* Unread input is held to the window; larger frames move out of it
+     * into buffers charged to the memory budget. */
+    bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_WINDOW);
+    s->out_cb = evbuffer_add_cb(bufferevent_get_output(s->bev), on_output_change, s);
+    s->hangup = event_new(gw->base, fd, EV_READ | EV_ET | EV_CLOSED | EV_PERSIST, on_hangup, s);
+    if (s->out_cb == NULL || s->hangup == NULL)
+        goto fail;
     bufferevent_setcb(s->bev, on_read, on_flushed, on_event, s);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     timer_ms(s->deadline, gw->cfg.handshake_timeout_ms);

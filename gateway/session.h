@@ -19,12 +19,19 @@
 #include <event2/util.h>
 
 #include "frame.h"
+#include "membudget.h"
 #include "quota.h"
 #include "principal.h"
 #include "server.h"
 
 /* Frames handled per read event before yielding to other connections. */
 #define SESSION_FRAMES_PER_EVENT 64
+/* Bytes of unread input a connection holds outside the memory budget,
+ * header included: a frame that fits is decoded in place; a larger one gets
+ * a buffer of its own, charged to the budget.  16 KiB is one TLS record,
+ * what OpenSSL holds per connection anyway, and above a report without
+ * large attachments, so intake's hot path never touches the budget. */
+#define SESSION_INPUT_WINDOW (16u << 10)
 /* Time allowed to flush a final error frame before the socket is closed. */
 #define SESSION_CLOSE_FLUSH_MS 5000
 
@@ -46,6 +53,14 @@ struct session {
     struct event *resume;            /* continues input processing after a yield */
     bool frame_deadline_armed;
     bool read_paused;
+    uint8_t *frame_buf;              /* body of a frame larger than the input window */
+    size_t frame_len, frame_got;     /* its length and the bytes of it received */
+    size_t mem_charged;              /* bytes charged to the budget for frame_buf */
+    struct membudget_waiter mem_wait;/* queued while a frame waits for memory */
+    struct evbuffer_cb_entry *out_cb;/* charges queued answers to the budget */
+    bool out_stalled;                /* answers above the high-water mark: not read */
+    struct event *stall;             /* closes a client that does not read its answers */
+    struct event *hangup;            /* notices a close while a frame waits for memory */
     int inflight;                    /* requests waiting for an answer */
     bool watching;                   /* on the live queue's watch list: not idle */
     int refs;                        /* outstanding callbacks holding this struct */
