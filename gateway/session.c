@@ -307,6 +307,10 @@ static void on_stall(evutil_socket_t fd, short what, void *arg)
     struct session *s = arg;
     if (s->state != SESSION_READY && s->state != SESSION_DENIED)
         return;
+    if (s->rate_refused) {
+        session_close(s, "rate-limited answers not read");
+        return;
+    }
     char reason[128];
     snprintf(reason, sizeof(reason), "answers not read for %d ms (%zu bytes queued)",
              s->gw->cfg.output_stall_timeout_ms,
@@ -331,11 +335,15 @@ static void on_output_change(struct evbuffer *buf, const struct evbuffer_cb_info
     if (info->n_deleted > 0)
         membudget_release(s->gw->mem, info->n_deleted);
     size_t len = info->orig_size + info->n_added - info->n_deleted;
+    if (len == 0)
+        s->rate_refused = false;
     if (!s->out_stalled && len > cfg->output_high_water_bytes) {
         s->out_stalled = true;
+        /* The close itself waits for the loop: this runs inside libevent's
+         * handling of the very buffer a close would free. */
         if (s->state == SESSION_READY || s->state == SESSION_DENIED) {
             session_pause_read(s);
-            timer_ms(s->stall, cfg->output_stall_timeout_ms);
+            timer_ms(s->stall, s->rate_refused ? 0 : cfg->output_stall_timeout_ms);
         }
     } else if (s->out_stalled && len <= cfg->output_high_water_bytes / 2) {
         s->out_stalled = false;
@@ -372,15 +380,13 @@ static bool session_take_frame(struct session *s, Frame *f, struct frame_arena *
     uint32_t retry_after_ms = 0;
     if (!quota_take_token(s->gw->lim, s->principal.id, cfg->rate_per_s, cfg->rate_burst,
                           &retry_after_ms)) {
-        quota_send_rate_error(s, f->id, retry_after_ms);
-        frame_arena_free(arena);
         /* Refusals take no slot in flight, so max_inflight does not stop a
          * client that floods and never reads them: once its unread answers
-         * pass the high-water mark it is cut off at once. */
-        if (s->out_stalled) {
-            session_close(s, "rate-limited answers not read");
-            return false;
-        }
+         * pass the high-water mark with refusals among them, it is cut off
+         * at once (on_output_change). */
+        s->rate_refused = true;
+        quota_send_rate_error(s, f->id, retry_after_ms);
+        frame_arena_free(arena);
         return true;
     }
     s->inflight++;

@@ -59,6 +59,7 @@ struct session {
     struct membudget_waiter mem_wait;/* queued while a frame waits for memory */
     struct evbuffer_cb_entry *out_cb;/* charges queued answers to the budget */
     bool out_stalled;                /* answers above the high-water mark: not read */
+    bool rate_refused;               /* rate-limit refusals among the unread answers */
     struct event *stall;             /* closes a client that does not read its answers */
     struct event *hangup;            /* notices a close while a frame waits for memory */
     int inflight;                    /* requests waiting for an answer */

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,11 +84,7 @@ static int setup(void **state)
     if (s != NULL && atoi(s) > 0)
         scale = atoi(s);
     /* Room for the idle connections on both ends (minyid inherits it). */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    itraise_nofile();
     char extra[512];
     snprintf(extra, sizeof(extra),
              "[gateway]\nhandshake_timeout_ms = %d\nframe_timeout_ms = %d\n"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -790,19 +791,35 @@ void itinst_expect_state(const struct itinst *in, const char *receipt, const cha
         fail_msg("%s: %s never became %s", in->name, receipt, state);
 }
 
-long itrss_kb(pid_t pid)
+long itstatus_kb(pid_t pid, const char *field)
 {
     char path[64], line[256];
+    size_t n = strlen(field);
     long kb = -1;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         fail_msg("cannot read %s: %s", path, strerror(errno));
     while (fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+        if (strncmp(line, field, n) == 0 && line[n] == ':' &&
+            sscanf(line + n + 1, " %ld kB", &kb) == 1)
             break;
     fclose(f);
     if (kb < 0)
-        fail_msg("no VmRSS in %s", path);
+        fail_msg("no %s in %s", field, path);
     return kb;
+}
+
+long itrss_kb(pid_t pid)
+{
+    return itstatus_kb(pid, "VmRSS");
+}
+
+void itraise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }

@@ -276,5 +276,10 @@ void itsleep_ms(int ms);
 /* Resident memory of process pid in kB (VmRSS); fails the test when it
  * cannot be read. */
 long itrss_kb(pid_t pid);
+/* Any "Name: N kB" line of /proc/PID/status, e.g. "RssAnon". */
+long itstatus_kb(pid_t pid, const char *field);
+/* Raises this process's open-file limit to its hard limit, for tests that
+ * hold many connections (a gateway started afterwards inherits it). */
+void itraise_nofile(void);
 
 #endif
