@@ -367,6 +367,7 @@ static int run_gateway(struct gw *gw)
     gw->mem = membudget_new(gw->base, &gw->cfg.memory_budget_bytes);
     if (gw->mem == NULL)
         fatal("out of memory for the memory budget");
+    membudget_prepare_fds(gw->base, gw->cfg.max_connections + MEMBUDGET_FD_RESERVE);
 
     struct store_config sc = {
         .conninfo = gw->cfg.db_conninfo,
@@ -491,8 +492,10 @@ int main(int argc, char **argv)
     log_set_syslog(gw.cfg.log_syslog, "minyid");
     validate_limits_default(&gw.limits);
 
-    if (i == argc)
+    if (i == argc) {
+        membudget_tune_malloc(argv);
         return run_gateway(&gw);
+    }
     if (strcmp(argv[i], "migrate") == 0)
         return cmd_migrate(&gw.cfg, argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "principal") == 0)

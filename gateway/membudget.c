@@ -2,9 +2,17 @@
  * membudget: the memory budget for frame buffers and queued answers.  See
  * membudget.h for the policy.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "membudget.h"
 
@@ -26,6 +34,7 @@ struct membudget {
     bool full;                   /* "memory_wait_begin" logged, "memory_wait_end" not yet */
     struct event *wake;          /* grants to waiters, run from the loop */
     struct event *trim;
+    int64_t trim_first_ms;       /* first release since the last trim */
 };
 
 static void waitq_push(struct waitq *q, struct membudget_waiter *w)
@@ -211,8 +220,94 @@ void membudget_release(struct membudget *mb, size_t n)
 
 void membudget_freed(struct membudget *mb)
 {
-    if (!evtimer_pending(mb->trim, NULL)) {
-        struct timeval tv = { MEMBUDGET_TRIM_DELAY_MS / 1000, (MEMBUDGET_TRIM_DELAY_MS % 1000) * 1000 };
-        evtimer_add(mb->trim, &tv);
+    int64_t now = clock_mono_ms();
+    if (!evtimer_pending(mb->trim, NULL))
+        mb->trim_first_ms = now;
+    else if (now - mb->trim_first_ms >= MEMBUDGET_TRIM_MAX_DELAY_MS - MEMBUDGET_TRIM_DELAY_MS)
+        return;
+    struct timeval tv = clock_tv_ms(MEMBUDGET_TRIM_DELAY_MS);
+    evtimer_add(mb->trim, &tv);
+}
+
+static void on_never(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+void membudget_prepare_fds(struct event_base *base, int fds)
+{
+    int p[2] = { -1, -1 };
+    struct event *ev = NULL;
+    int made = 0;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)fds)
+        fds = (int)rl.rlim_cur;
+    /* A pipe, since epoll refuses regular files such as /dev/null. */
+    if (pipe2(p, O_CLOEXEC) != 0)
+        goto fail;
+    ev = event_new(base, p[0], EV_READ, on_never, NULL);
+    if (ev == NULL)
+        goto fail;
+    for (int fd = 0; fd < fds; fd++) {
+        /* A number in use has its record already, or gets it now. */
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        if (dup3(p[0], fd, O_CLOEXEC) != fd)
+            goto fail;
+        bool added = event_assign(ev, base, fd, EV_READ, on_never, NULL) == 0 &&
+                     event_add(ev, NULL) == 0;
+        if (added && event_del(ev) != 0)
+            fatal("membudget: event_del of descriptor %d failed", fd);
+        close(fd);
+        if (!added)
+            goto fail;
+        made++;
     }
+    event_free(ev);
+    close(p[0]);
+    close(p[1]);
+    log_debug("event=fd_records_made fds=%d made=%d", fds, made);
+    return;
+fail:
+    log_warn("event=fd_records_failed fds=%d made=%d", fds, made);
+    if (ev != NULL)
+        event_free(ev);
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+}
+
+/* Room for the operator's GLIBC_TUNABLES and ours; a longer value is left
+ * as it is. */
+#define TUNABLES_MAX 1024
+
+void membudget_tune_malloc(char **argv)
+{
+    const char *old = getenv("GLIBC_TUNABLES");
+    char tunables[TUNABLES_MAX];
+
+    if (old != NULL && strstr(old, MEMBUDGET_TCACHE_TUNABLE "=") != NULL)
+        return;
+    /* A program started with privileges (set-user-ID, file capabilities)
+     * gets its tunables erased by glibc: executing again would not end. */
+    if (getauxval(AT_SECURE) != 0)
+        return;
+    int n = snprintf(tunables, sizeof(tunables), "%s%s" MEMBUDGET_TCACHE_TUNABLE "=%d",
+                     old != NULL ? old : "", old != NULL && *old != '\0' ? ":" : "",
+                     MEMBUDGET_TCACHE_COUNT);
+    if (n < 0 || (size_t)n >= sizeof(tunables)) {
+        log_warnx("event=malloc_tune_skipped reason=\"GLIBC_TUNABLES too long\"");
+        return;
+    }
+    if (setenv("GLIBC_TUNABLES", tunables, 1) != 0) {
+        log_warn("event=malloc_tune_failed step=setenv");
+        return;
+    }
+    execv("/proc/self/exe", argv);
+    log_warn("event=malloc_tune_failed step=exec");
 }

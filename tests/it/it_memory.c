@@ -51,14 +51,7 @@
  * budget, they take the total over it by their size. */
 #define ANSWER_SLACK (64u << 10)
 #define SLACK_KB (16 * 1024)             /* heap bookkeeping, libevent's tables, the submits */
-#define RETURN_PERCENT 10                /* after the close, RSS within this of the start ... */
-/* ... plus what stays behind for each connection the burst opened: about
- * one page (measured 4.4 kB), kept by small allocations that outlive the
- * burst in pages it otherwise freed (libevent keeps a record for each
- * descriptor number it has seen), which malloc_trim cannot give back.  It
- * is reused by later connections on the same descriptors.  The done-when's
- * "within 10 %" holds only with this allowance. */
-#define RETAINED_PER_CONN_KB 8
+#define RETURN_PERCENT 10                /* after the close, RSS within this of the start */
 #define PUMP_IDLE_ROUNDS 5               /* rounds without progress: the gateway takes no more */
 #define PUMP_MS 60000
 #define SUBMITS_DURING 20
@@ -312,15 +305,15 @@ static void test_partial_frames_bounded(void **state)
     assert_true(peak > 0 && peak <= (long long)(BUDGET + ANSWER_SLACK));
     if (CHECK_RSS) {
         long now;
-        long want = rss_start + rss_start * RETURN_PERCENT / 100 + (long)HOGS * RETAINED_PER_CONN_KB;
+        long want = rss_start + rss_start * RETURN_PERCENT / 100;
         bool back = rss_falls_to(want, SETTLE_MS, &now);
         print_message("gateway RSS after the close: %ld kB (start %ld kB); anonymous %ld kB, "
                       "file %ld kB\n",
                       now, rss_start, itstatus_kb(env.gw.pid, "RssAnon"),
                       itstatus_kb(env.gw.pid, "RssFile"));
         if (!back)
-            fail_msg("RSS %ld kB after the close, above the start %ld kB + %d %% + %d kB a "
-                     "connection", now, rss_start, RETURN_PERCENT, RETAINED_PER_CONN_KB);
+            fail_msg("RSS %ld kB after the close, above the start %ld kB + %d %%", now, rss_start,
+                     RETURN_PERCENT);
     }
     client_close(contact);
     free(hogs);
