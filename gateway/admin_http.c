@@ -8,6 +8,7 @@
 #include "admin_http.h"
 #include "forwarder.h"
 #include "log.h"
+#include "membudget.h"
 #include "metrics.h"
 #include "results.h"
 #include "session.h"
@@ -100,7 +101,8 @@ static void write_sessions(struct evbuffer *out, const struct gw *gw)
         by_state[s->state]++;
         inflight += s->inflight;
         if (s->bev != NULL) {
-            in_bytes += (double)evbuffer_get_length(bufferevent_get_input(s->bev));
+            /* A frame larger than the input window lies in its own buffer. */
+            in_bytes += (double)(evbuffer_get_length(bufferevent_get_input(s->bev)) + s->frame_got);
             out_bytes += (double)evbuffer_get_length(bufferevent_get_output(s->bev));
         }
     }
@@ -119,6 +121,13 @@ static void write_sessions(struct evbuffer *out, const struct gw *gw)
                    in_bytes);
     metrics_sample(out, "minyi_frame_buffer_bytes",
                    (const char *const[]){ "direction", "out", NULL }, out_bytes);
+    metrics_family(out, "minyi_memory_charged_bytes", "gauge",
+                   "Bytes charged to the memory budget: buffers of frames larger than the input "
+                   "window (their whole length) and answers not yet written.");
+    metrics_sample(out, "minyi_memory_charged_bytes", NULL, (double)membudget_held(gw->mem));
+    metrics_family(out, "minyi_memory_budget_bytes", "gauge",
+                   "The memory budget (memory_budget_bytes): above it new frames wait.");
+    metrics_sample(out, "minyi_memory_budget_bytes", NULL, (double)gw->cfg.memory_budget_bytes);
 }
 
 /* Every report state, with 0 for those no row is in, so a state's series

@@ -58,6 +58,7 @@
 #define LARGE_SITUATION_CHARS 6000       /* 18,000 bytes of 民: above the window */
 #define WAIT_SHOWN_MS 1500               /* the large report is not answered this long */
 #define SETTLE_MS 15000
+#define METRICS_PAGE_MAX (1u << 20)      /* bytes of a /metrics page read */
 #define PIPELINED 200000                 /* list requests the non-reading client sends */
 #define LIST_LIMIT 100
 #define REPORTS_TO_LIST 40               /* makes each list answer a few kB */
@@ -259,6 +260,19 @@ static void test_partial_frames_bounded(void **state)
         if (rss_held > bound)
             fail_msg("RSS %ld kB holding partial frames, above the bound %ld kB", rss_held, bound);
     }
+
+    /* /metrics shows the budget full and the frames' bytes held: no more
+     * than the frames granted plus each connection's input window. */
+    char *page = malloc(METRICS_PAGE_MAX);
+    assert_non_null(page);
+    assert_int_equal(tgw_http_get(&env.gw, "/metrics", page, METRICS_PAGE_MAX), 200);
+    double charged = itmetric(page, "minyi_memory_charged_bytes");
+    double in = itmetric(page, "minyi_frame_buffer_bytes{direction=\"in\"}");
+    print_message("/metrics: %.0f bytes charged, %.0f bytes of frames held\n", charged, in);
+    assert_true(itmetric(page, "minyi_memory_budget_bytes") == (double)BUDGET);
+    assert_true(charged > (double)(BUDGET - HOG_FRAME) && charged <= (double)(BUDGET + ANSWER_SLACK));
+    assert_true(in > 0 && in <= charged + (double)HOGS * WINDOW);
+    free(page);
 
     /* A contact point keeps submitting meanwhile. */
     for (int i = 0; i < SUBMITS_DURING; i++) {

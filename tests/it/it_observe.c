@@ -42,18 +42,6 @@ static int teardown(void **state)
     return itenv_teardown(&env);
 }
 
-/* The value of one sample (series is the name with its labels exactly as
- * rendered, e.g. minyi_errors_total{code="INVALID_ARGUMENT"}), or NAN when
- * the page has no such sample. */
-static double sample(const char *page, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = page; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    return NAN;
-}
-
 /* Fetches gw's /metrics, asserts 200 and that promtool accepts the page. */
 static char *scrape_gw(const struct tgw *gw)
 {
@@ -93,9 +81,9 @@ static void test_metrics_count_known_traffic(void **state)
     struct frame_arena *arena = NULL;
 
     char *before = scrape();
-    double batches_before = sample(before, "minyi_intake_batch_size_count");
+    double batches_before = itmetric(before, "minyi_intake_batch_size_count");
     assert_true(batches_before == 0);
-    assert_true(sample(before, "minyi_database_up") == 1);
+    assert_true(itmetric(before, "minyi_database_up") == 1);
     free(before);
 
     for (int i = 0; i < ACCEPTED; i++) {
@@ -112,25 +100,25 @@ static void test_metrics_count_known_traffic(void **state)
         protobuf_c_message_free_unpacked(&r->base, NULL);
     }
     char *page = scrape();
-    assert_true(sample(page, "minyi_reports_accepted_total") == ACCEPTED);
-    assert_true(sample(page, "minyi_reports_duplicate_total") == 0);
-    assert_true(sample(page, "minyi_reports_rejected_total{code=\"INVALID_ARGUMENT\"}") == REJECTED);
-    assert_true(sample(page, "minyi_errors_total{code=\"INVALID_ARGUMENT\"}") == REJECTED);
-    assert_true(sample(page, "minyi_requests_total{type=\"submit\"}") == ACCEPTED + REJECTED);
+    assert_true(itmetric(page, "minyi_reports_accepted_total") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_reports_duplicate_total") == 0);
+    assert_true(itmetric(page, "minyi_reports_rejected_total{code=\"INVALID_ARGUMENT\"}") == REJECTED);
+    assert_true(itmetric(page, "minyi_errors_total{code=\"INVALID_ARGUMENT\"}") == REJECTED);
+    assert_true(itmetric(page, "minyi_requests_total{type=\"submit\"}") == ACCEPTED + REJECTED);
     /* Submitted one at a time, each report is a transaction of its own. */
-    assert_true(sample(page, "minyi_intake_batch_size_count") == ACCEPTED);
-    assert_true(sample(page, "minyi_intake_batch_size_sum") == ACCEPTED);
-    assert_true(sample(page, "minyi_intake_batch_size_bucket{le=\"1\"}") == ACCEPTED);
-    assert_true(sample(page, "minyi_intake_commit_seconds_count") == ACCEPTED);
-    assert_true(sample(page, "minyi_ack_seconds_count") == ACCEPTED);
-    assert_true(sample(page, "minyi_ack_seconds_bucket{le=\"+Inf\"}") == ACCEPTED);
-    assert_true(sample(page, "minyi_queue_reports{state=\"RECEIVED\"}") == ACCEPTED);
-    assert_true(sample(page, "minyi_queue_reports{state=\"ADOPTED\"}") == 0);
-    assert_true(sample(page, "minyi_frames_received_total") >= ACCEPTED + REJECTED);
-    assert_true(sample(page, "minyi_frames_sent_total") >= ACCEPTED + REJECTED);
-    assert_true(sample(page, "minyi_tls_handshakes_total") >= 1);
-    assert_true(sample(page, "minyi_connections{state=\"READY\"}") >= 1);
-    assert_true(sample(page, "minyi_frame_buffer_bytes{direction=\"in\"}") >= 0);
+    assert_true(itmetric(page, "minyi_intake_batch_size_count") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_intake_batch_size_sum") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_intake_batch_size_bucket{le=\"1\"}") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_intake_commit_seconds_count") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_ack_seconds_count") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_ack_seconds_bucket{le=\"+Inf\"}") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_queue_reports{state=\"RECEIVED\"}") == ACCEPTED);
+    assert_true(itmetric(page, "minyi_queue_reports{state=\"ADOPTED\"}") == 0);
+    assert_true(itmetric(page, "minyi_frames_received_total") >= ACCEPTED + REJECTED);
+    assert_true(itmetric(page, "minyi_frames_sent_total") >= ACCEPTED + REJECTED);
+    assert_true(itmetric(page, "minyi_tls_handshakes_total") >= 1);
+    assert_true(itmetric(page, "minyi_connections{state=\"READY\"}") >= 1);
+    assert_true(itmetric(page, "minyi_frame_buffer_bytes{direction=\"in\"}") >= 0);
     free(page);
 
     /* Pipelined, the same number of reports goes in fewer transactions,
@@ -152,12 +140,12 @@ static void test_metrics_count_known_traffic(void **state)
     for (int i = 0; i < PIPELINED; i++)
         protobuf_c_message_free_unpacked(&rs[i]->base, NULL);
     page = scrape();
-    double batches = sample(page, "minyi_intake_batch_size_count") - ACCEPTED;
-    assert_true(sample(page, "minyi_intake_batch_size_sum") == ACCEPTED + PIPELINED + 1);
+    double batches = itmetric(page, "minyi_intake_batch_size_count") - ACCEPTED;
+    assert_true(itmetric(page, "minyi_intake_batch_size_sum") == ACCEPTED + PIPELINED + 1);
     assert_true(batches >= 1 && batches <= PIPELINED + 1);
-    assert_true(sample(page, "minyi_reports_accepted_total") == ACCEPTED + PIPELINED + 1);
-    assert_true(sample(page, "minyi_reports_duplicate_total") == 1);
-    assert_true(sample(page, "minyi_queue_reports{state=\"RECEIVED\"}") == ACCEPTED + PIPELINED);
+    assert_true(itmetric(page, "minyi_reports_accepted_total") == ACCEPTED + PIPELINED + 1);
+    assert_true(itmetric(page, "minyi_reports_duplicate_total") == 1);
+    assert_true(itmetric(page, "minyi_queue_reports{state=\"RECEIVED\"}") == ACCEPTED + PIPELINED);
     free(page);
     client_close(c);
 }
@@ -169,7 +157,7 @@ static void test_metrics_count_handshake_failures(void **state)
     (void)state;
     char err[256];
     char *page = scrape();
-    double failures = sample(page, "minyi_tls_handshake_failures_total");
+    double failures = itmetric(page, "minyi_tls_handshake_failures_total");
     free(page);
 
     struct client_conn *c = ittry_connect(&env, "stranger", err, sizeof(err));
@@ -185,7 +173,7 @@ static void test_metrics_count_handshake_failures(void **state)
     }
     for (int waited = 0;; waited += HEALTH_STEP_MS) {
         page = scrape();
-        double now = sample(page, "minyi_tls_handshake_failures_total");
+        double now = itmetric(page, "minyi_tls_handshake_failures_total");
         free(page);
         if (now == failures + 1)
             break;
@@ -220,15 +208,15 @@ static void test_healthz_follows_the_database(void **state)
     assert_non_null(strstr(body, "database"));
     /* The page still comes, saying the database is down. */
     char *page = scrape();
-    assert_true(sample(page, "minyi_database_up") == 0);
-    assert_true(isnan(sample(page, "minyi_queue_reports{state=\"RECEIVED\"}")));
+    assert_true(itmetric(page, "minyi_database_up") == 0);
+    assert_true(isnan(itmetric(page, "minyi_queue_reports{state=\"RECEIVED\"}")));
     free(page);
 
     assert_true(tpg_start_again(&env.pg));
     await_health(200, body, sizeof(body));
     assert_string_equal(body, "ok\n");
     page = scrape();
-    assert_true(sample(page, "minyi_database_up") == 1);
+    assert_true(itmetric(page, "minyi_database_up") == 1);
     free(page);
 }
 
@@ -243,11 +231,11 @@ static void test_metrics_show_the_outbox(void **state)
 
     itsubmit_forwarded(contact, editor, "转报上级的情况说明", "province", receipt);
     char *page = scrape();
-    assert_true(sample(page, "minyi_outbox_backlog{destination=\"province\"}") == 1);
-    assert_true(sample(page, "minyi_outbox_rows{destination=\"province\",state=\"pending\"}") == 1);
-    assert_true(sample(page, "minyi_outbox_oldest_age_seconds{destination=\"province\"}") >= 0);
-    assert_true(sample(page, "minyi_queue_reports{state=\"FORWARDED\"}") == 1);
-    assert_true(sample(page, "minyi_requests_total{type=\"decide\"}") >= 1);
+    assert_true(itmetric(page, "minyi_outbox_backlog{destination=\"province\"}") == 1);
+    assert_true(itmetric(page, "minyi_outbox_rows{destination=\"province\",state=\"pending\"}") == 1);
+    assert_true(itmetric(page, "minyi_outbox_oldest_age_seconds{destination=\"province\"}") >= 0);
+    assert_true(itmetric(page, "minyi_queue_reports{state=\"FORWARDED\"}") == 1);
+    assert_true(itmetric(page, "minyi_requests_total{type=\"decide\"}") >= 1);
     free(page);
     client_close(contact);
     client_close(editor);
@@ -294,11 +282,11 @@ static void test_metrics_follow_a_delivery(void **state)
             itsleep_ms(HEALTH_STEP_MS);
     }
     char *page = scrape_gw(&lower);
-    assert_true(sample(page, "minyi_outbox_backlog{destination=\"province\"}") == 0);
-    assert_true(isnan(sample(page, "minyi_outbox_oldest_age_seconds{destination=\"province\"}")));
-    double age = sample(page, "minyi_results_pull_age_seconds{peer=\"province\"}");
+    assert_true(itmetric(page, "minyi_outbox_backlog{destination=\"province\"}") == 0);
+    assert_true(isnan(itmetric(page, "minyi_outbox_oldest_age_seconds{destination=\"province\"}")));
+    double age = itmetric(page, "minyi_results_pull_age_seconds{peer=\"province\"}");
     assert_true(age >= 0 && age < 3600);
-    assert_true(sample(page, "minyi_forwarder_progressing") == 1);
+    assert_true(itmetric(page, "minyi_forwarder_progressing") == 1);
     free(page);
 
     struct client_conn *upper_editor = itconnect(&env, "editor1");
@@ -307,10 +295,10 @@ static void test_metrics_follow_a_delivery(void **state)
     page = scrape();
     snprintf(series, sizeof(series), "minyi_results_owed{peer_id=\"%lld\",peer=\"peer1\"}",
              (long long)peer_id);
-    assert_true(sample(page, series) == 1);
+    assert_true(itmetric(page, series) == 1);
     snprintf(series, sizeof(series),
              "minyi_results_lag_seconds{peer_id=\"%lld\",peer=\"peer1\"}", (long long)peer_id);
-    assert_true(sample(page, series) >= 0);
+    assert_true(itmetric(page, series) >= 0);
     free(page);
     free(up);
     client_close(upper_editor);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -822,4 +823,16 @@ void itraise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+/* The value of one sample (series is the name with its labels exactly as
+ * rendered, e.g. minyi_errors_total{code="INVALID_ARGUMENT"}), or NAN when
+ * the page has no such sample. */
+double itmetric(const char *page, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = page; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return NAN;
 }

@@ -281,5 +281,9 @@ long itstatus_kb(pid_t pid, const char *field);
 /* Raises this process's open-file limit to its hard limit, for tests that
  * hold many connections (a gateway started afterwards inherits it). */
 void itraise_nofile(void);
+/* The value of one sample of a /metrics page (series is the name with its
+ * labels exactly as rendered, e.g. minyi_errors_total{code="INVALID_ARGUMENT"}),
+ * or NAN when the page has no such sample. */
+double itmetric(const char *page, const char *series);
 
 #endif
