@@ -377,7 +377,25 @@ static long long status_round_trip_ms(void)
 /* The quiet gateway's time for that request, measured once per run. */
 static long long quiet_ms = -1;
 
-static void normal_client_served(void)
+/* How many of the n sockets in fds the gateway has closed (they stay open
+ * here: the data is only peeked at). */
+static int closed_by_gateway(const int *fds, int n)
+{
+    int closed = 0;
+    for (int i = 0; i < n; i++) {
+        char b;
+        ssize_t r = recv(fds[i], &b, 1, MSG_DONTWAIT | MSG_PEEK);
+        closed += r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    return closed;
+}
+
+/* A normal client must be served promptly beside hostile ones.  When idle
+ * (the n sockets in fds, or none) hold connections until their handshake
+ * deadline, a slow answer on a loaded machine is still no starvation as
+ * long as it came while they were all open: a starved client is served only
+ * once the gateway has dropped them. */
+static void normal_client_served_beside(const int *idle, int n)
 {
     if (quiet_ms < 0) {
         quiet_ms = status_round_trip_ms();
@@ -389,9 +407,22 @@ static void normal_client_served(void)
     }
     long long took = status_round_trip_ms();
     long long limit = SERVED_FACTOR * quiet_ms > SERVED_MS ? SERVED_FACTOR * quiet_ms : SERVED_MS;
-    if (took > limit)
-        fail_msg("a normal client waited %lld ms (quiet: %lld ms, limit %lld ms)", took, quiet_ms,
-                 limit);
+    if (took <= limit)
+        return;
+    int closed = idle != NULL ? closed_by_gateway(idle, n) : -1;
+    if (closed == 0) {
+        print_message("a normal client waited %lld ms (limit %lld ms), served while all %d idle "
+                      "connections were still held: a slow machine, not starvation\n",
+                      took, limit, n);
+        return;
+    }
+    fail_msg("a normal client waited %lld ms (quiet: %lld ms, limit %lld ms)%s", took, quiet_ms,
+             limit, closed > 0 ? ", served only after the gateway dropped idle connections" : "");
+}
+
+static void normal_client_served(void)
+{
+    normal_client_served_beside(NULL, 0);
 }
 
 static void test_idle_connections_closed(void **state)
@@ -406,7 +437,7 @@ static void test_idle_connections_closed(void **state)
     long long t0 = itnow_ms();
     for (int i = 0; i < n; i++)
         fds[i] = tcp_connect(env.gw.port);
-    normal_client_served();
+    normal_client_served_beside(fds, n);
     /* Each must see the gateway close it by the handshake deadline. */
     int open = n;
     long long until = t0 + HANDSHAKE_MS + SLACK_MS;
