@@ -85,7 +85,12 @@ static void usage(FILE *out)
         "        Lists your own reports, newest first, one page at a time.\n"
         "  resubmit RECEIPT [--file REPORT.json] [field options] [--retries N] [--json]\n"
         "        Sends a revised version of a RETURNED report under the same receipt\n"
-        "        (same JSON and options as submit); prints the receipt.\n"
+        "        (same JSON and options as submit); prints the receipt.  Give only the\n"
+        "        fields you change: title, situation, analysis, suggestions, category\n"
+        "        and urgency left out keep the current text (see show).\n"
+        "  show RECEIPT [--version N] [--json]\n"
+        "        Your report's current text (or version N), and each version you\n"
+        "        submitted.\n"
         "\n",
         out);
     cli_spool_usage(out);

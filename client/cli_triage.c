@@ -996,9 +996,66 @@ static bool delivery_waits(const Minyi__V1__Delivery *d)
     return false;
 }
 
+/* One version's text: its number, when and by whom, and its parts. */
+static void print_version(const Minyi__V1__ReportVersion *v, uint32_t latest)
+{
+    char cat[32], when[64];
+    cli_format_time(v->at_ms, when, sizeof(when));
+    if (latest > 0)
+        printf("version: %u of %u, %s by ", v->version, latest, when);
+    else
+        printf("version %u, %s by ", v->version, when);
+    cli_print_bytes(&v->author);
+    fputc('\n', stdout);
+    category_text(v->category, cat, sizeof(cat));
+    printf("category: %s\n", cat);
+    print_field("title", &v->title);
+    print_block("situation", &v->situation);
+    print_block("analysis", &v->analysis);
+    print_block("suggestions", &v->suggestions);
+}
+
+/* A contact point's view of its own report (the answer has submitted
+ * set): the current text, then every version it submitted. */
+static void print_show_own(bool json, const Minyi__V1__ShowResponse *s)
+{
+    char st[32], urg[32], when[64];
+    cli_state_text(s->state, st, sizeof(st));
+    urgency_text(s->urgency, urg, sizeof(urg));
+    if (json) {
+        json_t *sub = json_array();
+        for (size_t i = 0; i < s->n_submitted; i++)
+            json_array_append_new(sub, version_json(s->submitted[i]));
+        json_t *j = json_pack("{s:o,s:s,s:s,s:o,s:I,s:o,s:I,s:o}", "receipt",
+                              cli_jbytes(&s->receipt), "state", st, "urgency", urg, "region",
+                              cli_jbytes(&s->region), "received_at_ms",
+                              (json_int_t)s->received_at_ms, "version", version_json(s->version),
+                              "latest_version", (json_int_t)s->latest_version, "submitted", sub);
+        if (j != NULL)
+            cli_print_json(j);
+        return;
+    }
+    print_field("receipt", &s->receipt);
+    printf("state: %s\n", st);
+    printf("urgency: %s\n", urg);
+    print_field("region", &s->region);
+    cli_format_time(s->received_at_ms, when, sizeof(when));
+    printf("received: %s\n", when);
+    if (s->version != NULL)
+        print_version(s->version, s->latest_version);
+    for (size_t i = 0; i < s->n_submitted; i++) {
+        fputs("\nsubmitted ", stdout);
+        print_version(s->submitted[i], 0);
+    }
+}
+
 static void print_show(bool json, const Minyi__V1__ShowResponse *s)
 {
     char st[32], urg[32], cat[32], kind[32], when[64];
+    if (s->n_submitted > 0) {
+        print_show_own(json, s);
+        return;
+    }
     if (json) {
         print_show_json(s);
         return;

@@ -146,7 +146,12 @@ static void do_show(struct session *s, const Frame *f)
     if (!request_take_receipt(s, f->id, op, &f->show->receipt, "show.receipt", receipt))
         return;
     struct request *req = request_new(s, f->id, op);
-    if (req != NULL)
+    if (req == NULL)
+        return;
+    if (s->principal.kind == PRINCIPAL_CONTACT)
+        triage_show_own(s->gw->store, s->principal.id, receipt, f->show->version,
+                        request_on_reply, req);
+    else
         triage_show(s->gw->store, s->principal.id, receipt, f->show->version, f->show->diff,
                     request_on_reply, req);
 }
@@ -396,7 +401,7 @@ static void do_resubmit(struct session *s, const Frame *f)
                      "report is missing", "缺少信息内容");
         return;
     }
-    if (!validate_report(f->resubmit->report, &s->gw->limits, &r, &verr)) {
+    if (!validate_revision(f->resubmit->report, &s->gw->limits, &r, &verr)) {
         answer_invalid(s, f->id, op, &verr);
         return;
     }
@@ -438,8 +443,18 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
                 do_resubmit(s, f);
         }
         return true;
-    case MINYI__V1__FRAME__BODY_QUEUE:
     case MINYI__V1__FRAME__BODY_SHOW:
+        /* A contact point reads its own report: the writer's view. */
+        if (s->principal.kind == PRINCIPAL_CONTACT) {
+            if (f->show == NULL)
+                answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+                             "request body is missing", "缺少请求内容");
+            else
+                do_show(s, f);
+            return true;
+        }
+        break;
+    case MINYI__V1__FRAME__BODY_QUEUE:
     case MINYI__V1__FRAME__BODY_CLAIM:
     case MINYI__V1__FRAME__BODY_RENEW:
     case MINYI__V1__FRAME__BODY_RELEASE:

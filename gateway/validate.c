@@ -884,39 +884,70 @@ static bool payload_hash(struct intake_report *r)
     return ok;
 }
 
+/* The part of a report a revision replaces: its id, category, urgency and
+ * texts.  With all, every rule of a submission (urgency comes first,
+ * because it decides whether analysis and suggestions are required);
+ * without, an empty text or a zero code is allowed: it keeps the current
+ * one (see validate_revision). */
+static bool take_body(const Minyi__V1__Report *r, const struct validate_limits *lim, bool all,
+                      struct intake_report *out, struct validation_error *err)
+{
+    if (!take_uuid(&r->client_report_id, out->client_report_id, err) ||
+        ((all || r->category != 0) &&
+         !take_enum((int)r->category, &minyi__v1__category__descriptor, &F_CATEGORY,
+                    &out->category, err)) ||
+        ((all || r->urgency != 0) &&
+         !take_enum((int)r->urgency, &minyi__v1__urgency__descriptor, &F_URGENCY,
+                    &out->urgency, err)))
+        return false;
+    bool rest = all && out->urgency != MINYI__V1__URGENCY__URGENT;
+    return take_text(&r->title, &F_TITLE, lim->title_max, all, false, &out->title, err) &&
+           take_text(&r->situation, &F_SITUATION, lim->situation_max, all, true,
+                     &out->situation, err) &&
+           take_text(&r->analysis, &F_ANALYSIS, lim->analysis_max, rest, true, &out->analysis,
+                     err) &&
+           take_text(&r->suggestions, &F_SUGGESTIONS, lim->suggestions_max, rest, true,
+                     &out->suggestions, err);
+}
+
+/* What validating a report or a revision begins with: empty results, the
+ * default limits when none are given (in *defaults), and a report at all. */
+static bool validate_begin(const Minyi__V1__Report *r, const struct validate_limits **lim,
+                           struct validate_limits *defaults, struct intake_report *out,
+                           struct validation_error *err)
+{
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
+    if (*lim == NULL) {
+        validate_limits_default(defaults);
+        *lim = defaults;
+    }
+    if (r == NULL)
+        return reject(err, &F_REPORT, "is required", "不能为空");
+    return true;
+}
+
+bool validate_revision(const Minyi__V1__Report *r, const struct validate_limits *lim,
+                       struct intake_report *out, struct validation_error *err)
+{
+    struct validate_limits defaults;
+
+    if (!validate_begin(r, &lim, &defaults, out, err) || !take_body(r, lim, false, out, err))
+        goto fail;
+    return true;
+
+fail:
+    intake_report_free(out);
+    return false;
+}
+
 bool validate_report(const Minyi__V1__Report *r, const struct validate_limits *lim,
                      struct intake_report *out, struct validation_error *err)
 {
     struct validate_limits defaults;
     const Minyi__V1__Reporter *rep;
 
-    memset(out, 0, sizeof *out);
-    memset(err, 0, sizeof *err);
-    if (lim == NULL) {
-        validate_limits_default(&defaults);
-        lim = &defaults;
-    }
-    if (r == NULL) {
-        reject(err, &F_REPORT, "is required", "不能为空");
-        goto fail;
-    }
-
-    /* Urgency comes before the body, because it decides whether analysis
-     * and suggestions are required. */
-    if (!take_uuid(&r->client_report_id, out->client_report_id, err) ||
-        !take_enum((int)r->category, &minyi__v1__category__descriptor, &F_CATEGORY,
-                   &out->category, err) ||
-        !take_enum((int)r->urgency, &minyi__v1__urgency__descriptor, &F_URGENCY,
-                   &out->urgency, err))
-        goto fail;
-    bool urgent = out->urgency == MINYI__V1__URGENCY__URGENT;
-    if (!take_text(&r->title, &F_TITLE, lim->title_max, true, false, &out->title, err) ||
-        !take_text(&r->situation, &F_SITUATION, lim->situation_max, true, true,
-                   &out->situation, err) ||
-        !take_text(&r->analysis, &F_ANALYSIS, lim->analysis_max, !urgent, true,
-                   &out->analysis, err) ||
-        !take_text(&r->suggestions, &F_SUGGESTIONS, lim->suggestions_max, !urgent, true,
-                   &out->suggestions, err))
+    if (!validate_begin(r, &lim, &defaults, out, err) || !take_body(r, lim, true, out, err))
         goto fail;
 
     rep = r->reporter;

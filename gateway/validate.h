@@ -58,6 +58,20 @@ bool validate_report(const Minyi__V1__Report *r, const struct validate_limits *l
                      struct intake_report *out, struct validation_error *err)
     __attribute__((warn_unused_result));
 
+/*
+ * Validates r as a contact point's revision of a returned report
+ * (ResubmitRequest): only what a revision replaces — client_report_id,
+ * title, situation, analysis, suggestions, category, urgency — by the
+ * rules of validate_report, except that an empty text or a zero category
+ * or urgency is allowed and means "keep the current one" (the storage
+ * merges them, and checks the merged report's required parts).  The
+ * reporter, region, phone and attachments are not read.  Fills *out like
+ * validate_report (its hash and the fields not read are left empty).
+ */
+bool validate_revision(const Minyi__V1__Report *r, const struct validate_limits *lim,
+                       struct intake_report *out, struct validation_error *err)
+    __attribute__((warn_unused_result));
+
 /* Which rules validate_text() applies: the limit and whether line breaks
  * are allowed are those of the report field of that name. */
 enum validate_text_kind {

@@ -113,6 +113,7 @@ enum op_kind {
 #define STMT_O_ACT      "minyi_o_act"
 #define STMT_T_ATTACH   "minyi_t_attachment"
 #define STMT_T_INSTRUCT "minyi_t_instruct"
+#define STMT_T_SHOW_OWN "minyi_t_show_own"
 #define TRIAGE_PREPARE_SQL                                                                  \
     "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
     " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
@@ -144,7 +145,8 @@ enum op_kind {
     "PREPARE " STMT_O_ACT "(int8, int8, text, text) AS SELECT minyi_o_act($1, $2, $3, $4);" \
     "PREPARE " STMT_T_ATTACH "(int8, text, int4) AS SELECT minyi_t_attachment($1, $2, $3);" \
     "PREPARE " STMT_T_INSTRUCT "(int8, text, text, text, text, int8, bool, int4) AS"        \
-    " SELECT minyi_t_instruct($1, $2, $3, $4, $5, $6, $7, $8);"
+    " SELECT minyi_t_instruct($1, $2, $3, $4, $5, $6, $7, $8);"                             \
+    "PREPARE " STMT_T_SHOW_OWN "(int8, text, int4) AS SELECT minyi_t_show_own($1, $2, $3);"
 
 /* The office's reads (office.c, migration 0023): periods arrive as
  * milliseconds since the epoch. */

@@ -81,6 +81,15 @@ void triage_queue(struct store *st, int64_t actor, const struct triage_queue_que
 void triage_show(struct store *st, int64_t actor, const char *receipt, uint32_t version,
                  bool diff, store_reply_cb cb, void *arg);
 
+/* The contact point principal_id's view of its own report (migration
+ * 0025): reply msg Minyi__V1__ShowResponse with receipt, state, urgency,
+ * region, received_at_ms, version (0: the current one), latest_version
+ * and submitted (every version it submitted), nothing else.  NOT_FOUND on
+ * show.receipt for a report it did not submit, on show.version for a
+ * version the report lacks. */
+void triage_show_own(struct store *st, int64_t principal_id, const char *receipt,
+                     uint32_t version, store_reply_cb cb, void *arg);
+
 /* Reply msg: Minyi__V1__Attachment, the report's attachment number index
  * (from 0) with its content and stored SHA-256.  NOT_FOUND on
  * attachment.receipt or attachment.index. */

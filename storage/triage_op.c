@@ -23,7 +23,7 @@ static const char *const known_fields[] = {
     "report.client_report_id", "forward.origin_receipt", "outbox", "destinations",
     "principal.kind", "outbox.cursor", "outbox.filter.states", "outbox_action.outbox_id",
     "outbox_action.action", "attachment.receipt", "attachment.index", "instruct.receipt",
-    "instruct.given_at_ms",
+    "instruct.given_at_ms", "report.analysis", "report.suggestions",
 };
 
 static const char *static_field(const char *f)

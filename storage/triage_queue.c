@@ -213,6 +213,24 @@ static bool build_history(const json_t *arr, Minyi__V1__HistoryEntry ***out, siz
     return true;
 }
 
+/* One version of a report as the shows' SQL answers it; *out is set as
+ * soon as it is allocated, so the caller's message frees it. */
+static bool build_version(const json_t *v, Minyi__V1__ReportVersion **out)
+{
+    Minyi__V1__ReportVersion *rv = malloc(sizeof *rv);
+
+    *out = rv;
+    if (!rv)
+        return false;
+    minyi__v1__report_version__init(rv);
+    rv->version = (uint32_t)tj_int(v, "version");
+    rv->at_ms = tj_int(v, "at_ms");
+    rv->category = (Minyi__V1__Category)tj_int(v, "category");
+    return tj_bytes(&rv->author, v, "author") && tj_bytes(&rv->title, v, "title") &&
+           tj_bytes(&rv->situation, v, "situation") && tj_bytes(&rv->analysis, v, "analysis") &&
+           tj_bytes(&rv->suggestions, v, "suggestions") && tj_bytes(&rv->note, v, "note");
+}
+
 static bool build_show(const struct store *st, const json_t *j, bool diff,
                        Minyi__V1__ShowResponse *m)
 {
@@ -233,18 +251,9 @@ static bool build_show(const struct store *st, const json_t *j, bool diff,
     m->received_at_ms = tj_int(j, "received_at_ms");
     m->claim_expires_ms = tj_int(j, "claim_expires_ms");
 
-    rv = malloc(sizeof *rv);
-    if (!rv)
+    if (!build_version(v, &m->version))
         return false;
-    minyi__v1__report_version__init(rv);
-    m->version = rv;
-    rv->version = (uint32_t)tj_int(v, "version");
-    rv->at_ms = tj_int(v, "at_ms");
-    rv->category = (Minyi__V1__Category)tj_int(v, "category");
-    if (!tj_bytes(&rv->author, v, "author") || !tj_bytes(&rv->title, v, "title") ||
-        !tj_bytes(&rv->situation, v, "situation") || !tj_bytes(&rv->analysis, v, "analysis") ||
-        !tj_bytes(&rv->suggestions, v, "suggestions") || !tj_bytes(&rv->note, v, "note"))
-        return false;
+    rv = m->version;
     if (diff && !triage_line_diff(json_object_get(j, "first"), v, rv->version, &m->diff))
         return false;
 
@@ -327,21 +336,68 @@ static bool show_reply(const struct store *st, const struct store_op *op, const 
     return m && build_show(st, j, op->show_diff, m);
 }
 
+/* The writer's view: the report's own fields, the version asked for, and
+ * the versions the contact point submitted. */
+static bool show_own_reply(const struct store *st, const struct store_op *op, const json_t *j,
+                           ProtobufCMessage **msg)
+{
+    Minyi__V1__ShowResponse *m;
+    const json_t *arr = json_object_get(j, "submitted");
+    size_t n = json_array_size(arr);
+
+    (void)st;
+    (void)op;
+    TRIAGE_NEW_MSG(Minyi__V1__ShowResponse, minyi__v1__show_response__init, m);
+    if (!m || !tj_bytes(&m->receipt, j, "receipt") || !tj_bytes(&m->region, j, "region"))
+        return false;
+    m->state = tj_state(j, "state");
+    m->latest_version = (uint32_t)tj_int(j, "latest_version");
+    m->urgency = (Minyi__V1__Urgency)tj_int(j, "urgency");
+    m->received_at_ms = tj_int(j, "received_at_ms");
+    if (!build_version(json_object_get(j, "version"), &m->version))
+        return false;
+    if (n > 0 && !(m->submitted = calloc(n, sizeof *m->submitted)))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!build_version(json_array_get(arr, i), &m->submitted[m->n_submitted++]))
+            return false;
+    return true;
+}
+
+/* The parameters both shows begin with: who asks, the receipt and the
+ * version.  False when op was failed (and so answered) instead. */
+static bool show_params(struct store *st, struct store_op *op, int64_t who, const char *receipt,
+                        uint32_t version)
+{
+    triage_param_i64(op, 0, who);
+    if (!triage_param_receipt(st, op, 1, receipt, "show.receipt"))
+        return false;
+    if (version > INT32_MAX) {
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "show.version",
+                      "no such version", "没有该版本");
+        return false;
+    }
+    triage_param_i64(op, 2, version);
+    return true;
+}
+
+void triage_show_own(struct store *st, int64_t principal_id, const char *receipt,
+                     uint32_t version, store_reply_cb cb, void *arg)
+{
+    struct store_op *op = triage_op_new(STMT_T_SHOW_OWN, show_own_reply, cb, arg);
+
+    if (show_params(st, op, principal_id, receipt, version))
+        store_op_enqueue(st, op);
+}
+
 void triage_show(struct store *st, int64_t actor, const char *receipt, uint32_t version,
                  bool diff, store_reply_cb cb, void *arg)
 {
     struct store_op *op = triage_op_new(STMT_T_SHOW, show_reply, cb, arg);
     char sim[32];
 
-    triage_param_i64(op, 0, actor);
-    if (!triage_param_receipt(st, op, 1, receipt, "show.receipt"))
+    if (!show_params(st, op, actor, receipt, version))
         return;
-    if (version > INT32_MAX) {
-        store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "show.version",
-                      "no such version", "没有该版本");
-        return;
-    }
-    triage_param_i64(op, 2, version);
     triage_param_i64(op, 3, TRIAGE_SIMILAR_MAX);
     snprintf(sim, sizeof sim, "%.3f", TRIAGE_SIMILAR_MIN);
     triage_param_str(op, 4, sim);

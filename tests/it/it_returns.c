@@ -17,6 +17,10 @@
  * And the rules of a revision upward: a resend of the same revision is a
  * duplicate that stores nothing; a revision of an item that was not
  * returned is refused.
+ *
+ * The writer's view: a contact point reads its own report's current text
+ * (an editor's edits included) and each version it submitted, nothing of
+ * another's, and revises it naming only the fields it changes.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -57,7 +61,8 @@ static int setup(void **state)
         return -1;
     pg_up = true;
     if (!itinst_chain_up(&pg, &prov, &city, &dist, RESULTS_INTERVAL_MS) ||
-        tprincipal_add(dist.conninfo, "contact1", "contact", IT_DIST_REGION, true) <= 0)
+        tprincipal_add(dist.conninfo, "contact1", "contact", IT_DIST_REGION, true) <= 0 ||
+        tprincipal_add(dist.conninfo, "contact2", "contact", IT_DIST_REGION, true) <= 0)
         return -1;
     snprintf(dir, sizeof dir, "/tmp/it_returns-XXXXXX");
     return mkdtemp(dir) != NULL ? 0 : -1;
@@ -132,15 +137,9 @@ static const Minyi__V1__ShowResponse *show(const struct itinst *in, const char *
                                            struct frame_arena **a)
 {
     struct client_conn *ed = itconnect_gw(&in->gw, "editor1");
-    Frame f = MINYI__V1__FRAME__INIT;
-    Minyi__V1__ShowRequest q = MINYI__V1__SHOW_REQUEST__INIT;
-    q.receipt = frame_bytes(receipt);
-    f.body_case = MINYI__V1__FRAME__BODY_SHOW;
-    f.show = &q;
-    Frame *ans = itcall(ed, &f, a);
+    const Minyi__V1__ShowResponse *s = itshow_ok(ed, receipt, a);
     client_close(ed);
-    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_SHOW_OK);
-    return ans->show_ok;
+    return s;
 }
 
 /* in's editor1 claims receipt, edits its situation to text, and forwards
@@ -420,12 +419,99 @@ static void test_revision_rules(void **state)
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* A contact point's show: its own report only, the current text and the
+ * versions it submitted, no field only editors see; a resubmission with
+ * one changed field keeps the others. */
+static void test_writer_view(void **state)
+{
+    (void)state;
+    char receipt[IT_RECEIPT_MAX], title[TEXT_MAX];
+    static char out[CLI_OUT_MAX], err[CLI_OUT_MAX];
+    struct frame_arena *a = NULL;
+
+    struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
+    Minyi__V1__Report *r = tmake_report(NULL, "社区食堂价格上涨，独居老人用餐负担加重。");
+    assert_non_null(r);
+    itsubmit_ok(c, r, receipt);
+    itcopy(&r->title, title, sizeof title);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    /* The editor edits the text (version 2) and returns it. */
+    struct client_conn *ed = itconnect_gw(&dist.gw, "editor1");
+    itclaim_ok(ed, receipt);
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__EditRequest e = MINYI__V1__EDIT_REQUEST__INIT;
+    e.receipt = frame_bytes(receipt);
+    e.analysis = frame_bytes("编辑改写的原因分析：补贴标准多年未调整。");
+    f.body_case = MINYI__V1__FRAME__BODY_EDIT;
+    f.edit = &e;
+    assert_int_equal(itcall(ed, &f, &a)->body_case, MINYI__V1__FRAME__BODY_EDIT_OK);
+    frame_arena_free(a);
+    client_close(ed);
+    return_with(&dist, receipt, REASON_DIST);
+
+    /* The writer reads the current text, the editor's edit included, and
+     * the one version it submitted; nothing only editors see. */
+    const Minyi__V1__ShowResponse *s = itshow_ok(c, receipt, &a);
+    assert_int_equal(s->state, MINYI__V1__REPORT_STATE__RETURNED);
+    assert_int_equal(s->latest_version, 2);
+    assert_true(text_has(&s->version->analysis, "编辑改写"));
+    assert_int_equal(s->n_submitted, 1);
+    assert_int_equal(s->submitted[0]->version, 1);
+    assert_true(text_is(&s->submitted[0]->author, "contact1"));
+    assert_null(s->reporter);
+    assert_int_equal(s->phone.len, 0);
+    assert_int_equal(s->contact_point.len, 0);
+    assert_int_equal(s->n_history, 0);
+    assert_int_equal(s->n_similar, 0);
+    assert_int_equal(s->n_deliveries, 0);
+    frame_arena_free(a);
+
+    /* Another contact point: as if the report did not exist. */
+    struct client_conn *c2 = itconnect_gw(&dist.gw, "contact2");
+    Frame sf = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ShowRequest sq = MINYI__V1__SHOW_REQUEST__INIT;
+    sq.receipt = frame_bytes(receipt);
+    sf.body_case = MINYI__V1__FRAME__BODY_SHOW;
+    sf.show = &sq;
+    Frame *ans = itcall(c2, &sf, &a);
+    itexpect_error(ans, MINYI__V1__ERROR_CODE__NOT_FOUND, "show.receipt");
+    frame_arena_free(a);
+    client_close(c2);
+    client_close(c);
+
+    /* The writer changes the situation only, on the command line: the
+     * title and the editor's analysis stay. */
+    char profile[PATH_MAX];
+    snprintf(profile, sizeof profile, "%s/district-contact.conf", dir);
+    assert_true(tprofile_write(profile, "contact1", &dist.gw));
+    int rc = itrun_cli(dir, profile,
+                       (const char *const[]){"resubmit", receipt, "--situation", REVISED_POINT,
+                                             NULL},
+                       out, err, sizeof out);
+    if (rc != 0)
+        fail_msg("resubmit with one field: exit %d: %s", rc, err);
+    rc = itrun_cli(dir, profile, (const char *const[]){"show", receipt, NULL}, out, err,
+                   sizeof out);
+    assert_int_equal(rc, 0);
+    itexpect_contains(out, "state: RECEIVED");
+    itexpect_contains(out, "version: 3 of 3");
+    itexpect_contains(out, REVISED_POINT);
+    itexpect_contains(out, title);
+    itexpect_contains(out, "编辑改写");
+    itexpect_contains(out, "submitted version 1,");
+    itexpect_contains(out, "submitted version 3,");
+    if (strstr(out, "submitted version 2,") != NULL)
+        fail_msg("the editor's version is listed as submitted by the writer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_return_revise_forward_again),
         cmocka_unit_test(test_return_to_the_writer_and_up_again),
         cmocka_unit_test(test_revision_rules),
+        cmocka_unit_test(test_writer_view),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

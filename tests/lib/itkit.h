@@ -83,8 +83,9 @@ Frame *itstats(struct client_conn *c, int64_t from_ms, int64_t to_ms, int by,
 /* The editor on c claims receipt; fails the test, naming the error, unless
  * the answer is claim_ok. */
 void itclaim_ok(struct client_conn *c, const char *receipt);
-/* An editor's show of receipt on c; fails the test, naming the error,
- * unless the answer is show_ok.  The answer lives in *arena. */
+/* A show of receipt on c (an editor's, or a contact point's of its own
+ * report); fails the test, naming the error, unless the answer is
+ * show_ok.  The answer lives in *arena. */
 const Minyi__V1__ShowResponse *itshow_ok(struct client_conn *c, const char *receipt,
                                          struct frame_arena **arena);
 /* The editor on c decides the claimed receipt (a MINYI__V1__DECISION__*

@@ -215,6 +215,49 @@ static void test_accepts_valid_report(void **state)
 }
 
 /* 急事急报: analysis and suggestions may be empty when urgent. */
+/* A revision (ResubmitRequest) names only what it changes: empty texts and
+ * zero codes mean "keep" and pass; what it gives is checked like a
+ * submission's; the reporter, region and phone are not read at all. */
+static void test_revision_changed_fields_only(void **state)
+{
+    struct fixture fx;
+    struct intake_report out;
+    struct validation_error err;
+
+    (void)state;
+    fixture_init(&fx);
+    fx.report.title = BL(NULL, 0);
+    fx.report.analysis = BL(NULL, 0);
+    fx.report.suggestions = BL(NULL, 0);
+    fx.report.category = 0;
+    fx.report.urgency = 0;
+    fx.report.reporter = NULL;
+    fx.report.region = BL(NULL, 0);
+    fx.report.phone = BL(NULL, 0);
+    assert_true(validate_revision(&fx.report, NULL, &out, &err));
+    assert_string_equal(out.title, "");
+    assert_string_equal(out.analysis, "");
+    assert_int_equal(out.category, 0);
+    assert_int_equal(out.urgency, 0);
+    assert_true(strlen(out.situation) > 0);
+    intake_report_free(&out);
+
+    /* A given field is checked as at intake. */
+    fx.report.category = 99;
+    assert_false(validate_revision(&fx.report, NULL, &out, &err));
+    assert_string_equal(err.field, "report.category");
+    fx.report.category = 0;
+    fx.report.title = BL("bad\x01title", 9);
+    assert_false(validate_revision(&fx.report, NULL, &out, &err));
+    assert_string_equal(err.field, "report.title");
+    fx.report.title = BL(NULL, 0);
+    fx.report.client_report_id = B("not-a-uuid");
+    assert_false(validate_revision(&fx.report, NULL, &out, &err));
+    assert_string_equal(err.field, "report.client_report_id");
+    assert_false(validate_revision(NULL, NULL, &out, &err));
+    assert_string_equal(err.field, "report");
+}
+
 static void test_urgent_allows_empty_analysis(void **state)
 {
     struct fixture fx;
@@ -1247,6 +1290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts_valid_report),
         cmocka_unit_test(test_urgent_allows_empty_analysis),
+        cmocka_unit_test(test_revision_changed_fields_only),
         cmocka_unit_test(test_sector_optional),
         cmocka_unit_test(test_accepts_corpus),
         cmocka_unit_test(test_nfc_is_the_only_change),
