@@ -7,7 +7,8 @@
  * trip, one prepared statement, the rows as parallel binary arrays.  (A
  * report's history begins with its reports row, not with an event: see
  * 0012_intake_no_event.sql.)  Personal fields are sealed on the way into the
- * arrays.
+ * arrays, each report's under a fresh data key that goes into the same
+ * statement wrapped under the master key (storage/pii.h).
  *
  * Two submissions with the same (principal, client_report_id) in one batch
  * go to the database as one row; both get its answer.  The same pair in two
@@ -37,16 +38,18 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "hex.h"
 #include "pii.h"
 
 /* Positions of the arrays in conn->arr, in the order of the parameters of
- * minyi_submit_batch() (parameter 1 is the body region, 18 the key version). */
+ * minyi_submit_batch() (parameter 1 is the body region, 19 the key version). */
 enum {
     A_PRINCIPAL, A_CRID, A_SHA, A_TITLE, A_SITUATION, A_ANALYSIS, A_SUGGESTIONS,
     A_CATEGORY, A_URGENCY, A_RNAME, A_RNAME_ENC, A_RUNIT, A_RKIND, A_RSECTOR,
-    A_REGION, A_PHONE_ENC,
+    A_REGION, A_PHONE_ENC, A_DEK,
     A_ATT_ORD, A_ATT_IDX, A_ATT_NAME, A_ATT_TYPE, A_ATT_SHA, A_ATT_CONTENT,
 };
 
@@ -56,7 +59,7 @@ static const uint32_t arr_oids[BATCH_NARRAYS] = {
     [A_SUGGESTIONS] = PG_OID_TEXT, [A_CATEGORY] = PG_OID_INT2, [A_URGENCY] = PG_OID_INT2,
     [A_RNAME] = PG_OID_TEXT, [A_RNAME_ENC] = PG_OID_BYTEA, [A_RUNIT] = PG_OID_TEXT,
     [A_RKIND] = PG_OID_INT2, [A_RSECTOR] = PG_OID_TEXT, [A_REGION] = PG_OID_TEXT,
-    [A_PHONE_ENC] = PG_OID_BYTEA,
+    [A_PHONE_ENC] = PG_OID_BYTEA, [A_DEK] = PG_OID_BYTEA,
     [A_ATT_ORD] = PG_OID_INT4, [A_ATT_IDX] = PG_OID_INT2, [A_ATT_NAME] = PG_OID_TEXT,
     [A_ATT_TYPE] = PG_OID_TEXT, [A_ATT_SHA] = PG_OID_BYTEA, [A_ATT_CONTENT] = PG_OID_BYTEA,
 };
@@ -75,6 +78,20 @@ static bool add_sealed(struct pgarr *a, struct pii_sealer *sealer, const char *a
     uint8_t *p = pgarr_add_space(a, pii_sealed_len(len));
 
     return p && pii_sealer_seal(sealer, aad, (const uint8_t *)pt, len, p);
+}
+
+/* Gives the report a fresh data key: the fields sealed next by
+ * st->dek_sealer are under it, and it goes into the array wrapped under the
+ * current master key.  One RAND and one wrap per report. */
+static bool add_dek(struct pgarr *a, struct store *st)
+{
+    uint8_t dek[PII_KEY_LEN];
+    uint8_t *p = pgarr_add_space(a, PII_WRAPPED_LEN);
+    bool ok = p && RAND_bytes(dek, sizeof dek) == 1 && pii_sealer_rekey(st->dek_sealer, dek) &&
+              pii_sealer_seal(st->sealer, PII_AAD_DEK, dek, sizeof dek, p);
+
+    OPENSSL_cleanse(dek, sizeof dek);
+    return ok;
 }
 
 struct arr_mark {
@@ -102,7 +119,8 @@ static bool add_row(struct store_conn *c, const struct intake_report *r, int32_t
         mark[i].n = c->arr[i].n;
         mark[i].has_null = c->arr[i].has_null;
     }
-    ok = pgarr_add_i64(&c->arr[A_PRINCIPAL], r->principal_id) &&
+    ok = add_dek(&c->arr[A_DEK], st) &&
+         pgarr_add_i64(&c->arr[A_PRINCIPAL], r->principal_id) &&
          pgarr_add(&c->arr[A_CRID], uuid, sizeof uuid) &&
          pgarr_add(&c->arr[A_SHA], r->payload_sha256, sizeof r->payload_sha256) &&
          add_text(&c->arr[A_TITLE], r->title) &&
@@ -112,14 +130,14 @@ static bool add_row(struct store_conn *c, const struct intake_report *r, int32_t
          pgarr_add_i16(&c->arr[A_CATEGORY], (int16_t)r->category) &&
          pgarr_add_i16(&c->arr[A_URGENCY], (int16_t)r->urgency) &&
          (citizen ? pgarr_add_null(&c->arr[A_RNAME]) : add_text(&c->arr[A_RNAME], r->reporter_name)) &&
-         (citizen ? add_sealed(&c->arr[A_RNAME_ENC], st->sealer, STORE_AAD_REPORTER_NAME,
+         (citizen ? add_sealed(&c->arr[A_RNAME_ENC], st->dek_sealer, STORE_AAD_REPORTER_NAME,
                                r->reporter_name)
                   : pgarr_add_null(&c->arr[A_RNAME_ENC])) &&
          add_text(&c->arr[A_RUNIT], r->reporter_unit) &&
          pgarr_add_i16(&c->arr[A_RKIND], (int16_t)r->reporter_kind) &&
          add_text(&c->arr[A_RSECTOR], r->reporter_sector) &&
          add_text(&c->arr[A_REGION], r->region) &&
-         add_sealed(&c->arr[A_PHONE_ENC], st->sealer, STORE_AAD_PHONE, r->phone);
+         add_sealed(&c->arr[A_PHONE_ENC], st->dek_sealer, STORE_AAD_PHONE, r->phone);
     for (i = 0; ok && i < r->n_attachments; i++) {
         const struct intake_attachment *a = &r->attachments[i];
         ok = pgarr_add_i32(&c->arr[A_ATT_ORD], ord) &&
@@ -254,7 +272,7 @@ void batch_start(struct store_conn *c)
     values[0] = st->body_region;
     lengths[0] = (int)strlen(st->body_region);
     for (i = 0, p = 1; i < BATCH_NARRAYS; i++, p++) {
-        if (p == 17) {
+        if (p == 18) {
             values[p] = (const char *)key_version;
             lengths[p] = sizeof key_version;
             p++;

@@ -15,13 +15,14 @@
 
 struct pii_sealer {
     EVP_CIPHER_CTX *ctx;       /* AES-256-GCM with the key set; a nonce per seal */
+    uint8_t format;            /* PII_FORMAT or PII_FORMAT_DEK */
     uint32_t version;          /* of the key, written into each value's header */
 };
 
 /* The header of a sealed value: the format byte and the key version. */
-static void header_write(uint8_t *h, uint32_t version)
+static void header_write(uint8_t *h, uint8_t format, uint32_t version)
 {
-    h[0] = PII_FORMAT;
+    h[0] = format;
     h[1] = (uint8_t)(version >> 24);
     h[2] = (uint8_t)(version >> 16);
     h[3] = (uint8_t)(version >> 8);
@@ -42,6 +43,7 @@ struct pii_sealer *pii_sealer_new(const uint8_t key[PII_KEY_LEN], uint32_t versi
 
     if (!s)
         return NULL;
+    s->format = PII_FORMAT;
     s->version = version;
     s->ctx = EVP_CIPHER_CTX_new();
     if (version == 0 || !s->ctx ||
@@ -50,6 +52,32 @@ struct pii_sealer *pii_sealer_new(const uint8_t key[PII_KEY_LEN], uint32_t versi
         return NULL;
     }
     return s;
+}
+
+struct pii_sealer *pii_dek_sealer_new(void)
+{
+    struct pii_sealer *s = calloc(1, sizeof *s);
+
+    if (!s)
+        return NULL;
+    s->format = PII_FORMAT_DEK;
+    s->ctx = EVP_CIPHER_CTX_new();
+    if (!s->ctx || EVP_EncryptInit_ex(s->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1) {
+        pii_sealer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+bool pii_sealer_rekey(struct pii_sealer *s, const uint8_t key[PII_KEY_LEN])
+{
+    /* The cipher stays fetched; only the key schedule is expanded anew. */
+    return EVP_EncryptInit_ex(s->ctx, NULL, NULL, key, NULL) == 1;
+}
+
+bool pii_sealed_with_dek(const uint8_t *sealed, size_t sealed_len)
+{
+    return sealed_len >= PII_OVERHEAD && sealed[0] == PII_FORMAT_DEK;
 }
 
 void pii_sealer_free(struct pii_sealer *s)
@@ -70,7 +98,7 @@ bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, s
 
     if (pt_len > INT_MAX || aad_len > INT_MAX)
         return false;
-    header_write(out, s->version);
+    header_write(out, s->format, s->version);
     if (RAND_bytes(nonce, PII_NONCE_LEN) != 1)
         return false;
     /* A new nonce with the key kept: GCM's state starts over.  The header
@@ -145,8 +173,22 @@ bool pii_open(const uint8_t key[PII_KEY_LEN], uint32_t version, const char *aad,
 
     if (version == 0 || pii_sealed_version(sealed, sealed_len) != version)
         return false;
-    header_write(hdr, version);
+    header_write(hdr, PII_FORMAT, version);
     return gcm_open(key, aad, hdr, PII_HEADER_LEN, sealed + PII_HEADER_LEN,
+                    sealed_len - PII_HEADER_LEN, out);
+}
+
+bool pii_dek_open(const uint8_t dek[PII_KEY_LEN], const char *aad, const uint8_t *sealed,
+                  size_t sealed_len, uint8_t *out)
+{
+    uint8_t hdr[PII_HEADER_LEN];
+
+    if (!pii_sealed_with_dek(sealed, sealed_len))
+        return false;
+    header_write(hdr, PII_FORMAT_DEK, 0);
+    if (memcmp(hdr, sealed, PII_HEADER_LEN) != 0)
+        return false;
+    return gcm_open(dek, aad, hdr, PII_HEADER_LEN, sealed + PII_HEADER_LEN,
                     sealed_len - PII_HEADER_LEN, out);
 }
 
@@ -195,6 +237,26 @@ bool pii_keyring_open(const struct pii_keyring *kr, const char *aad, const uint8
         }
     }
     return false;
+}
+
+bool pii_keyring_unwrap(const struct pii_keyring *kr, const uint8_t *wrapped, size_t wrapped_len,
+                        uint8_t dek[PII_KEY_LEN])
+{
+    uint8_t out[PII_WRAPPED_LEN];
+    size_t out_len = 0;
+    uint32_t v = pii_sealed_version(wrapped, wrapped_len);
+    const uint8_t *key = v ? pii_keyring_key(kr, v) : NULL;
+    bool ok;
+
+    /* A wrapped key always names its version: no trial of every key. */
+    ok = wrapped_len == PII_WRAPPED_LEN && key &&
+         pii_open(key, v, PII_AAD_DEK, wrapped, wrapped_len, out);
+    out_len = ok ? wrapped_len - PII_OVERHEAD : 0;
+    ok = ok && out_len == PII_KEY_LEN;
+    if (ok)
+        memcpy(dek, out, PII_KEY_LEN);
+    OPENSSL_cleanse(out, sizeof out);
+    return ok;
 }
 
 bool pii_key_parse_hex(const char *hex, uint8_t key[PII_KEY_LEN])

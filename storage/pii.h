@@ -26,6 +26,9 @@
 #define PII_HEADER_LEN 5       /* PII_FORMAT and the key version, 4 bytes big-endian */
 #define PII_OVERHEAD   (PII_HEADER_LEN + PII_NONCE_LEN + PII_TAG_LEN)
 #define PII_KEYS_MAX   16      /* key versions a gateway holds at once */
+#define PII_FORMAT_DEK 0x44    /* 'D': the first byte of a value sealed with a data key */
+#define PII_AAD_DEK    "minyi:report_keys.wrapped"   /* binds a wrapped data key */
+#define PII_WRAPPED_LEN (PII_KEY_LEN + PII_OVERHEAD) /* bytes of a wrapped data key */
 
 /* Bytes of the sealed form of a plaintext of pt_len bytes. */
 static inline size_t pii_sealed_len(size_t pt_len) { return pt_len + PII_OVERHEAD; }
@@ -45,6 +48,21 @@ struct pii_sealer *pii_sealer_new(const uint8_t key[PII_KEY_LEN], uint32_t versi
 bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, size_t pt_len,
                      uint8_t *out) __attribute__((warn_unused_result));
 void pii_sealer_free(struct pii_sealer *s);
+
+/* A sealer of values under data keys, without a key until
+ * pii_sealer_rekey; its values carry the header PII_FORMAT_DEK. */
+struct pii_sealer *pii_dek_sealer_new(void);
+/* Gives s another key (a report's data key), keeping its cipher context. */
+bool pii_sealer_rekey(struct pii_sealer *s, const uint8_t key[PII_KEY_LEN])
+    __attribute__((warn_unused_result));
+
+/* Opens a value sealed under the data key dek into out (sealed_len -
+ * PII_OVERHEAD bytes); false as pii_open. */
+bool pii_dek_open(const uint8_t dek[PII_KEY_LEN], const char *aad, const uint8_t *sealed,
+                  size_t sealed_len, uint8_t *out) __attribute__((warn_unused_result));
+
+/* True when a sealed value was sealed under a data key. */
+bool pii_sealed_with_dek(const uint8_t *sealed, size_t sealed_len);
 
 /* The key version in a sealed value's header; 0 when it has none. */
 uint32_t pii_sealed_version(const uint8_t *sealed, size_t sealed_len);
@@ -82,6 +100,12 @@ const uint8_t *pii_keyring_key(const struct pii_keyring *kr, uint32_t version);
 bool pii_keyring_open(const struct pii_keyring *kr, const char *aad, const uint8_t *sealed,
                       size_t sealed_len, uint8_t *out, size_t *out_len)
     __attribute__((warn_unused_result));
+
+/* Unwraps a report's data key (wrapped_len bytes) with the master key of
+ * the version it names into dek; false when kr has no such key or the
+ * wrapped key was changed. */
+bool pii_keyring_unwrap(const struct pii_keyring *kr, const uint8_t *wrapped, size_t wrapped_len,
+                        uint8_t dek[PII_KEY_LEN]) __attribute__((warn_unused_result));
 
 /* Parses 64 hex digits (surrounding white space allowed) into a key. */
 bool pii_key_parse_hex(const char *hex, uint8_t key[PII_KEY_LEN])

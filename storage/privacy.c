@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 /* Runs a one-row, one-column query with text parameters into *res. */
 static bool one_value(PGconn *pg, const char *sql, int n, const char *const *v, const char *what,
@@ -66,9 +67,11 @@ bool privacy_retain(PGconn *pg, int days, int64_t offset_s, int *n, char *err, s
 }
 
 /* The sealed value hex (the column's text, "" for NULL) opened with kr and
- * sealed again with its current key into out (hex, malloc'd; NULL for an
- * absent value).  False when it cannot be opened or out of memory. */
-static bool reseal(const struct pii_keyring *kr, const char *aad, const char *hex, char **out)
+ * sealed again with sealer (a report's new data key) into out (hex,
+ * malloc'd; NULL for an absent value).  False when it cannot be opened or
+ * out of memory. */
+static bool reseal(const struct pii_keyring *kr, struct pii_sealer *sealer, const char *aad,
+                   const char *hex, char **out)
 {
     size_t len = strlen(hex) / 2, pt_len = 0;
     uint8_t *sealed = malloc(len + 1), *pt = malloc(len + 1), *again = NULL;
@@ -85,8 +88,7 @@ static bool reseal(const struct pii_keyring *kr, const char *aad, const char *he
         goto fail;
     again = malloc(pii_sealed_len(pt_len));
     *out = malloc(2 * pii_sealed_len(pt_len) + 1);
-    if (!again || !*out ||
-        !pii_seal(pii_keyring_key(kr, kr->current), kr->current, aad, pt, pt_len, again))
+    if (!again || !*out || !pii_sealer_seal(sealer, aad, pt, pt_len, again))
         goto fail;
     hex_encode(again, pii_sealed_len(pt_len), *out);
     ok = true;
@@ -103,11 +105,88 @@ fail:
     return ok;
 }
 
-/* One transaction: up to PRIVACY_RETAIN_BATCH reports; *done is how many. */
-static bool rewrap_batch(PGconn *pg, const struct pii_keyring *kr, int *done, char *err,
-                         size_t errlen)
+/* Wraps dek under kr's current key into out (hex, 2 * PII_WRAPPED_LEN + 1). */
+static bool wrap_hex(const struct pii_keyring *kr, const uint8_t dek[PII_KEY_LEN], char *out)
 {
-    char cur[16], limit[16];
+    uint8_t wrapped[PII_WRAPPED_LEN];
+
+    if (!pii_seal(pii_keyring_key(kr, kr->current), kr->current, PII_AAD_DEK, dek, PII_KEY_LEN,
+                  wrapped))
+        return false;
+    hex_encode(wrapped, sizeof wrapped, out);
+    return true;
+}
+
+/* Runs a statement with text parameters that returns no rows. */
+static bool command(PGconn *pg, const char *sql, int n, const char *const *v, const char *id,
+                    char *err, size_t errlen)
+{
+    PGresult *up = PQexecParams(pg, sql, n, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(up) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        snprintf(err, errlen, "report id %s: %s", id, PQresultErrorMessage(up));
+    PQclear(up);
+    return ok;
+}
+
+/* The data key wrapped in hex unwrapped with kr and wrapped again under its
+ * current key into out. */
+static bool rewrap_one(const struct pii_keyring *kr, const char *hex, char *out)
+{
+    uint8_t wrapped[PII_WRAPPED_LEN], dek[PII_KEY_LEN];
+    bool ok = strlen(hex) == 2 * PII_WRAPPED_LEN && hex_decode(hex, wrapped, sizeof wrapped) &&
+              pii_keyring_unwrap(kr, wrapped, sizeof wrapped, dek) && wrap_hex(kr, dek, out);
+
+    OPENSSL_cleanse(dek, sizeof dek);
+    return ok;
+}
+
+/* A report sealed before data keys (id, its sealed fields in hex) given a
+ * fresh data key: its fields sealed again under it, and the key stored
+ * wrapped under kr's current key. */
+static bool give_dek(PGconn *pg, const struct pii_keyring *kr, struct pii_sealer *sealer,
+                     const char *id, const char *phone_hex, const char *name_hex, const char *cur,
+                     char *err, size_t errlen)
+{
+    uint8_t dek[PII_KEY_LEN];
+    char wrapped[2 * PII_WRAPPED_LEN + 1];
+    char *phone = NULL, *name = NULL;
+    bool ok = false;
+
+    if (RAND_bytes(dek, sizeof dek) != 1 || !pii_sealer_rekey(sealer, dek) ||
+        !wrap_hex(kr, dek, wrapped)) {
+        snprintf(err, errlen, "report id %s: cannot make a data key", id);
+        goto fail;
+    }
+    if (!reseal(kr, sealer, STORE_AAD_PHONE, phone_hex, &phone) ||
+        !reseal(kr, sealer, STORE_AAD_REPORTER_NAME, name_hex, &name)) {
+        snprintf(err, errlen, "report id %s: its personal fields open with no key given", id);
+        goto fail;
+    }
+    ok = command(pg,
+                 "UPDATE reports SET phone_enc = decode($2, 'hex'),"
+                 " reporter_name_enc = decode($3, 'hex'), pii_key_version = $4::int4"
+                 " WHERE id = $1::int8",
+                 4, (const char *const[]){ id, phone ? phone : "", name, cur }, id, err, errlen) &&
+         command(pg,
+                 "INSERT INTO report_keys (report_id, key_version, wrapped)"
+                 " VALUES ($1::int8, $2::int4, decode($3, 'hex'))",
+                 3, (const char *const[]){ id, cur, wrapped }, id, err, errlen);
+fail:
+    OPENSSL_cleanse(dek, sizeof dek);
+    free(phone);
+    free(name);
+    return ok;
+}
+
+/* One transaction: up to PRIVACY_RETAIN_BATCH data keys wrapped under an
+ * older version are wrapped again (legacy false), or up to as many reports
+ * sealed before data keys get one (legacy true); *done is how many. */
+static bool rewrap_batch(PGconn *pg, const struct pii_keyring *kr, struct pii_sealer *sealer,
+                         bool legacy, int *done, char *err, size_t errlen)
+{
+    char cur[16], limit[16], out[2 * PII_WRAPPED_LEN + 1];
     PGresult *res = NULL, *up;
     bool ok = false;
 
@@ -115,38 +194,39 @@ static bool rewrap_batch(PGconn *pg, const struct pii_keyring *kr, int *done, ch
     snprintf(limit, sizeof limit, "%d", PRIVACY_RETAIN_BATCH);
     *done = 0;
     PQclear(PQexec(pg, "BEGIN"));
-    res = PQexecParams(pg, "SELECT id::text, encode(phone_enc, 'hex'),"
-                           " coalesce(encode(reporter_name_enc, 'hex'), '') FROM reports"
-                           " WHERE pii_key_version <> $1::int4 AND pii_erased_at IS NULL"
-                           " ORDER BY id LIMIT $2::int4 FOR UPDATE",
-                       2, NULL, (const char *const[]){ cur, limit }, NULL, NULL, 0);
+    if (legacy)
+        res = PQexecParams(pg, "SELECT r.id::text, encode(r.phone_enc, 'hex'),"
+                               " coalesce(encode(r.reporter_name_enc, 'hex'), '') FROM reports r"
+                               " WHERE r.pii_erased_at IS NULL AND NOT EXISTS"
+                               " (SELECT 1 FROM report_keys k WHERE k.report_id = r.id)"
+                               " ORDER BY r.id LIMIT $1::int4 FOR UPDATE OF r",
+                           1, NULL, (const char *const[]){ limit }, NULL, NULL, 0);
+    else
+        res = PQexecParams(pg, "SELECT report_id::text, encode(wrapped, 'hex') FROM report_keys"
+                               " WHERE key_version <> $1::int4"
+                               " ORDER BY report_id LIMIT $2::int4 FOR UPDATE",
+                           2, NULL, (const char *const[]){ cur, limit }, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "reading sealed fields: %s", PQresultErrorMessage(res));
+        snprintf(err, errlen, "reading sealed keys: %s", PQresultErrorMessage(res));
         goto fail;
     }
     for (int i = 0; i < PQntuples(res); i++) {
-        char *phone = NULL, *name = NULL;
         const char *id = PQgetvalue(res, i, 0);
-        if (!reseal(kr, STORE_AAD_PHONE, PQgetvalue(res, i, 1), &phone) ||
-            !reseal(kr, STORE_AAD_REPORTER_NAME, PQgetvalue(res, i, 2), &name)) {
-            snprintf(err, errlen, "report id %s: its personal fields open with no key given", id);
-            free(phone);
-            free(name);
+        if (legacy) {
+            if (!give_dek(pg, kr, sealer, id, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), cur,
+                          err, errlen))
+                goto fail;
+            continue;
+        }
+        if (!rewrap_one(kr, PQgetvalue(res, i, 1), out)) {
+            snprintf(err, errlen, "report id %s: its data key opens with no key given", id);
             goto fail;
         }
-        up = PQexecParams(pg, "UPDATE reports SET phone_enc = decode($2, 'hex'),"
-                              " reporter_name_enc = decode($3, 'hex'), pii_key_version = $4::int4"
-                              " WHERE id = $1::int8",
-                          4, NULL, (const char *const[]){ id, phone ? phone : "", name, cur },
-                          NULL, NULL, 0);
-        free(phone);
-        free(name);
-        if (PQresultStatus(up) != PGRES_COMMAND_OK) {
-            snprintf(err, errlen, "report id %s: %s", id, PQresultErrorMessage(up));
-            PQclear(up);
+        if (!command(pg,
+                     "UPDATE report_keys SET wrapped = decode($2, 'hex'), key_version = $3::int4"
+                     " WHERE report_id = $1::int8",
+                     3, (const char *const[]){ id, out, cur }, id, err, errlen))
             goto fail;
-        }
-        PQclear(up);
     }
     up = PQexec(pg, "COMMIT");
     ok = PQresultStatus(up) == PGRES_COMMAND_OK;
@@ -163,13 +243,19 @@ fail:
 
 bool privacy_rewrap(PGconn *pg, const struct pii_keyring *kr, int *n, char *err, size_t errlen)
 {
+    struct pii_sealer *sealer = pii_dek_sealer_new();
+    bool ok = sealer != NULL;
     int done;
 
     *n = 0;
-    do {
-        if (!rewrap_batch(pg, kr, &done, err, errlen))
-            return false;
-        *n += done;
-    } while (done == PRIVACY_RETAIN_BATCH);
-    return true;
+    if (!ok)
+        snprintf(err, errlen, "out of memory");
+    for (int legacy = 0; ok && legacy < 2; legacy++) {
+        do {
+            ok = rewrap_batch(pg, kr, sealer, legacy, &done, err, errlen);
+            *n += done;
+        } while (ok && done == PRIVACY_RETAIN_BATCH);
+    }
+    pii_sealer_free(sealer);
+    return ok;
 }

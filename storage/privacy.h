@@ -31,10 +31,12 @@ bool privacy_erase(PGconn *pg, const char *receipt, const char *note, bool *eras
 bool privacy_retain(PGconn *pg, int days, int64_t offset_s, int *n, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Seals every personal field still under an older key version of kr
- * again with its current key, in transactions of PRIVACY_RETAIN_BATCH
- * reports; *n is how many reports.  A value no key of kr opens stops it
- * with the report named in err. */
+/* Wraps every report's data key still under an older key version of kr
+ * again with its current key, and gives each report sealed before data keys
+ * (directly under a master key) a data key with its fields sealed again
+ * under it, in transactions of PRIVACY_RETAIN_BATCH reports; *n is how many
+ * reports.  A value no key of kr opens stops it with the report named in
+ * err. */
 struct pii_keyring;
 bool privacy_rewrap(PGconn *pg, const struct pii_keyring *kr, int *n, char *err, size_t errlen)
     __attribute__((warn_unused_result));

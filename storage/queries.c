@@ -14,11 +14,11 @@
 /* One simple query, so preparing costs one round trip per connection. */
 const char store_prepare_sql[] =
     "PREPARE " STMT_SUBMIT "(text, int8[], uuid[], bytea[], text[], text[], text[], text[],"
-    " int2[], int2[], text[], bytea[], text[], int2[], text[], text[], bytea[], int4,"
-    " int4[], int2[], text[], text[], bytea[], bytea[]) AS"
+    " int2[], int2[], text[], bytea[], text[], int2[], text[], text[], bytea[], bytea[],"
+    " int4, int4[], int2[], text[], text[], bytea[], bytea[]) AS"
     " SELECT o_ord, o_receipt, o_received_at_ms, o_inserted, o_sha FROM minyi_submit_batch("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-    " $19, $20, $21, $22, $23, $24);"
+    " $19, $20, $21, $22, $23, $24, $25);"
     "PREPARE " STMT_PRINCIPAL "(bytea) AS"
     " SELECT id, kind, active, name, region, sector FROM principals WHERE fingerprint = $1;"
     "PREPARE " STMT_STATUS "(text, int8) AS"

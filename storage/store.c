@@ -330,7 +330,8 @@ struct store *store_open(struct event_base *base, const struct store_config *cfg
     st->cfg.pii_key = pii_keyring_key(&st->keyring, st->keyring.current);
     st->cfg.pii_old_keys = NULL;
     st->sealer = pii_sealer_new(st->cfg.pii_key, st->keyring.current);
-    if (!st->sealer)
+    st->dek_sealer = pii_dek_sealer_new();
+    if (!st->sealer || !st->dek_sealer)
         goto fail;
     st->ev_done = event_new(base, -1, 0, done_cb, st);
     st->ev_kick = event_new(base, -1, 0, kick_cb, st);
@@ -493,6 +494,7 @@ void store_free(struct store *st)
         event_free(st->ev_notify);
     free(st->conninfo);
     pii_sealer_free(st->sealer);
+    pii_sealer_free(st->dek_sealer);
     OPENSSL_cleanse(&st->keyring, sizeof st->keyring);
     free(st);
 }

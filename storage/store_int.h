@@ -261,9 +261,9 @@ enum conn_state {
     CONN_BUSY,           /* one query outstanding */
 };
 
-/* minyi_submit_batch() takes 24 parameters: 22 arrays and 2 scalars. */
-#define BATCH_NPARAMS 24
-#define BATCH_NARRAYS 22
+/* minyi_submit_batch() takes 25 parameters: 23 arrays and 2 scalars. */
+#define BATCH_NPARAMS 25
+#define BATCH_NARRAYS 23
 
 struct pii_sealer;
 
@@ -310,7 +310,10 @@ struct store {
      * cfg.pii_key_version), which seals, and cfg.pii_old_keys, which only
      * open. */
     struct pii_keyring keyring;
-    struct pii_sealer *sealer; /* the current key, ready for intake's seals */
+    struct pii_sealer *sealer; /* the current key, ready to wrap intake's data keys */
+    /* Intake's sealer of personal fields: one context, given each report's
+     * fresh data key in turn (storage/pii.h). */
+    struct pii_sealer *dek_sealer;
 
     struct store_conn *conns;
     int n_conns;

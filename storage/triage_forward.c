@@ -51,10 +51,11 @@ static bool build_outbox_item(const struct store *st, const json_t *x, Minyi__V1
         if (!tj_bytes(&rep->name, x, "reporter_name"))
             return false;
     } else if (!triage_open_sealed(st, tj_str(x, "reporter_name_enc"), STORE_AAD_REPORTER_NAME,
-                                   &rep->name)) {
+                                   tj_str(x, "pii_key"), &rep->name)) {
         return false;
     }
-    if (!triage_open_sealed(st, tj_str(x, "phone_enc"), STORE_AAD_PHONE, &r->phone) ||
+    if (!triage_open_sealed(st, tj_str(x, "phone_enc"), STORE_AAD_PHONE, tj_str(x, "pii_key"),
+                            &r->phone) ||
         !attach_report_list(json_object_get(x, "attachments"), r))
         return false;
     if (json_is_string(json_object_get(x, "origin_receipt"))) {

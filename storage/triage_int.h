@@ -88,10 +88,12 @@ bool tj_bytes(ProtobufCBinaryData *b, const json_t *o, const char *key)
     __attribute__((warn_unused_result));
 /* Member key of o as a MINYI__V1__REPORT_STATE__* value. */
 int tj_state(const json_t *o, const char *key);
-/* Opens a sealed personal field given in hex into out; false only when
- * out of memory (a field that cannot be opened is left empty). */
+/* Opens a sealed personal field given in hex into out, with the report's
+ * wrapped data key in key_hex ("" when it has none); false only when out of
+ * memory (a field that cannot be opened is left empty). */
 bool triage_open_sealed(const struct store *st, const char *hex, const char *aad,
-                        ProtobufCBinaryData *out) __attribute__((warn_unused_result));
+                        const char *key_hex, ProtobufCBinaryData *out)
+    __attribute__((warn_unused_result));
 
 /* Builders of the replies several operations share: Minyi__V1__Ok, and
  * Minyi__V1__SubmitResponse from receipt, duplicate and received_at_ms. */

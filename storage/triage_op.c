@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* The error fields the SQL functions name; a reply's field must be a
  * static string, so the database's text is matched against this list. */
 static const char *const known_fields[] = {
@@ -211,11 +213,27 @@ int tj_state(const json_t *o, const char *key)
     return triage_enum_value(&minyi__v1__report_state__descriptor, tj_str(o, key));
 }
 
+/* Opens a sealed value under the report's data key, unwrapped from
+ * key_hex (hex) with the master key of the version it names. */
+static bool open_with_dek(const struct store *st, const char *key_hex, const char *aad,
+                          const uint8_t *sealed, size_t len, uint8_t *pt)
+{
+    uint8_t wrapped[PII_WRAPPED_LEN], dek[PII_KEY_LEN];
+    bool ok = strlen(key_hex) == 2 * PII_WRAPPED_LEN &&
+              hex_decode(key_hex, wrapped, sizeof wrapped) &&
+              pii_keyring_unwrap(&st->keyring, wrapped, sizeof wrapped, dek) &&
+              pii_dek_open(dek, aad, sealed, len, pt);
+
+    OPENSSL_cleanse(dek, sizeof dek);
+    return ok;
+}
+
 /* Opens a sealed personal field given in hex.  An empty result when it
- * cannot be opened (another key): the editor sees the rest of the report,
- * and the log says why the field is missing. */
+ * cannot be opened (another key, or the report's data key destroyed by an
+ * erasure): the editor sees the rest of the report, and the log says why
+ * the field is missing. */
 bool triage_open_sealed(const struct store *st, const char *hex, const char *aad,
-                        ProtobufCBinaryData *out)
+                        const char *key_hex, ProtobufCBinaryData *out)
 {
     size_t hlen = strlen(hex), len = hlen / 2, pt_len = 0;
     uint8_t *sealed;
@@ -233,8 +251,13 @@ bool triage_open_sealed(const struct store *st, const char *hex, const char *aad
         free(pt);
         return false;
     }
-    ok = hex_decode(hex, sealed, len) &&
-         pii_keyring_open(&st->keyring, aad, sealed, len, pt, &pt_len);
+    ok = hex_decode(hex, sealed, len);
+    if (ok && pii_sealed_with_dek(sealed, len)) {
+        ok = open_with_dek(st, key_hex, aad, sealed, len, pt);
+        pt_len = ok ? len - PII_OVERHEAD : 0;
+    } else {
+        ok = ok && pii_keyring_open(&st->keyring, aad, sealed, len, pt, &pt_len);
+    }
     free(sealed);
     if (!ok) {
         log_warnx("module=store event=pii_open_failed aad=%s", aad);

@@ -269,10 +269,11 @@ static bool build_show(const struct store *st, const json_t *j, bool diff,
         if (!tj_bytes(&rep->name, j, "reporter_name"))
             return false;
     } else if (!triage_open_sealed(st, tj_str(j, "reporter_name_enc"), STORE_AAD_REPORTER_NAME,
-                                   &rep->name)) {
+                                   tj_str(j, "pii_key"), &rep->name)) {
         return false;
     }
-    if (!triage_open_sealed(st, tj_str(j, "phone_enc"), STORE_AAD_PHONE, &m->phone))
+    if (!triage_open_sealed(st, tj_str(j, "phone_enc"), STORE_AAD_PHONE, tj_str(j, "pii_key"),
+                            &m->phone))
         return false;
 
     if (!build_history(json_object_get(j, "history"), &m->history, &m->n_history))

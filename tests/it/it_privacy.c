@@ -5,8 +5,12 @@
  * 'erase' event, and the audit chain still verifies.  The retention
  * schedule erases a closed report's fields once its period has passed —
  * time simulated with the test clock hook, the gateway restarted with the
- * clock a month ahead — and leaves an open report alone.  A rotated key
- * leaves old values readable until `minyid pii rewrap` moves them.
+ * clock a month ahead — and leaves an open report alone.  Each report's
+ * fields are sealed under a data key of its own, wrapped by the master key:
+ * erasing destroys it, so a copy of the old ciphertext put back opens no
+ * more.  A rotated master key leaves old data keys readable until
+ * `minyid pii rewrap` wraps them again, and gives reports sealed before
+ * data keys one.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -23,7 +27,10 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "hex.h"
 #include "itkit.h"
+#include "pii.h"
+#include "store_int.h"
 
 #define OUT_MAX 8192
 #define DUMP_MAX (64 * 1024 * 1024)
@@ -138,11 +145,20 @@ static void test_erase(void **state)
                              " || encode(reporter_name_enc, 'hex') FROM reports"
                              " WHERE receipt = $1", 1, p);
     assert_non_null(sealed);
+    /* Sealed under the report's own data key, which is stored wrapped. */
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT get_byte(phone_enc, 0) FROM reports"
+                                " WHERE receipt = $1", 1, p), PII_FORMAT_DEK);
+    char *wrapped = itdb_text(env.conninfo, "SELECT encode(k.wrapped, 'hex') FROM report_keys k"
+                              " JOIN reports r ON r.id = k.report_id WHERE r.receipt = $1", 1, p);
+    assert_non_null(wrapped);
+    assert_int_equal(strlen(wrapped), 2 * PII_WRAPPED_LEN);
 
     const char *erase[] = { "erase", receipt, "--note", "本人申请删除", NULL };
     assert_int_equal(minyid(erase, out), 0);
     itexpect_contains(out, "personal fields erased");
     expect_erased(receipt, "本人申请删除");
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM report_keys k JOIN reports r"
+                                " ON r.id = k.report_id WHERE r.receipt = $1", 1, p), 0);
 
     /* Neither ciphertext is in a dump taken now. */
     snprintf(path, sizeof path, "%s/dump.sql", dir);
@@ -155,8 +171,8 @@ static void test_erase(void **state)
     *space = '\0';
     assert_null(strstr(dump, sealed));
     assert_null(strstr(dump, space + 1));
+    assert_null(strstr(dump, wrapped));
     free(dump);
-    free(sealed);
     unlink(path);
 
     expect_chain_verifies();
@@ -165,6 +181,17 @@ static void test_erase(void **state)
     const char *unknown[] = { "erase", "330400-2026-999999", NULL };
     assert_int_equal(minyid(unknown, out), 1);
     itexpect_contains(out, "no report has the receipt 330400-2026-999999");
+
+    /* The ciphertexts as a copy made before the erasure holds them, put
+     * back: with the data key destroyed nothing opens them. */
+    const char *back[] = { receipt, sealed, space + 1 };
+    assert_true(tdb_exec(env.conninfo, "UPDATE reports SET phone_enc = decode($2, 'hex'),"
+                         " reporter_name_enc = decode($3, 'hex') WHERE receipt = $1", 3, back));
+    shown(receipt, phone, name);
+    assert_string_equal(phone, "");
+    assert_string_equal(name, "");
+    free(sealed);
+    free(wrapped);
 }
 
 /* A closed report's fields are erased once the period has passed since it
@@ -219,6 +246,38 @@ static void restart_with(const char *ini)
     assert_true(tgw_start_again(&env.gw));
 }
 
+/* Seals a hex value under the gateway's master key (version 1) directly,
+ * as values were sealed before data keys, into a malloc'd hex string. */
+static char *seal_v1_hex(const char *aad, const char *pt)
+{
+    char path[PATH_MAX + 16];
+    uint8_t key[PII_KEY_LEN], *sealed = malloc(pii_sealed_len(strlen(pt)));
+    char *hex = malloc(2 * pii_sealed_len(strlen(pt)) + 1);
+    snprintf(path, sizeof path, "%s/pii.key", env.gw.dir);
+    char *text = tfile_text(path, 1024);
+    assert_non_null(text);
+    assert_true(sealed && hex && pii_key_parse_hex(text, key));
+    assert_true(pii_seal(key, 1, aad, (const uint8_t *)pt, strlen(pt), sealed));
+    hex_encode(sealed, pii_sealed_len(strlen(pt)), hex);
+    free(text);
+    free(sealed);
+    return hex;
+}
+
+/* Makes receipt's fields as a report stored before data keys has them:
+ * sealed under master key version 1, and no data key. */
+static void seal_as_before_data_keys(const char *receipt, const char *phone, const char *name)
+{
+    char *ph = seal_v1_hex(STORE_AAD_PHONE, phone), *nm = seal_v1_hex(STORE_AAD_REPORTER_NAME, name);
+    const char *p[] = { receipt, ph, nm };
+    assert_true(tdb_exec(env.conninfo, "UPDATE reports SET phone_enc = decode($2, 'hex'),"
+                         " reporter_name_enc = decode($3, 'hex') WHERE receipt = $1", 3, p));
+    assert_true(tdb_exec(env.conninfo, "DELETE FROM report_keys WHERE report_id ="
+                         " (SELECT id FROM reports WHERE receipt = $1)", 1, p));
+    free(ph);
+    free(nm);
+}
+
 /* The personal-data key rotated from version 1 to 2: old values still
  * open with the old key beside the new one, new values name version 2,
  * `minyid pii rewrap` moves the old ones, and then the old key can go. */
@@ -228,6 +287,10 @@ static void test_key_rotation(void **state)
     char old_report[IT_RECEIPT_MAX], new_report[IT_RECEIPT_MAX], phone[24], name[64];
     char key2[128], ini[PATH_MAX + 256], out[OUT_MAX];
     submit_citizen("13700003333", "群众轮换甲", old_report);
+    seal_as_before_data_keys(old_report, "13700003333", "群众轮换甲");
+    shown(old_report, phone, name);
+    assert_string_equal(phone, "13700003333");
+    assert_string_equal(name, "群众轮换甲");
 
     snprintf(key2, sizeof key2, "%s/pii-2.key", dir);
     itwrite_file(key2, "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\n");
@@ -240,15 +303,22 @@ static void test_key_rotation(void **state)
     assert_string_equal(name, "群众轮换甲");
     submit_citizen("13700004444", "群众轮换乙", new_report);
     const char *p[] = { new_report };
-    assert_int_equal(tdb_scalar(env.conninfo, "SELECT pii_key_version * 1000 + get_byte(phone_enc, 4)"
-                                " FROM reports WHERE receipt = $1", 1, p), 2002);
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT k.key_version * 1000 + get_byte(k.wrapped, 4)"
+                                " FROM report_keys k JOIN reports r ON r.id = k.report_id"
+                                " WHERE r.receipt = $1", 1, p), 2002);
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT get_byte(phone_enc, 0) FROM reports"
+                                " WHERE receipt = $1", 1, p), PII_FORMAT_DEK);
 
     const char *rewrap[] = { "pii", "rewrap", NULL };
     assert_int_equal(minyid(rewrap, out), 0);
     itexpect_contains(out, "with key version 2");
-    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM reports WHERE pii_erased_at"
-                                " IS NULL AND (pii_key_version <> 2 OR get_byte(phone_enc, 4) <> 2)",
-                                0, NULL), 0);
+    /* Every data key is wrapped under version 2, and the report sealed
+     * before data keys has one now. */
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM reports r WHERE pii_erased_at"
+                                " IS NULL AND (get_byte(phone_enc, 0) <> ascii('D')"
+                                " OR NOT EXISTS (SELECT 1 FROM report_keys k WHERE"
+                                " k.report_id = r.id AND k.key_version = 2"
+                                " AND get_byte(k.wrapped, 4) = 2))", 0, NULL), 0);
 
     /* Without the old key everything still opens: nothing needs it now. */
     restart_with("[privacy]\nold_key_files =\n");
