@@ -142,6 +142,59 @@ static void test_key_versions(void **state)
     assert_false(pii_keyring_open(&ring, "col", sealed, len, plain, &got));
 }
 
+/* Values under a report's data key: one sealer takes each report's key in
+ * turn; a value opens with its own report's key only, a value under a data
+ * key does not open as one under the master key, and the wrapped data key
+ * unwraps with the ring by the version it names, never when changed or
+ * when that version is gone. */
+static void test_data_keys(void **state)
+{
+    uint8_t dek1[PII_KEY_LEN], dek2[PII_KEY_LEN], got_key[PII_KEY_LEN];
+    uint8_t a[64], b[64], plain[64], wrapped[PII_WRAPPED_LEN];
+    size_t n = strlen(PHONE), len = pii_sealed_len(n), got = 0;
+    struct pii_keyring ring;
+    struct pii_sealer *s = pii_dek_sealer_new();
+
+    (void)state;
+    assert_non_null(s);
+    memset(dek1, 0x11, sizeof dek1);
+    memset(dek2, 0x22, sizeof dek2);
+    assert_true(pii_sealer_rekey(s, dek1));
+    assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, n, a));
+    assert_true(pii_sealer_rekey(s, dek2));
+    assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, n, b));
+    pii_sealer_free(s);
+    assert_true(pii_sealed_with_dek(a, len));
+    assert_int_equal(a[0], PII_FORMAT_DEK);
+    assert_true(pii_dek_open(dek1, "col", a, len, plain));
+    assert_memory_equal(plain, PHONE, n);
+    assert_true(pii_dek_open(dek2, "col", b, len, plain));
+    assert_false(pii_dek_open(dek2, "col", a, len, plain));
+    assert_false(pii_dek_open(dek1, "other", a, len, plain));
+    a[len - 1] ^= 1;
+    assert_false(pii_dek_open(dek1, "col", a, len, plain));
+    a[len - 1] ^= 1;
+
+    /* The master key ring never opens a value under a data key. */
+    assert_true(pii_keyring_build(&ring, dek1, 3, NULL));
+    assert_false(pii_keyring_open(&ring, "col", a, len, plain, &got));
+
+    /* The data key wrapped under version 3 of the master key. */
+    assert_true(pii_keyring_build(&ring, key, 3, NULL));
+    assert_true(pii_seal(key, 3, PII_AAD_DEK, dek1, sizeof dek1, wrapped));
+    assert_true(pii_keyring_unwrap(&ring, wrapped, sizeof wrapped, got_key));
+    assert_memory_equal(got_key, dek1, sizeof dek1);
+    wrapped[PII_HEADER_LEN + 1] ^= 1;
+    assert_false(pii_keyring_unwrap(&ring, wrapped, sizeof wrapped, got_key));
+    wrapped[PII_HEADER_LEN + 1] ^= 1;
+    /* Sealed under another purpose it is no wrapped key. */
+    assert_true(pii_seal(key, 3, "col", dek1, sizeof dek1, wrapped));
+    assert_false(pii_keyring_unwrap(&ring, wrapped, sizeof wrapped, got_key));
+    assert_true(pii_seal(key, 3, PII_AAD_DEK, dek1, sizeof dek1, wrapped));
+    assert_true(pii_keyring_build(&ring, dek2, 4, NULL));
+    assert_false(pii_keyring_unwrap(&ring, wrapped, sizeof wrapped, got_key));
+}
+
 static void test_key_parse_hex(void **state)
 {
     uint8_t k[PII_KEY_LEN];
@@ -179,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_open_refuses_tampering),
         cmocka_unit_test(test_empty_plaintext),
         cmocka_unit_test(test_key_versions),
+        cmocka_unit_test(test_data_keys),
         cmocka_unit_test(test_key_parse_hex),
         cmocka_unit_test(test_principal_kind_names),
     };
