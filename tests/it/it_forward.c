@@ -619,6 +619,23 @@ static void test_personal_data_sealed(void **state)
 
     assert_dump_sealed(lo.conninfo, receipt, phone, name);
     assert_dump_sealed(env.conninfo, up, phone, name);
+    /* Each body seals its copy under a data key of its own, wrapped by its
+     * own master key: the wrapped keys and the ciphertexts differ. */
+    const char *key_sql = "SELECT encode(k.wrapped, 'hex') || ' ' || encode(r.phone_enc, 'hex')"
+                          " FROM report_keys k JOIN reports r ON r.id = k.report_id"
+                          " WHERE r.receipt = $1";
+    const char *lp[] = { receipt }, *upp[] = { up };
+    char *below = itdb_text(lo.conninfo, key_sql, 1, lp);
+    char *above = itdb_text(env.conninfo, key_sql, 1, upp);
+    assert_non_null(below);
+    assert_non_null(above);
+    char *sp_below = strchr(below, ' '), *sp_above = strchr(above, ' ');
+    assert_true(sp_below && sp_above);
+    *sp_below = *sp_above = '\0';
+    assert_string_not_equal(below, above);
+    assert_string_not_equal(sp_below + 1, sp_above + 1);
+    free(below);
+    free(above);
     assert_false(tgw_log_contains(&lo.gw, phone));
     assert_false(tgw_log_contains(&lo.gw, name));
     assert_false(tgw_log_contains(&env.gw, phone));
