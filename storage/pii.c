@@ -17,6 +17,10 @@ struct pii_sealer {
     EVP_CIPHER_CTX *ctx;       /* AES-256-GCM with the key set; a nonce per seal */
     uint8_t format;            /* PII_FORMAT or PII_FORMAT_DEK */
     uint32_t version;          /* of the key, written into each value's header */
+    /* Data keys only: the values sealed since the last rekey (their nonce),
+     * and whether a key is set at all. */
+    uint64_t n_sealed;
+    bool keyed;
 };
 
 /* The header of a sealed value: the format byte and the key version. */
@@ -72,7 +76,9 @@ struct pii_sealer *pii_dek_sealer_new(void)
 bool pii_sealer_rekey(struct pii_sealer *s, const uint8_t key[PII_KEY_LEN])
 {
     /* The cipher stays fetched; only the key schedule is expanded anew. */
-    return EVP_EncryptInit_ex(s->ctx, NULL, NULL, key, NULL) == 1;
+    s->n_sealed = 0;
+    s->keyed = EVP_EncryptInit_ex(s->ctx, NULL, NULL, key, NULL) == 1;
+    return s->keyed;
 }
 
 bool pii_sealed_with_dek(const uint8_t *sealed, size_t sealed_len)
@@ -99,8 +105,19 @@ bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, s
     if (pt_len > INT_MAX || aad_len > INT_MAX)
         return false;
     header_write(out, s->format, s->version);
-    if (RAND_bytes(nonce, PII_NONCE_LEN) != 1)
+    if (s->format == PII_FORMAT_DEK) {
+        /* A data key is fresh and random for each report and seals only
+         * that report's few values, so a counter since the rekey is a
+         * nonce never repeated under it, and costs no random bytes. */
+        if (!s->keyed)
+            return false;
+        memset(nonce, 0, PII_NONCE_LEN);
+        for (int i = 0; i < 8; i++)
+            nonce[PII_NONCE_LEN - 1 - i] = (uint8_t)(s->n_sealed >> (8 * i));
+        s->n_sealed++;
+    } else if (RAND_bytes(nonce, PII_NONCE_LEN) != 1) {
         return false;
+    }
     /* A new nonce with the key kept: GCM's state starts over.  The header
      * is associated data after aad, so a value relabelled with another
      * version does not open. */

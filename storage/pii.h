@@ -52,7 +52,9 @@ void pii_sealer_free(struct pii_sealer *s);
 /* A sealer of values under data keys, without a key until
  * pii_sealer_rekey; its values carry the header PII_FORMAT_DEK. */
 struct pii_sealer *pii_dek_sealer_new(void);
-/* Gives s another key (a report's data key), keeping its cipher context. */
+/* Gives s another key (a report's data key), keeping its cipher context.
+ * The values sealed after it take as nonce a count from this call instead
+ * of random bytes: each data key must be fresh and random, given once. */
 bool pii_sealer_rekey(struct pii_sealer *s, const uint8_t key[PII_KEY_LEN])
     __attribute__((warn_unused_result));
 

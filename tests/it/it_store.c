@@ -418,24 +418,34 @@ static void test_pii_sealed_phone_opens(void **state)
 {
     PGconn *pg = PQconnectdb(g_conninfo);
     PGresult *res;
-    uint8_t *sealed, plain[64];
+    uint8_t *sealed, plain[64], dek[PII_KEY_LEN];
     size_t len;
+    struct pii_keyring ring;
 
     (void)state;
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
-    res = PQexecParams(pg, "SELECT phone_enc, reporter_name_enc FROM reports WHERE reporter_kind = 7 LIMIT 1",
+    res = PQexecParams(pg, "SELECT r.phone_enc, r.reporter_name_enc, k.wrapped, k.key_version"
+                           " FROM reports r JOIN report_keys k ON k.report_id = r.id"
+                           " WHERE r.reporter_kind = 7 LIMIT 1",
                        0, NULL, NULL, NULL, NULL, 1);
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
     assert_int_equal(PQntuples(res), 1);
+    /* The report's data key, wrapped under master key version 3. */
+    assert_int_equal(PQgetlength(res, 0, 2), PII_WRAPPED_LEN);
+    assert_true(pii_keyring_build(&ring, test_key, 3, NULL));
+    assert_true(pii_keyring_unwrap(&ring, (const uint8_t *)PQgetvalue(res, 0, 2),
+                                   PII_WRAPPED_LEN, dek));
     sealed = (uint8_t *)PQgetvalue(res, 0, 0);
     len = (size_t)PQgetlength(res, 0, 0);
     assert_int_equal(len, strlen("13800000000") + PII_OVERHEAD);
-    assert_true(pii_open(test_key, 3, "minyi:reports.phone_enc", sealed, len, plain));
+    assert_true(pii_dek_open(dek, "minyi:reports.phone_enc", sealed, len, plain));
     assert_memory_equal(plain, "13800000000", 11);
-    assert_false(pii_open(test_key, 3, "minyi:reports.reporter_name_enc", sealed, len, plain));
+    assert_false(pii_dek_open(dek, "minyi:reports.reporter_name_enc", sealed, len, plain));
+    /* Not under the master key itself. */
+    assert_false(pii_open(test_key, 3, "minyi:reports.phone_enc", sealed, len, plain));
     sealed = (uint8_t *)PQgetvalue(res, 0, 1);
     len = (size_t)PQgetlength(res, 0, 1);
-    assert_true(pii_open(test_key, 3, "minyi:reports.reporter_name_enc", sealed, len, plain));
+    assert_true(pii_dek_open(dek, "minyi:reports.reporter_name_enc", sealed, len, plain));
     assert_memory_equal(plain, "张三", strlen("张三"));
     PQclear(res);
     PQfinish(pg);

@@ -157,10 +157,16 @@ static void test_data_keys(void **state)
 
     (void)state;
     assert_non_null(s);
+    /* No key yet: nothing is sealed. */
+    assert_false(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, n, a));
     memset(dek1, 0x11, sizeof dek1);
     memset(dek2, 0x22, sizeof dek2);
     assert_true(pii_sealer_rekey(s, dek1));
     assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, n, a));
+    /* Two values under one data key never share a nonce. */
+    assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, n, b));
+    assert_memory_not_equal(a + PII_HEADER_LEN, b + PII_HEADER_LEN, PII_NONCE_LEN);
+    assert_true(pii_dek_open(dek1, "col", b, len, plain));
     assert_true(pii_sealer_rekey(s, dek2));
     assert_true(pii_sealer_seal(s, "col", (const uint8_t *)PHONE, n, b));
     pii_sealer_free(s);
