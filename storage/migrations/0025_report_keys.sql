@@ -1,4 +1,4 @@
--- 0024_report_keys: a data key per report.  Each report's personal fields
+-- 0025_report_keys: a data key per report.  Each report's personal fields
 -- are sealed with a fresh random key of its own (storage/pii.h), and that
 -- key is stored here wrapped under the master key of key_version.  Erasing
 -- a report deletes its row: the sealed fields can then be opened by no one,
@@ -217,9 +217,10 @@ BEGIN
 END
 $$;
 
--- minyi_fw_claim of 0014_attachments_up.sql with each report's wrapped
--- data key, so the forwarder can open the fields it sends upward.
-CREATE OR REPLACE FUNCTION minyi_fw_claim(p_dests text[], p_limit int, p_lease_s int)
+-- minyi_fw_claim of 0014_attachments_up.sql (renamed minyi_fw_claim_0014
+-- by 0024_returns.sql, which wraps it) with each report's wrapped data key,
+-- so the forwarder can open the fields it sends upward.
+CREATE OR REPLACE FUNCTION minyi_fw_claim_0014(p_dests text[], p_limit int, p_lease_s int)
 RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_items jsonb;
