@@ -1,4 +1,4 @@
--- 0025_report_keys: a data key per report.  Each report's personal fields
+-- 0026_report_keys: a data key per report.  Each report's personal fields
 -- are sealed with a fresh random key of its own (storage/pii.h), and that
 -- key is stored here wrapped under the master key of key_version.  Erasing
 -- a report deletes its row: the sealed fields can then be opened by no one,
