@@ -63,6 +63,8 @@ static const uint32_t arr_oids[BATCH_NARRAYS] = {
 
 #define SHA_HEX_PREFIX "\\x"   /* bytea's text form: "\x" and 64 hex digits */
 
+static void batch_finish(struct store_conn *c);
+
 static bool add_text(struct pgarr *a, const char *s)
 {
     return pgarr_add(a, s, strlen(s));
@@ -263,7 +265,7 @@ void batch_start(struct store_conn *c)
         lengths[p] = (int)c->arr[i].b.len;
     }
     c->sent_us = clock_mono_us();
-    pool_send(c, STMT_SUBMIT, BATCH_NPARAMS, values, lengths, formats);
+    pool_send(c, STMT_SUBMIT, BATCH_NPARAMS, values, lengths, formats, batch_finish);
 }
 
 static void submit_ok(struct store *st, struct store_op *op, const char *receipt,
@@ -390,6 +392,25 @@ void batch_notify_timer_cb(evutil_socket_t fd, short what, void *arg)
     notify_send(arg);
 }
 
+/* The notification's call is done; its op is answered (an error too) and
+ * notify_done learns of it. */
+static void notify_op_done(struct store_conn *c)
+{
+    struct store_op *op = query_take(c);
+
+    if (!op)
+        return;
+    op->reply.code = 0;
+    store_op_done(c->st, op);
+}
+
+static void notify_op_send(struct store_conn *c, struct store_op *op)
+{
+    const char *values[3] = { op->params[0], op->params[1], op->params[2] };
+
+    pool_send(c, STMT_NOTIFY, 3, values, NULL, NULL, notify_op_done);
+}
+
 /* Sends the gathered notifications as one call of minyi_notify_received().
  * Each call is a transaction of its own, and one per batch cost as much
  * database time as the batch's own work when batches are small; gathered
@@ -401,7 +422,7 @@ static void notify_send(struct store *st)
 
     if (st->notify_busy || st->notify_n == 0)
         return;
-    op = store_op_new(OP_NOTIFY, st);
+    op = store_op_new(OP_NOTIFY, notify_op_send, st);
     op->reply_cb = notify_done;
     for (k = 0; k < 3; k++) {
         struct pgbuf *b = &st->notify_lit[k];
@@ -494,7 +515,7 @@ void batch_notify_free(struct store *st)
     st->notify_n = 0;
 }
 
-void batch_finish(struct store_conn *c)
+static void batch_finish(struct store_conn *c)
 {
     struct store *st = c->st;
     int t, ntuples;

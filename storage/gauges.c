@@ -13,9 +13,11 @@
  * peers) would make a page no one reads. */
 #define GAUGES_ROWS_MAX 1000
 
+static void gauges_send(struct store_conn *c, struct store_op *op);
+
 static void gauges_op(struct store *st, const char *stmt, store_gauges_cb cb, void *arg)
 {
-    struct store_op *op = store_op_new(OP_GAUGES, arg);
+    struct store_op *op = store_op_new(OP_GAUGES, gauges_send, arg);
 
     op->gauges_cb = cb;
     op->stmt = stmt;
@@ -32,15 +34,17 @@ void store_ping(struct store *st, store_gauges_cb cb, void *arg)
     gauges_op(st, STMT_PING, cb, arg);
 }
 
-void gauges_send(struct store_conn *c, struct store_op *op)
+/* The rows of a gauges query (none for a ping) into the op's answer. */
+static void gauges_done(struct store_conn *c)
 {
-    pool_send(c, op->stmt, 0, NULL, NULL, NULL);
-}
+    struct store *st = c->st;
+    struct store_op *op = query_take(c);
+    const PGresult *res = c->res;
+    int n;
 
-void gauges_finish(struct store *st, struct store_op *op, const PGresult *res)
-{
-    int n = PQntuples(res);
-
+    if (!op)
+        return;
+    n = PQntuples(res);
     if (strcmp(op->stmt, STMT_GAUGES) == 0 && n > 0) {
         if (n > GAUGES_ROWS_MAX)
             n = GAUGES_ROWS_MAX;
@@ -61,4 +65,9 @@ void gauges_finish(struct store *st, struct store_op *op, const PGresult *res)
     }
     op->reply.code = 0;
     store_op_done(st, op);
+}
+
+static void gauges_send(struct store_conn *c, struct store_op *op)
+{
+    pool_send(c, op->stmt, 0, NULL, NULL, NULL, gauges_done);
 }

@@ -102,6 +102,7 @@ static void conn_clear_query(struct store_conn *c)
         PQclear(c->res);
         c->res = NULL;
     }
+    c->done = NULL;
     c->n_ops = 0;
     c->n_rows = 0;
     c->failed = false;
@@ -271,6 +272,7 @@ static void query_done(struct store_conn *c)
 {
     struct store *st = c->st;
     char reason[300];
+    pool_done_fn done;
 
     if (PQstatus(c->pg) == CONNECTION_BAD) {
         conn_lost_pq(c, "receive");
@@ -302,10 +304,14 @@ static void query_done(struct store_conn *c)
         return;
     }
     conn_enter(c, CONN_IDLE);
-    if (c->kind == OP_SUBMIT)
-        batch_finish(c);
-    else
-        query_finish(c);
+    done = c->done;
+    c->done = NULL;
+    if (!done) {
+        log_error("module=store event=bug conn=%d reason=\"results of a query sent without a completion\"",
+                  c->idx);
+        abort();
+    }
+    done(c);
     conn_clear_query(c);
     store_kick_now(st);
 }
@@ -418,7 +424,8 @@ bool pool_conn_add_op(struct store_conn *c, struct store_op *op)
 }
 
 void pool_send(struct store_conn *c, const char *stmt, int nparams,
-               const char *const *values, const int *lengths, const int *formats)
+               const char *const *values, const int *lengths, const int *formats,
+               pool_done_fn done)
 {
     if (c->state != CONN_IDLE) {
         log_error("module=store event=bug conn=%d state=%s reason=\"send on a connection that is not idle\"",
@@ -426,6 +433,7 @@ void pool_send(struct store_conn *c, const char *stmt, int nparams,
         abort();
     }
     conn_enter(c, CONN_BUSY);
+    c->done = done;
     timer_arm(c, c->st->cfg.query_timeout_ms);
     if (!PQsendQueryPrepared(c->pg, stmt, nparams, values, lengths, formats, 0)) {
         conn_lost_pq(c, "send");

@@ -37,61 +37,6 @@ const char store_prepare_sql[] =
 
 #define INT64_TEXT_MAX 24
 
-void query_start(struct store_conn *c, struct store_op *op)
-{
-    char a[INT64_TEXT_MAX], b[INT64_TEXT_MAX], l[INT64_TEXT_MAX];
-    const char *values[3];
-    int lengths[3] = { 0, 0, 0 }, formats[3] = { 0, 0, 0 };
-
-    c->kind = op->kind;
-    c->n_ops = 0;
-    if (!pool_conn_add_op(c, op)) {
-        store_op_fail(c->st, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
-                      "out of memory; retry later", "内存不足，请稍后重试");
-        return;
-    }
-    switch (op->kind) {
-    case OP_PRINCIPAL:
-        values[0] = (const char *)op->fingerprint;
-        lengths[0] = sizeof op->fingerprint;
-        formats[0] = 1;
-        pool_send(c, STMT_PRINCIPAL, 1, values, lengths, formats);
-        return;
-    case OP_STATUS:
-        snprintf(a, sizeof a, "%" PRId64, op->principal_id);
-        values[0] = op->receipt;
-        values[1] = a;
-        pool_send(c, STMT_STATUS, 2, values, lengths, formats);
-        return;
-    case OP_MINE:
-        snprintf(a, sizeof a, "%" PRId64, op->principal_id);
-        snprintf(b, sizeof b, "%" PRId64, op->cursor);
-        /* One more than asked, to know whether there is a next page. */
-        snprintf(l, sizeof l, "%" PRIu32, op->limit + 1);
-        values[0] = a;
-        values[1] = b;
-        values[2] = l;
-        pool_send(c, STMT_MINE, 3, values, lengths, formats);
-        return;
-    case OP_TRIAGE:
-        triage_send(c, op);
-        return;
-    case OP_GAUGES:
-        gauges_send(c, op);
-        return;
-    case OP_NOTIFY:
-        values[0] = op->params[0];
-        values[1] = op->params[1];
-        values[2] = op->params[2];
-        pool_send(c, STMT_NOTIFY, 3, values, lengths, formats);
-        return;
-    case OP_SUBMIT:
-    default:
-        log_error("module=store event=bug reason=\"query_start with kind %d\"", (int)op->kind);
-        abort();
-    }
-}
-
 static bool set_bytes(ProtobufCBinaryData *b, const char *s)
 {
     size_t len = strlen(s);
@@ -204,66 +149,27 @@ static bool build_mine(const PGresult *res, uint32_t limit, Minyi__V1__ListMineR
     return true;
 }
 
-void query_finish(struct store_conn *c)
+struct store_op *query_take(struct store_conn *c)
 {
-    struct store *st = c->st;
     struct store_op *op = c->ops[0];
-    const PGresult *res = c->res;
-    ProtobufCMessage *msg = NULL;
-    bool ok;
 
     c->n_ops = 0;
-    if (c->failed || !res) {
+    if (c->failed || !c->res) {
         bool transient = pool_sqlstate_transient(c->sqlstate);
         log_warnx("module=store event=query_failed kind=%d sqlstate=%s", (int)op->kind, c->sqlstate);
-        store_op_fail(st, op,
+        store_op_fail(c->st, op,
                       transient ? MINYI__V1__ERROR_CODE__UNAVAILABLE : MINYI__V1__ERROR_CODE__INTERNAL,
                       NULL, transient ? "the database is busy; retry later" : "database error",
                       transient ? "数据库繁忙，请稍后重试" : "数据库错误");
-        return;
+        return NULL;
     }
-    switch (op->kind) {
-    case OP_PRINCIPAL:
-        finish_principal(st, op, res);
-        return;
-    case OP_TRIAGE:
-        triage_finish(st, op, res);
-        return;
-    case OP_GAUGES:
-        gauges_finish(st, op, res);
-        return;
-    case OP_NOTIFY:
-        ok = true;
-        break;
-    case OP_STATUS: {
-        Minyi__V1__StatusResponse *m;
-        if (PQntuples(res) == 0) {
-            store_op_fail(st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "status.receipt",
-                          "no report with this receipt", "没有此回执对应的信息");
-            return;
-        }
-        m = malloc(sizeof *m);
-        if (m) {
-            minyi__v1__status_response__init(m);
-            msg = &m->base;
-        }
-        ok = m && build_status(res, m);
-        break;
-    }
-    case OP_MINE: {
-        Minyi__V1__ListMineResponse *m = malloc(sizeof *m);
-        if (m) {
-            minyi__v1__list_mine_response__init(m);
-            msg = &m->base;
-        }
-        ok = m && build_mine(res, op->limit, m);
-        break;
-    }
-    case OP_SUBMIT:
-    default:
-        log_error("module=store event=bug reason=\"query_finish with kind %d\"", (int)op->kind);
-        abort();
-    }
+    return op;
+}
+
+/* Answers op with msg (built when ok), or UNAVAILABLE when building it
+ * ran out of memory. */
+static void answer(struct store *st, struct store_op *op, ProtobufCMessage *msg, bool ok)
+{
     if (!ok) {
         if (msg)
             protobuf_c_message_free_unpacked(msg, NULL);
@@ -275,4 +181,72 @@ void query_finish(struct store_conn *c)
     op->reply.field = NULL;
     op->reply.msg = msg;
     store_op_done(st, op);
+}
+
+static void principal_done(struct store_conn *c)
+{
+    struct store_op *op = query_take(c);
+
+    if (op)
+        finish_principal(c->st, op, c->res);
+}
+
+void query_send_principal(struct store_conn *c, struct store_op *op)
+{
+    const char *values[1] = { (const char *)op->fingerprint };
+    int lengths[1] = { sizeof op->fingerprint }, formats[1] = { 1 };
+
+    pool_send(c, STMT_PRINCIPAL, 1, values, lengths, formats, principal_done);
+}
+
+static void status_done(struct store_conn *c)
+{
+    struct store_op *op = query_take(c);
+    Minyi__V1__StatusResponse *m;
+
+    if (!op)
+        return;
+    if (PQntuples(c->res) == 0) {
+        store_op_fail(c->st, op, MINYI__V1__ERROR_CODE__NOT_FOUND, "status.receipt",
+                      "no report with this receipt", "没有此回执对应的信息");
+        return;
+    }
+    m = malloc(sizeof *m);
+    if (m)
+        minyi__v1__status_response__init(m);
+    answer(c->st, op, m ? &m->base : NULL, m && build_status(c->res, m));
+}
+
+void query_send_status(struct store_conn *c, struct store_op *op)
+{
+    char a[INT64_TEXT_MAX];
+    const char *values[2] = { op->receipt, a };
+
+    snprintf(a, sizeof a, "%" PRId64, op->principal_id);
+    pool_send(c, STMT_STATUS, 2, values, NULL, NULL, status_done);
+}
+
+static void mine_done(struct store_conn *c)
+{
+    struct store_op *op = query_take(c);
+    Minyi__V1__ListMineResponse *m;
+
+    if (!op)
+        return;
+    m = malloc(sizeof *m);
+    if (m)
+        minyi__v1__list_mine_response__init(m);
+    answer(c->st, op, m ? &m->base : NULL, m && build_mine(c->res, op->limit, m));
+}
+
+void query_send_mine(struct store_conn *c, struct store_op *op)
+{
+    char a[INT64_TEXT_MAX], b[INT64_TEXT_MAX], l[INT64_TEXT_MAX];
+    const char *values[3] = { a, b, l };
+
+    snprintf(a, sizeof a, "%" PRId64, op->principal_id);
+    snprintf(b, sizeof b, "%" PRId64, op->cursor);
+    /* One more than asked, to know whether there is a next page. */
+    snprintf(l, sizeof l, "%" PRIu32, op->limit + 1);
+    pool_send(c, STMT_MINE, 3, values, NULL, NULL, mine_done);
 }

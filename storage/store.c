@@ -144,6 +144,24 @@ static void check_drained(struct store *st)
         st->drain_cb(st->drain_arg);
 }
 
+/* Gives op, an ordinary operation, to the idle connection c. */
+static void start_op(struct store_conn *c, struct store_op *op)
+{
+    c->kind = op->kind;
+    c->n_ops = 0;
+    if (!pool_conn_add_op(c, op)) {
+        store_op_fail(c->st, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
+                      "out of memory; retry later", "内存不足，请稍后重试");
+        return;
+    }
+    if (!op->send) {
+        log_error("module=store event=bug kind=%d reason=\"an op without a sender in the queue\"",
+                  (int)op->kind);
+        abort();
+    }
+    op->send(c, op);
+}
+
 /* Intake batches running now. */
 static int submit_batches(const struct store *st)
 {
@@ -178,7 +196,7 @@ static void start_work(struct store *st)
                (st->opq.n || (st->subq.n && batches < batches_max &&
                               (batches == 0 || st->subq.n >= STORE_BATCH_GATHER)))) {
             if (st->opq.n) {
-                query_start(c, store_op_queue_pop(&st->opq));
+                start_op(c, store_op_queue_pop(&st->opq));
             } else {
                 batch_start(c);
                 if (c->state == CONN_BUSY)
@@ -261,7 +279,7 @@ static void enqueue(struct store *st, struct op_queue *q, struct store_op *op)
     store_kick(st);
 }
 
-static struct store_op *op_new(enum op_kind kind, void *arg)
+static struct store_op *op_new(enum op_kind kind, store_send_fn send, void *arg)
 {
     struct store_op *op = calloc(1, sizeof *op);
 
@@ -272,14 +290,15 @@ static struct store_op *op_new(enum op_kind kind, void *arg)
         abort();
     }
     op->kind = kind;
+    op->send = send;
     op->arg = arg;
     op->row = -1;
     return op;
 }
 
-struct store_op *store_op_new(enum op_kind kind, void *arg)
+struct store_op *store_op_new(enum op_kind kind, store_send_fn send, void *arg)
 {
-    return op_new(kind, arg);
+    return op_new(kind, send, arg);
 }
 
 void store_op_enqueue(struct store *st, struct store_op *op)
@@ -361,7 +380,7 @@ bool store_healthy(const struct store *st)
 void store_principal_lookup(struct store *st, const uint8_t fingerprint[32],
                             store_principal_cb cb, void *arg)
 {
-    struct store_op *op = op_new(OP_PRINCIPAL, arg);
+    struct store_op *op = op_new(OP_PRINCIPAL, query_send_principal, arg);
 
     op->principal_cb = cb;
     memcpy(op->fingerprint, fingerprint, 32);
@@ -370,7 +389,7 @@ void store_principal_lookup(struct store *st, const uint8_t fingerprint[32],
 
 void store_submit(struct store *st, struct intake_report *r, store_reply_cb cb, void *arg)
 {
-    struct store_op *op = op_new(OP_SUBMIT, arg);
+    struct store_op *op = op_new(OP_SUBMIT, NULL, arg);
 
     op->reply_cb = cb;
     op->report = r;
@@ -406,7 +425,7 @@ static void fail_not_found(struct store *st, struct store_op *op)
 void store_status(struct store *st, int64_t principal_id, const char *receipt,
                   store_reply_cb cb, void *arg)
 {
-    struct store_op *op = op_new(OP_STATUS, arg);
+    struct store_op *op = op_new(OP_STATUS, query_send_status, arg);
 
     op->reply_cb = cb;
     op->principal_id = principal_id;
@@ -442,7 +461,7 @@ static bool cursor_parse(const char *s, int64_t *out)
 void store_list_mine(struct store *st, int64_t principal_id, uint32_t limit,
                      const char *cursor, store_reply_cb cb, void *arg)
 {
-    struct store_op *op = op_new(OP_MINE, arg);
+    struct store_op *op = op_new(OP_MINE, query_send_mine, arg);
 
     op->reply_cb = cb;
     op->principal_id = principal_id;

@@ -177,10 +177,23 @@ struct json_t;
 typedef bool (*triage_build_fn)(const struct store *st, const struct store_op *op,
                                 const struct json_t *answer, ProtobufCMessage **msg);
 
+struct store_conn;
+
+/* Sends op, an ordinary operation, on c (idle, with op attached), passing
+ * pool_send the completion of its own kind. */
+typedef void (*store_send_fn)(struct store_conn *c, struct store_op *op);
+
+/* Called by the pool when every result of the query sent on c is in
+ * (c->res, c->failed, c->sqlstate); it answers the ops attached to c.
+ * Each sender hands pool_send its own, as OpenSMTPD gives each backend
+ * call its completion, so the pool never knows who sent what. */
+typedef void (*pool_done_fn)(struct store_conn *c);
+
 /* One caller's request, from the call that made it until its callback. */
 struct store_op {
     struct store_op *next;
     enum op_kind kind;
+    store_send_fn send;        /* NULL for OP_SUBMIT, which goes in a batch */
     store_reply_cb reply_cb;
     store_principal_cb principal_cb;
     void *arg;
@@ -262,8 +275,10 @@ struct store_conn {
     struct event *ev_timer;    /* connect/query timeout, or reconnect backoff */
     int backoff_ms;
 
-    /* The query outstanding: its kind and the ops it answers. */
+    /* The query outstanding: its kind, its completion and the ops it
+     * answers. */
     enum op_kind kind;
+    pool_done_fn done;
     struct store_op **ops;
     size_t n_ops, cap_ops;
     size_t n_rows;             /* distinct reports sent (OP_SUBMIT) */
@@ -342,8 +357,9 @@ void store_fail_if_unreachable(struct store *st);
  * for any caller, and cannot reach the gateway's validation.) */
 bool store_receipt_plausible(const char *s);
 
-/* The op constructor and the queue for ordinary operations, for triage_op.c. */
-struct store_op *store_op_new(enum op_kind kind, void *arg);
+/* The op constructor and the queue for ordinary operations, for triage_op.c
+ * and batch.c; send sends the op when a connection takes it. */
+struct store_op *store_op_new(enum op_kind kind, store_send_fn send, void *arg);
 void store_op_enqueue(struct store *st, struct store_op *op);
 
 /* pool.c */
@@ -351,10 +367,12 @@ bool pool_conn_init(struct store_conn *c, struct store *st, int idx)
     __attribute__((warn_unused_result));
 void pool_start(struct store_conn *c);
 void pool_close(struct store_conn *c);
-/* Sends a prepared statement for the ops attached to c.  When the
- * connection breaks, the ops are answered UNAVAILABLE and c is reset. */
+/* Sends a prepared statement for the ops attached to c; done answers them
+ * when its results are in.  When the connection breaks instead, the ops
+ * are answered UNAVAILABLE and c is reset, and done is not called. */
 void pool_send(struct store_conn *c, const char *stmt, int nparams,
-               const char *const *values, const int *lengths, const int *formats);
+               const char *const *values, const int *lengths, const int *formats,
+               pool_done_fn done);
 bool pool_conn_add_op(struct store_conn *c, struct store_op *op)
     __attribute__((warn_unused_result));
 /* True when a failed statement's SQLSTATE says "try again later" rather
@@ -366,26 +384,24 @@ bool pool_sqlstate_moved(const char *sqlstate);
 
 /* batch.c: run when c is idle and the submission queue is not empty. */
 void batch_start(struct store_conn *c);
-void batch_finish(struct store_conn *c);
 void batch_free_buffers(struct store_conn *c);
 /* Allocates a connection's lookup of a batch's keys (pool_conn_init). */
 bool batch_init_buffers(struct store_conn *c);
 void batch_notify_free(struct store *st);
 void batch_notify_timer_cb(evutil_socket_t fd, short what, void *arg);
 
-/* queries.c */
-void query_start(struct store_conn *c, struct store_op *op);
-void query_finish(struct store_conn *c);
+/* queries.c: the senders of the small reads, and what every completion of
+ * an ordinary op does first: the op of c when its query succeeded, else
+ * NULL with the op answered (UNAVAILABLE when the SQLSTATE says "try
+ * again", else INTERNAL). */
+void query_send_principal(struct store_conn *c, struct store_op *op);
+void query_send_status(struct store_conn *c, struct store_op *op);
+void query_send_mine(struct store_conn *c, struct store_op *op);
+struct store_op *query_take(struct store_conn *c) __attribute__((warn_unused_result));
 extern const char store_prepare_sql[];
 
 /* triage_op.c */
-void triage_send(struct store_conn *c, struct store_op *op);
-void triage_finish(struct store *st, struct store_op *op, const PGresult *res);
 void triage_free_params(struct store_op *op);
-
-/* gauges.c */
-void gauges_send(struct store_conn *c, struct store_op *op);
-void gauges_finish(struct store *st, struct store_op *op, const PGresult *res);
 
 /* pgbin.c */
 bool pgbuf_reserve(struct pgbuf *b, size_t more) __attribute__((warn_unused_result));

@@ -107,10 +107,13 @@ void triage_param_head(struct store_op *op, int i, const struct triage_audit_hea
     triage_param_str(op, i + 2, sig);
 }
 
+static void triage_send(struct store_conn *c, struct store_op *op);
+static void triage_done(struct store_conn *c);
+
 struct store_op *triage_op_new(const char *stmt, triage_build_fn build, store_reply_cb cb,
                                void *arg)
 {
-    struct store_op *op = store_op_new(OP_TRIAGE, arg);
+    struct store_op *op = store_op_new(OP_TRIAGE, triage_send, arg);
 
     op->reply_cb = cb;
     op->tbuild = build;
@@ -163,9 +166,10 @@ bool triage_dest_name_ok(const char *s)
            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-void triage_send(struct store_conn *c, struct store_op *op)
+/* Sends op's statement; triage_done answers it. */
+static void triage_send(struct store_conn *c, struct store_op *op)
 {
-    pool_send(c, op->stmt, op->nparams, (const char *const *)op->params, NULL, NULL);
+    pool_send(c, op->stmt, op->nparams, (const char *const *)op->params, NULL, NULL, triage_done);
 }
 
 /* ---- building the answers ------------------------------------------------------ */
@@ -278,14 +282,21 @@ bool triage_build_submit(const struct store *st, const struct store_op *op, cons
     return true;
 }
 
-void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
+/* The SQL function's answer is in: its error, or the reply op's builder
+ * makes of it. */
+static void triage_done(struct store_conn *c)
 {
+    struct store *st = c->st;
+    struct store_op *op = query_take(c);
+    const PGresult *res = c->res;
     ProtobufCMessage *msg = NULL;
     json_error_t jerr;
     json_t *j = NULL;
     bool ok;
     int64_t code;
 
+    if (!op)
+        return;
     if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
         !(j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)) || !json_is_object(j)) {
         log_error("module=store event=triage_bad_answer stmt=%s", op->stmt);
@@ -303,7 +314,7 @@ void triage_finish(struct store *st, struct store_op *op, const PGresult *res)
         return;
     }
     if (!op->tbuild) {
-        log_error("module=store event=bug reason=\"triage_finish without a builder\" stmt=%s",
+        log_error("module=store event=bug reason=\"triage_done without a builder\" stmt=%s",
                   op->stmt);
         abort();
     }
