@@ -398,10 +398,8 @@ static void notify_op_done(struct store_conn *c)
 {
     struct store_op *op = query_take(c);
 
-    if (!op)
-        return;
-    op->reply.code = 0;
-    store_op_done(c->st, op);
+    if (op)
+        query_answer(c->st, op, NULL, true);
 }
 
 static void notify_op_send(struct store_conn *c, struct store_op *op)

@@ -166,9 +166,7 @@ struct store_op *query_take(struct store_conn *c)
     return op;
 }
 
-/* Answers op with msg (built when ok), or UNAVAILABLE when building it
- * ran out of memory. */
-static void answer(struct store *st, struct store_op *op, ProtobufCMessage *msg, bool ok)
+void query_answer(struct store *st, struct store_op *op, ProtobufCMessage *msg, bool ok)
 {
     if (!ok) {
         if (msg)
@@ -214,7 +212,7 @@ static void status_done(struct store_conn *c)
     m = malloc(sizeof *m);
     if (m)
         minyi__v1__status_response__init(m);
-    answer(c->st, op, m ? &m->base : NULL, m && build_status(c->res, m));
+    query_answer(c->st, op, m ? &m->base : NULL, m && build_status(c->res, m));
 }
 
 void query_send_status(struct store_conn *c, struct store_op *op)
@@ -236,7 +234,7 @@ static void mine_done(struct store_conn *c)
     m = malloc(sizeof *m);
     if (m)
         minyi__v1__list_mine_response__init(m);
-    answer(c->st, op, m ? &m->base : NULL, m && build_mine(c->res, op->limit, m));
+    query_answer(c->st, op, m ? &m->base : NULL, m && build_mine(c->res, op->limit, m));
 }
 
 void query_send_mine(struct store_conn *c, struct store_op *op)

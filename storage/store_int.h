@@ -398,6 +398,9 @@ void query_send_principal(struct store_conn *c, struct store_op *op);
 void query_send_status(struct store_conn *c, struct store_op *op);
 void query_send_mine(struct store_conn *c, struct store_op *op);
 struct store_op *query_take(struct store_conn *c) __attribute__((warn_unused_result));
+/* Answers op with msg (built when ok, NULL for none), or UNAVAILABLE when
+ * building it ran out of memory (msg, if any, is freed). */
+void query_answer(struct store *st, struct store_op *op, ProtobufCMessage *msg, bool ok);
 extern const char store_prepare_sql[];
 
 /* triage_op.c */

@@ -320,15 +320,5 @@ static void triage_done(struct store_conn *c)
     }
     ok = op->tbuild(st, op, j, &msg);
     json_decref(j);
-    if (!ok) {
-        if (msg)
-            protobuf_c_message_free_unpacked(msg, NULL);
-        store_op_fail(st, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
-                      "out of memory; retry later", "内存不足，请稍后重试");
-        return;
-    }
-    op->reply.code = 0;
-    op->reply.field = NULL;
-    op->reply.msg = msg;
-    store_op_done(st, op);
+    query_answer(st, op, msg, ok);
 }
