@@ -13,13 +13,13 @@
  * and after the edit with different schemas under the same number, so an
  * edited applied migration is refused by name: the gateway does not start
  * and `minyid migrate` applies nothing.  Rows from before checksums were
- * kept get the checksum of the file as it is now, once.
+ * kept get the checksum of the file as it is now, once.  Finding, reading
+ * and checksumming the files is migrate_files.c's.
  */
-#include "hex.h"
+#include "migrate_int.h"
 #include "store.h"
 #include "store_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,22 +27,9 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <openssl/evp.h>
 
 /* Key of the advisory lock held while migrating ("minyi" in ASCII). */
 #define MIGRATE_LOCK_KEY "469786601833"
-#define MIGRATE_MAX_FILES 1000
-#define MIGRATE_FILE_MAX (16u << 20)
-#define MIGRATE_NAME_MAX 255
-
-/* Hex characters of a SHA-256 checksum. */
-#define MIGRATE_SUM_HEX 64
-
-struct migration {
-    int version;
-    char name[MIGRATE_NAME_MAX + 1];
-};
-
 /* What one run of the migrations did, for `minyid migrate` to report. */
 struct migrate_report {
     json_t *applied;     /* [{version, name, checksum}] applied by this run */
@@ -96,139 +83,6 @@ static bool setting_on(PGconn *pg, const char *name, char *err, size_t errlen)
     ok = true;
 out:
     PQclear(res);
-    return ok;
-}
-
-static int migration_cmp(const void *a, const void *b)
-{
-    const struct migration *x = a, *y = b;
-
-    if (x->version != y->version)
-        return x->version < y->version ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-/* NNNN_*.sql: four digits, an underscore, and ".sql" at the end. */
-static bool migration_name(const char *name, int *version)
-{
-    size_t n = strlen(name);
-    int i, v = 0;
-
-    if (n < 9 || n > MIGRATE_NAME_MAX || name[4] != '_' || strcmp(name + n - 4, ".sql") != 0)
-        return false;
-    for (i = 0; i < 4; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return false;
-        v = v * 10 + (name[i] - '0');
-    }
-    *version = v;
-    return true;
-}
-
-static bool list_migrations(const char *dir, struct migration **out, size_t *n_out,
-                            char *err, size_t errlen)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    struct migration *list = NULL;
-    size_t n = 0, i;
-
-    if (!d) {
-        snprintf(err, errlen, "cannot open migrations directory %s: %s", dir, strerror(errno));
-        return false;
-    }
-    list = calloc(MIGRATE_MAX_FILES, sizeof *list);
-    if (!list) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    while ((e = readdir(d)) != NULL) {
-        int v;
-        if (!migration_name(e->d_name, &v))
-            continue;
-        if (n == MIGRATE_MAX_FILES) {
-            snprintf(err, errlen, "more than %d migrations in %s", MIGRATE_MAX_FILES, dir);
-            goto fail;
-        }
-        list[n].version = v;
-        snprintf(list[n].name, sizeof list[n].name, "%s", e->d_name);
-        n++;
-    }
-    qsort(list, n, sizeof *list, migration_cmp);
-    for (i = 1; i < n; i++) {
-        if (list[i].version == list[i - 1].version) {
-            snprintf(err, errlen, "two migrations numbered %04d: %s and %s", list[i].version,
-                     list[i - 1].name, list[i].name);
-            goto fail;
-        }
-    }
-    closedir(d);
-    *out = list;
-    *n_out = n;
-    return true;
-fail:
-    free(list);
-    closedir(d);
-    return false;
-}
-
-static char *read_file(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n;
-
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf = malloc(MIGRATE_FILE_MAX + 1);
-    if (!buf) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    n = fread(buf, 1, MIGRATE_FILE_MAX + 1, f);
-    if (ferror(f) || n > MIGRATE_FILE_MAX) {
-        snprintf(err, errlen, "cannot read %s (or it is larger than %u bytes)", path,
-                 MIGRATE_FILE_MAX);
-        goto fail;
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-fail:
-    free(buf);
-    fclose(f);
-    return NULL;
-}
-
-/* The SHA-256 of a migration file's text as lower-case hex (the form
- * sha256sum prints, so an operator can compare by hand). */
-static bool checksum_text(const char *text, char out[MIGRATE_SUM_HEX + 1], char *err,
-                          size_t errlen)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) != 1 ||
-        md_len * 2 != MIGRATE_SUM_HEX) {
-        snprintf(err, errlen, "cannot compute a SHA-256 checksum");
-        return false;
-    }
-    hex_encode(md, md_len, out);
-    return true;
-}
-
-/* The checksum of the file dir/name. */
-static bool checksum_file(const char *dir, const char *name, char out[MIGRATE_SUM_HEX + 1],
-                          char *err, size_t errlen)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *text = read_file(path, err, errlen);
-    if (text == NULL)
-        return false;
-    bool ok = checksum_text(text, out, err, errlen);
-    free(text);
     return ok;
 }
 
@@ -317,10 +171,10 @@ static bool apply_one(PGconn *pg, const char *dir, const struct migration *m,
 
     snprintf(path, sizeof path, "%s/%s", dir, m->name);
     snprintf(v, sizeof v, "%d", m->version);
-    sql = read_file(path, err, errlen);
+    sql = migrate_read_file(path, err, errlen);
     if (!sql)
         return false;
-    if (!checksum_text(sql, sum, err, errlen))
+    if (!migrate_checksum_text(sql, sum, err, errlen))
         goto fail;
     if (!exec_ok(pg, "BEGIN", err, errlen))
         goto fail;
@@ -394,7 +248,7 @@ static bool migrate_run(const char *conninfo, const char *dir, struct migrate_re
 
     if (pg == NULL)
         return false;
-    if (!list_migrations(dir, &list, &n, err, errlen))
+    if (!migrate_list(dir, &list, &n, err, errlen))
         goto fail;
     pending = calloc(n + 1, sizeof(*pending));
     if (pending == NULL) {
@@ -413,7 +267,7 @@ static bool migrate_run(const char *conninfo, const char *dir, struct migrate_re
         pending[i] = !applied;
         if (!applied)
             continue;
-        if (!checksum_file(dir, list[i].name, now, err, errlen))
+        if (!migrate_checksum_file(dir, list[i].name, now, err, errlen))
             goto fail;
         if (sum[0] == '\0') {
             if (!record_checksum(pg, list[i].version, now, err, errlen))
@@ -549,7 +403,7 @@ bool store_migrate_status(const char *conninfo, const char *migrations_dir, void
         goto out;
     }
     /* The files first: a wrong directory is named even without a database. */
-    if (!list_migrations(migrations_dir, &list, &n, err, errlen))
+    if (!migrate_list(migrations_dir, &list, &n, err, errlen))
         goto out;
     pg = connect_checked(conninfo, err, errlen);
     if (pg == NULL)
@@ -566,7 +420,7 @@ bool store_migrate_status(const char *conninfo, const char *migrations_dir, void
         char sum[MIGRATE_SUM_HEX + 1] = "";
         json_t *row;
         if (i < n && (r >= nrows || fv <= rv)) {
-            if (!checksum_file(migrations_dir, list[i].name, sum, err, errlen))
+            if (!migrate_checksum_file(migrations_dir, list[i].name, sum, err, errlen))
                 goto out;
         }
         if (i < n && (r >= nrows || fv < rv)) {
