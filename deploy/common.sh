@@ -15,6 +15,9 @@ MINYI_PACKAGES=(
     # deploy/cluster and its failover test (tests/cluster/failover).
     patroni etcd-server haproxy jq
     libsystemd-dev systemd dpkg-dev groff-base man-db
+    # 码上商: posters (QR code, PNG), their test reading the code back, and
+    # the photo test's real JPEG and PNG files.
+    libqrencode-dev libpng-dev libjpeg-dev zbar-tools
 )
 
 # The user that runs PostgreSQL when we are root (PostgreSQL refuses root).
