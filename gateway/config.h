@@ -1,6 +1,9 @@
 /*
- * config: the gateway's INI file (libinih).  Every option has a default;
- * deploy/minyid.conf.example documents each one.  Relative paths are resolved
+ * config: the gateway's INI file (libinih).  Every option is a row of one
+ * table (config_options.c: name, type, default, whether a reload may
+ * change it, a line of documentation), from which the parser, the
+ * defaults, the reload's keep-fixed check and deploy/minyid.conf.example
+ * (`minyid config example`) are derived.  Relative paths are resolved
  * against the directory of the config file.
  */
 #ifndef MINYI_CONFIG_H
@@ -8,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "office.h"
 
@@ -112,6 +116,75 @@ struct gw_config {
     struct office_rules points;
     bool points_replaced;            /* the file gave a table of its own */
 };
+
+/* How an option's text becomes its field. */
+enum config_type {
+    CONFIG_INT = 1,          /* int, min..max */
+    CONFIG_BYTES,            /* size_t, min..max */
+    CONFIG_STR,              /* char array, at least min bytes */
+    CONFIG_PATH,             /* likewise, relative to the config file's directory */
+    CONFIG_PATH_OR_DEFAULT,  /* a path where an empty value keeps the default */
+    CONFIG_REGION,           /* a six-digit region code */
+    CONFIG_LOG_LEVEL,        /* debug, info, warn or error, as an int */
+    CONFIG_ON_OFF,           /* "on" or "off", as a bool */
+    CONFIG_KEY_LIST,         /* [privacy] old_key_files: VERSION:PATH entries (n_pii_old and
+                              * the arrays beside it) */
+    CONFIG_NAMES,            /* comma-separated destination names */
+    CONFIG_POINTS,           /* a [points] key, read by config_points.c into the table of
+                              * struct office_rules */
+};
+
+/* Flags of an option. */
+#define CONFIG_FIXED             0x1  /* a reload keeps the running value (restart to change) */
+#define CONFIG_REQUIRED          0x2  /* no default: the installation must give one */
+#define CONFIG_EXAMPLE_COMMENTED 0x4  /* the example file shows it commented out */
+#define CONFIG_ANY_NAME          0x8  /* the row takes every key of its section that no other
+                                       * row names; its name stands for them (FIGURE) */
+
+struct config_option {
+    const char *section;     /* "gateway", ...; "peer.NAME" for a peer's */
+    const char *name;
+    enum config_type type;
+    size_t offset, size;     /* of its field in struct gw_config (or gw_peer) */
+    long min, max;
+    const char *def;         /* the default as written in the file; NULL: none */
+    /* For a default known only when the gateway starts (text options):
+     * writes it to the field of len bytes.  def is then NULL. */
+    void (*def_fn)(char *out, size_t len);
+    const char *example;     /* the example file's value when not def; NULL: def */
+    unsigned flags;          /* CONFIG_FIXED, ... */
+    const char *doc;         /* one line of documentation */
+};
+
+/* The tables, each ended by a row whose name is NULL: the sections' options
+ * and the options of each [peer.NAME] section. */
+extern const struct config_option config_options[];
+extern const struct config_option config_peer_options[];
+
+/* The row of [section] name in table (any section when NULL): the row of
+ * that name, else the section's CONFIG_ANY_NAME row, else NULL. */
+const struct config_option *config_option_find(const struct config_option *table,
+                                               const char *section, const char *name);
+/* Parses value into the option's field of base (a struct gw_config, or a
+ * struct gw_peer for config_peer_options); dir resolves relative paths
+ * (NULL: leave them).  False when the value is not acceptable. */
+bool config_option_set(const struct config_option *o, void *base, const char *dir,
+                       const char *value) __attribute__((warn_unused_result));
+/* Whether the option's field of base holds a value (text not empty,
+ * number not 0). */
+bool config_option_is_set(const struct config_option *o, const void *base);
+/* Whether v is a list of destination names: letters, digits, '_', '.',
+ * '-', separated by commas and spaces. */
+bool config_names_ok(const char *v);
+
+/* Gives next the running value (cur's) of every fixed option.  Returns how
+ * many differed and names them ("gateway.port,...") in changed. */
+size_t config_keep_fixed(struct gw_config *next, const struct gw_config *cur, char *changed,
+                         size_t len);
+
+/* Writes deploy/minyid.conf.example: every option with its documentation
+ * and default.  False when writing failed. */
+bool config_example_write(FILE *f) __attribute__((warn_unused_result));
 
 /* The [peer.NAME] section of name, or NULL. */
 const struct gw_peer *config_peer(const struct gw_config *cfg, const char *name);

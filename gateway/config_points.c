@@ -133,3 +133,15 @@ bool config_points_option(struct office_rules *r, bool *replaced, const char *na
     }
     return true;
 }
+
+void config_points_write(FILE *f, const char *prefix, const struct office_rules *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const char *figure = r->figures[i], *colon = strchr(figure, ':');
+        if (colon == NULL)
+            fprintf(f, "%s%s = %g\n", prefix, figure, r->points[i]);
+        else
+            fprintf(f, "%s%.*s.%s = %g\n", prefix, (int)(colon - figure), figure, colon + 1,
+                    r->points[i]);
+    }
+}

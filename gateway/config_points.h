@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "office.h"
 
@@ -34,5 +35,9 @@ void config_points_defaults(struct office_rules *r);
 bool config_points_option(struct office_rules *r, bool *replaced, const char *name,
                           const char *value, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Writes r's figure keys as the file would give them, one "key = points"
+ * line each after prefix (merged_credit is an option of its own). */
+void config_points_write(FILE *f, const char *prefix, const struct office_rules *r);
 
 #endif

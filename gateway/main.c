@@ -53,6 +53,8 @@ static void usage(FILE *out)
             "                                   --name NAME --region CODE [--sector S]\n"
             "       minyid -c FILE principal list\n"
             "       minyid -c FILE principal disable|enable ID\n"
+            "       minyid config example               print every option, documented, with its\n"
+            "                                           default (deploy/minyid.conf.example)\n"
             "       minyid --version\n"
             "--json after a host command prints its answer as one JSON value.\n"
             "       minyid -c FILE audit verify [--witness HEADS.jsonl]\n"
@@ -480,6 +482,9 @@ int main(int argc, char **argv)
     }
     config_defaults(&gw.cfg);
     gw.conf_path = conf;
+    /* The example file is the table of options, whatever the config. */
+    if (i + 1 < argc && strcmp(argv[i], "config") == 0 && strcmp(argv[i + 1], "example") == 0)
+        return config_example_write(stdout) ? 0 : 1;
     if (conf == NULL) {
         usage(stderr);
         return 2;

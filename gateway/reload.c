@@ -21,39 +21,15 @@
 /* CRLs read from one file at most: a CA publishes one, a few when rolling. */
 #define RELOAD_MAX_CRLS 16
 
-/* Options that need a restart; a reload keeps the running values. */
+/* Options the table marks fixed need a restart; a reload keeps their
+ * running values, and says which ones the file changed. */
 static void keep_fixed(struct gw_config *next, const struct gw_config *cur)
 {
-    if (strcmp(next->listen, cur->listen) != 0 || next->port != cur->port ||
-        strcmp(next->admin_listen, cur->admin_listen) != 0 || next->admin_port != cur->admin_port ||
-        strcmp(next->db_conninfo, cur->db_conninfo) != 0 ||
-        strcmp(next->body_region, cur->body_region) != 0 ||
-        strcmp(next->pii_key_file, cur->pii_key_file) != 0 ||
-        next->pii_key_version != cur->pii_key_version || next->db_pool_size != cur->db_pool_size ||
-        next->audit_seal != cur->audit_seal || next->retention_days != cur->retention_days ||
-        next->retention_interval_s != cur->retention_interval_s ||
-        strcmp(next->audit_signing_key, cur->audit_signing_key) != 0)
-        log_warnx("event=reload_partial reason=\"listen, port, admin, database, region, pool, "
-                  "privacy and audit sealer options take effect only after a restart\"");
-    snprintf(next->listen, sizeof(next->listen), "%s", cur->listen);
-    next->port = cur->port;
-    snprintf(next->admin_listen, sizeof(next->admin_listen), "%s", cur->admin_listen);
-    next->admin_port = cur->admin_port;
-    snprintf(next->body_region, sizeof(next->body_region), "%s", cur->body_region);
-    snprintf(next->db_conninfo, sizeof(next->db_conninfo), "%s", cur->db_conninfo);
-    snprintf(next->migrations_dir, sizeof(next->migrations_dir), "%s", cur->migrations_dir);
-    snprintf(next->pii_key_file, sizeof(next->pii_key_file), "%s", cur->pii_key_file);
-    next->pii_key_version = cur->pii_key_version;
-    next->db_pool_size = cur->db_pool_size;
-    next->db_batch_max = cur->db_batch_max;
-    next->db_queue_max = cur->db_queue_max;
-    next->db_query_timeout_ms = cur->db_query_timeout_ms;
-    /* The sealer process and its key are set up at the start. */
-    next->audit_seal = cur->audit_seal;
-    next->retention_days = cur->retention_days;
-    next->retention_interval_s = cur->retention_interval_s;
-    snprintf(next->audit_signing_key, sizeof(next->audit_signing_key), "%s",
-             cur->audit_signing_key);
+    char changed[512];
+
+    if (config_keep_fixed(next, cur, changed, sizeof(changed)) > 0)
+        log_warnx("event=reload_partial options=%s reason=\"these options take effect only "
+                  "after a restart\"", changed);
 }
 
 /* Reads every CRL in a PEM file; returns how many (0 on none or error). */
