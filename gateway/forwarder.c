@@ -20,6 +20,20 @@
  * HAProxy and a gateway): the connection goes to one at a time, and to the
  * next when it cannot be reached; the reconnect backoff starts only once
  * every address has failed in a row.
+ *
+ * A peer's connection is a small state machine (enum peer_state); every
+ * change goes through peer_set_state(), which logs old -> new as sessions
+ * do:
+ *
+ *   DOWN ──work──▶ CONNECTING ──handshake done──▶ UP
+ *    ▲  ▲              │                           │
+ *    │  └─next address─┤      lost with work on it, or fails
+ *    │           every ▼ address failed            │
+ *    └──wait over── BACKOFF ◀──────────────────────┘
+ *
+ * (an UP connection the peer closes while idle goes back to DOWN, and so
+ * does one that fails while the host list has an address not yet tried in
+ * this round).
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -59,6 +73,20 @@ struct job {
     uint64_t frame_id;             /* 0 until sent */
 };
 
+enum peer_state {
+    PEER_DOWN = 0,                 /* no connection; one is made when there is work */
+    PEER_BACKOFF,                  /* no connection, and none before retry_at_ms */
+    PEER_CONNECTING,               /* TCP connect and TLS handshake under way */
+    PEER_UP,                       /* connected: jobs and results requests go out */
+};
+
+static const char *const peer_state_names[] = {
+    [PEER_DOWN] = "DOWN",
+    [PEER_BACKOFF] = "BACKOFF",
+    [PEER_CONNECTING] = "CONNECTING",
+    [PEER_UP] = "UP",
+};
+
 /* One address of a peer, resolved at start. */
 struct peer_addr {
     struct sockaddr_storage addr;
@@ -75,8 +103,8 @@ struct peer_conn {
     int cur;                       /* the address connected to, or tried next */
     int round_fails;               /* addresses failed in a row since the last backoff */
     SSL_CTX *ctx;
-    struct bufferevent *bev;
-    bool up;
+    enum peer_state state;
+    struct bufferevent *bev;       /* while CONNECTING or UP */
     bool want_up;                  /* results.c asked for it with no job queued */
     struct job *queued;            /* claimed, not yet sent */
     struct job *sent;              /* sent, waiting for the answer */
@@ -104,6 +132,14 @@ struct forwarder {
 };
 
 static void conn_kick(struct peer_conn *pc);
+
+/* The one place a peer's connection changes state. */
+static void peer_set_state(struct peer_conn *pc, enum peer_state next)
+{
+    log_debug("event=forward_peer_state dest=%s state=%s->%s", pc->peer.name,
+              peer_state_names[pc->state], peer_state_names[next]);
+    pc->state = next;
+}
 
 static void job_free(struct job *j)
 {
@@ -164,7 +200,7 @@ static void fail_list(struct peer_conn *pc, struct job **list, const char *error
  * rows for it are claimed (on_timer). */
 static bool conn_waiting(const struct peer_conn *pc)
 {
-    return pc->retry_at_ms > clock_mono_ms();
+    return pc->state == PEER_BACKOFF && pc->retry_at_ms > clock_mono_ms();
 }
 
 /* The peer could not be reached (a dial, handshake or connection with work
@@ -192,21 +228,24 @@ static void conn_backoff(struct peer_conn *pc)
         r = UINT32_MAX;
     wait = wait - wait / 2 + (int64_t)((uint64_t)r * (uint64_t)(wait / 2) / UINT32_MAX);
     pc->retry_at_ms = clock_mono_ms() + wait;
+    peer_set_state(pc, PEER_BACKOFF);
     log_info("event=forward_peer_backoff dest=%s failures=%d wait_ms=%lld", pc->peer.name,
              pc->fails, (long long)wait);
 }
 
 /* The current address could not be reached: the next one is tried at once
- * (at the next kick), and only when every address has failed in a row
- * does the peer back off. */
+ * (at the next kick: DOWN), and only when every address has failed in a
+ * row does the peer back off. */
 static void conn_unreachable(struct peer_conn *pc)
 {
     if (pc->n_addrs > 1) {
         pc->cur = (pc->cur + 1) % pc->n_addrs;
         log_info("event=forward_peer_next_address dest=%s address=%s:%s", pc->peer.name,
                  pc->addrs[pc->cur].host, pc->addrs[pc->cur].port);
-        if (++pc->round_fails < pc->n_addrs)
+        if (++pc->round_fails < pc->n_addrs) {
+            peer_set_state(pc, PEER_DOWN);
             return;
+        }
     }
     pc->round_fails = 0;
     conn_backoff(pc);
@@ -217,15 +256,27 @@ static void conn_down(struct peer_conn *pc, const char *error)
 {
     /* A dial that never came up, or a connection lost with work on it,
      * says the peer is unreachable; one it closed while idle does not. */
-    bool unreachable = pc->bev != NULL && (!pc->up || pc->sent != NULL || pc->queued != NULL);
+    bool unreachable = pc->state == PEER_CONNECTING ||
+                       (pc->state == PEER_UP && (pc->sent != NULL || pc->queued != NULL));
 
-    if (unreachable && !pc->fw->stopping)
-        conn_unreachable(pc);
     if (pc->bev != NULL) {
         bufferevent_free(pc->bev);
         pc->bev = NULL;
     }
-    pc->up = false;
+    switch (pc->state) {
+    case PEER_CONNECTING:
+    case PEER_UP:
+        if (unreachable && !pc->fw->stopping)
+            conn_unreachable(pc);
+        else
+            peer_set_state(pc, PEER_DOWN);
+        break;
+    case PEER_DOWN:
+    case PEER_BACKOFF:
+        break;                     /* no connection: the state says why */
+    default:
+        fatal("dest=%s peer state %d", pc->peer.name, (int)pc->state);
+    }
     fail_list(pc, &pc->sent, error);
     fail_list(pc, &pc->queued, error);
 }
@@ -403,7 +454,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         log_info("event=forward_connected dest=%s address=%s:%s", pc->peer.name,
                  pc->addrs[pc->cur].host, pc->addrs[pc->cur].port);
-        pc->up = true;
+        peer_set_state(pc, PEER_UP);
         send_queued(pc);
         results_conn_up(pc->fw->results, (int)(pc - pc->fw->conns));
         return;
@@ -415,14 +466,23 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void conn_kick(struct peer_conn *pc)
 {
-    if (pc->up) {
+    switch (pc->state) {
+    case PEER_UP:
         send_queued(pc);
         return;
+    case PEER_CONNECTING:
+        return;                    /* what is queued goes out once it is up */
+    case PEER_BACKOFF:
+        if (conn_waiting(pc))
+            return;                /* on_timer kicks it once the wait is over */
+        break;
+    case PEER_DOWN:
+        break;
+    default:
+        fatal("dest=%s peer state %d", pc->peer.name, (int)pc->state);
     }
-    if (pc->bev != NULL || (pc->queued == NULL && !pc->want_up))
+    if (pc->queued == NULL && !pc->want_up)
         return;
-    if (conn_waiting(pc))
-        return;                    /* on_timer kicks it once the wait is over */
     pc->want_up = false;
     SSL *ssl = SSL_new(pc->ctx);
     if (ssl == NULL) {
@@ -451,6 +511,7 @@ static void conn_kick(struct peer_conn *pc)
         fail_list(pc, &pc->queued, "cannot make a connection");
         return;
     }
+    peer_set_state(pc, PEER_CONNECTING);
     bufferevent_setcb(pc->bev, on_read, NULL, on_event, pc);
     struct timeval tv = clock_tv_ms(pc->fw->gw->cfg.fwd_timeout_ms);
     bufferevent_set_timeouts(pc->bev, &tv, &tv);
@@ -621,7 +682,7 @@ bool forwarder_peer_send(struct forwarder *fw, int peer, Frame *f)
         !store_lock_held(fw->lock))
         return false;
     pc = &fw->conns[peer];
-    if (!pc->up) {
+    if (pc->state != PEER_UP) {
         pc->want_up = true;
         conn_kick(pc);
         return false;
@@ -754,7 +815,7 @@ void forwarder_stop(struct gw *gw)
         /* Tell the upper instance this is an orderly close (close_notify),
          * so its log does not show a truncated connection.  One
          * non-blocking attempt: the socket is closed right after anyway. */
-        if (pc->up && pc->bev != NULL) {
+        if (pc->state == PEER_UP) {
             SSL *ssl = bufferevent_openssl_get_ssl(pc->bev);
             if (ssl != NULL && SSL_shutdown(ssl) < 0)
                 ERR_clear_error();
