@@ -85,7 +85,7 @@ bool certcheck_principal(const struct gw_config *cfg, const char *path, unsigned
         snprintf(err, errlen, "%s is not a PEM certificate", path);
         goto fail;
     }
-    ctx = tls_server_ctx(cfg, err, errlen);
+    ctx = tls_server_ctx(cfg, TLS_DOOR_PROTOCOL, err, errlen);
     if (ctx == NULL)
         goto fail;
     vctx = X509_STORE_CTX_new();

@@ -83,6 +83,11 @@ struct gw_config {
     /* [admin]: the operator's HTTP listener (/metrics, /healthz) */
     char admin_listen[256];          /* numeric address; "" turns the listener off */
     int admin_port;                  /* 0 turns the listener off */
+    /* [console]: the browser's HTTPS listener (console.h) */
+    char console_listen[256];        /* numeric address; "" turns the console off */
+    int console_port;                /* 0 turns the console off */
+    int console_max_connections;     /* open console connections, all sources */
+    char console_dir[CONFIG_PATH_MAX];/* the pages' static files */
     /* [log] */
     int log_level;
     bool log_syslog;                 /* every line to syslog (journald) as well */

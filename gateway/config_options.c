@@ -155,6 +155,23 @@ const struct config_option config_options[] = {
         "off.  It has no authentication: keep it on loopback or a management network."),
     OPT("admin", "port", CONFIG_INT, admin_port, 0, 65535, "0", FIXED,
         "Port of that listener; 0 turns it off."),
+    OPT("console", "listen", CONFIG_STR, console_listen, 0, 0, "127.0.0.1", FIXED,
+        "The web console for editors, the office and contact points (proto/CONSOLE.md): HTTPS, "
+        "TLS 1.3 with the [tls] files, the browser's client certificate being its principal, "
+        "looked up as on the protocol port; limits, deadlines and rates are the [gateway] ones.  "
+        "The numeric address to listen on; empty turns the console off."),
+    OPT("console", "port", CONFIG_INT, console_port, 0, 65535, "0", FIXED,
+        "Port of the console; 0 turns it off (the quick start uses 8443 for the city and 8444 "
+        "for the province)."),
+    OPT("console", "max_connections", CONFIG_INT, console_max_connections, 1, 1000000, "1000",
+        RELOAD, "Open console connections at most, from all sources; the per-address limit is "
+        "[gateway] max_connections_per_ip, counted together with the protocol port's."),
+    OPT_FN("console", "dir", CONFIG_PATH_OR_DEFAULT, console_dir, paths_console_default,
+           "/usr/share/minyi/console", RELOAD | CONFIG_EXAMPLE_COMMENTED,
+           "Directory of the console's pages, read at the start and on SIGHUP (default: $"
+           PATHS_CONSOLE_ENV " when set; else, for a minyid run from the build tree it was "
+           "built in, the source tree's console/; else the installed share/minyi/console; empty "
+           "keeps the default)."),
     OPT("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, "info", RELOAD,
         "Lowest level written to stderr: debug, info, warn or error; report text and personal "
         "data appear only at debug."),

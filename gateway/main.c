@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "admin_http.h"
+#include "console.h"
 #include "certcheck.h"
 #include "audit.h"
 #include "config.h"
@@ -358,7 +359,7 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"%s\"", err);
         return 1;
     }
-    gw->ssl_ctx = tls_server_ctx(&gw->cfg, err, sizeof(err));
+    gw->ssl_ctx = tls_server_ctx(&gw->cfg, TLS_DOOR_PROTOCOL, err, sizeof(err));
     if (gw->ssl_ctx == NULL) {
         log_error("event=start_failed reason=\"%s\"", err);
         return 1;
@@ -401,7 +402,8 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"cannot start the forwarder\"");
         goto out;
     }
-    if (!server_start(gw, err, sizeof(err)) || !admin_http_start(gw, err, sizeof(err))) {
+    if (!server_start(gw, err, sizeof(err)) || !admin_http_start(gw, err, sizeof(err)) ||
+        !console_start(gw, err, sizeof(err))) {
         log_error("event=start_failed reason=\"%s\"", err);
         goto out;
     }
@@ -432,6 +434,7 @@ static int run_gateway(struct gw *gw)
     rc = 0;
 out:
     admin_http_stop(gw);
+    console_stop(gw);
     if (gw->listener != NULL)
         evconnlistener_free(gw->listener);
     while (gw->sessions != NULL)

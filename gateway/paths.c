@@ -11,6 +11,12 @@
 
 #include "paths.h"
 
+#ifndef MINYI_SOURCE_CONSOLE
+#define MINYI_SOURCE_CONSOLE ""
+#endif
+#ifndef MINYI_INSTALLED_CONSOLE
+#define MINYI_INSTALLED_CONSOLE "/usr/share/minyi/console"
+#endif
 #ifndef MINYI_BUILD_DIR
 #define MINYI_BUILD_DIR ""
 #endif
@@ -35,13 +41,27 @@ static bool running_from_build_tree(void)
     return strncmp(exe, build, b) == 0 && exe[b] == '/';
 }
 
-void paths_migrations_default(char *out, size_t len)
+/* The environment's choice, else the source tree's directory for a minyid
+ * in its build tree, else the installed one. */
+static void share_default(const char *env_name, const char *source, const char *installed,
+                          char *out, size_t len)
 {
-    const char *env = getenv(PATHS_MIGRATIONS_ENV);
+    const char *env = getenv(env_name);
     if (env != NULL && env[0] != '\0')
         snprintf(out, len, "%s", env);
-    else if (MINYI_SOURCE_MIGRATIONS[0] != '\0' && running_from_build_tree())
-        snprintf(out, len, "%s", MINYI_SOURCE_MIGRATIONS);
+    else if (source[0] != '\0' && running_from_build_tree())
+        snprintf(out, len, "%s", source);
     else
-        snprintf(out, len, "%s", MINYI_INSTALLED_MIGRATIONS);
+        snprintf(out, len, "%s", installed);
+}
+
+void paths_migrations_default(char *out, size_t len)
+{
+    share_default(PATHS_MIGRATIONS_ENV, MINYI_SOURCE_MIGRATIONS, MINYI_INSTALLED_MIGRATIONS, out,
+                  len);
+}
+
+void paths_console_default(char *out, size_t len)
+{
+    share_default(PATHS_CONSOLE_ENV, MINYI_SOURCE_CONSOLE, MINYI_INSTALLED_CONSOLE, out, len);
 }

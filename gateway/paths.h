@@ -18,4 +18,13 @@
  */
 void paths_migrations_default(char *out, size_t len);
 
+/* The environment variable that overrides the default directory of the
+ * console's pages (the [console] dir option overrides both). */
+#define PATHS_CONSOLE_ENV "MINYI_CONSOLE_DIR"
+
+/* The default directory of the console's pages, chosen like the
+ * migrations': $MINYI_CONSOLE_DIR, the source tree's console/ for a
+ * minyid run from its build tree, else the installed share/minyi/console. */
+void paths_console_default(char *out, size_t len);
+
 #endif

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "access.h"
+#include "console.h"
 #include "forwarder.h"
 #include "log.h"
 #include "notify.h"
@@ -102,16 +103,23 @@ bool reload_now(struct gw *gw)
         log_error("event=reload_failed reason=\"%s\"", err);
         return false;
     }
-    SSL_CTX *ctx = tls_server_ctx(&next, err, sizeof(err));
+    SSL_CTX *ctx = tls_server_ctx(&next, TLS_DOOR_PROTOCOL, err, sizeof(err));
     if (ctx == NULL) {
         log_error("event=reload_failed reason=\"%s\"", err);
         return false;
     }
     keep_fixed(&next, &gw->cfg);
+    struct gw_config prev = gw->cfg;
+    gw->cfg = next;
+    if (!console_reload(gw, err, sizeof(err))) {
+        gw->cfg = prev;
+        SSL_CTX_free(ctx);
+        log_error("event=reload_failed reason=\"%s\"", err);
+        return false;
+    }
     /* Open connections hold their own reference to the old context. */
     SSL_CTX_free(gw->ssl_ctx);
     gw->ssl_ctx = ctx;
-    gw->cfg = next;
     log_set_level(gw->cfg.log_level);
     log_set_syslog(gw->cfg.log_syslog, "minyid");
     forwarder_reload(gw);

@@ -21,6 +21,7 @@ struct quota;
 struct watch;
 struct forwarder;
 struct admin_http;
+struct console;
 struct membudget;
 
 struct gw {
@@ -43,6 +44,7 @@ struct gw {
     struct watch *watch;             /* sessions watching the live queue */
     struct forwarder *fwd;           /* delivers the outbox; NULL without peers */
     struct admin_http *admin;        /* /metrics and /healthz; NULL when off */
+    struct console *console;         /* the browser's HTTPS door; NULL when off */
     struct sealer *sealer;           /* the audit sealer process; NULL when [audit] seal = 0 */
     struct membudget *mem;           /* frame buffers and queued answers */
 };

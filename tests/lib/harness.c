@@ -816,7 +816,7 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
 {
     static struct ini_opt opts[INI_MAX_OPTS];
     size_t n = 0;
-    char port[16], admin_port[16], key_path[PATH_MAX], key_hex[65];
+    char port[16], admin_port[16], console_port[16], key_path[PATH_MAX], key_hex[65];
     unsigned char key[32];
     char *text = NULL;
     size_t cap = 0;
@@ -825,6 +825,7 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
 
     if (!fmt(port, sizeof(port), "%d", gw->port) ||
         !fmt(admin_port, sizeof(admin_port), "%d", gw->admin_port) ||
+        !fmt(console_port, sizeof(console_port), "%d", gw->console_port) ||
         !fmt(key_path, sizeof(key_path), "%s/pii.key", gw->dir) ||
         RAND_bytes(key, sizeof(key)) != 1)
         goto fail;
@@ -838,6 +839,8 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
         !ini_set(opts, &n, "gateway", "body_name", "嘉兴市政协") ||
         !ini_set(opts, &n, "admin", "listen", "127.0.0.1") ||
         !ini_set(opts, &n, "admin", "port", admin_port) ||
+        !ini_set(opts, &n, "console", "listen", "127.0.0.1") ||
+        !ini_set(opts, &n, "console", "port", console_port) ||
         !ini_set(opts, &n, "tls", "cert", CERTS_DIR "/server.crt") ||
         !ini_set(opts, &n, "tls", "key", CERTS_DIR "/server.key") ||
         !ini_set(opts, &n, "tls", "client_ca", CERTS_DIR "/ca.crt") ||
@@ -854,8 +857,8 @@ static bool write_gateway_config(struct tgw *gw, const char *conninfo, const cha
     out = open_memstream(&text, &cap);
     if (out == NULL)
         goto fail;
-    static const char *const sections[] = { "gateway", "admin", "tls", "database", "privacy",
-                                            "log" };
+    static const char *const sections[] = { "gateway", "admin", "console", "tls", "database",
+                                            "privacy", "log" };
     for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
         fprintf(out, "[%s]\n", sections[s]);
         for (size_t i = 0; i < n; i++) {
@@ -958,7 +961,10 @@ bool tgw_start(struct tgw *gw, const char *conninfo, const char *extra_ini)
     }
     gw->port = free_port();
     gw->admin_port = free_port();
+    gw->console_port = free_port();
     if (gw->port <= 0 || gw->admin_port <= 0 || gw->admin_port == gw->port ||
+        gw->console_port <= 0 || gw->console_port == gw->port ||
+        gw->console_port == gw->admin_port ||
         !write_gateway_config(gw, conninfo, extra_ini))
         return false;
     return tgw_start_again(gw);

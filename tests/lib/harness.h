@@ -76,6 +76,7 @@ struct tgw {
     pid_t pid;               /* 0 when not running */
     int port;
     int admin_port;          /* [admin] port: /metrics and /healthz on 127.0.0.1 */
+    int console_port;        /* [console] port: the browser's HTTPS door on 127.0.0.1 */
     char dir[PATH_MAX];      /* holds minyid.conf, pii.key and minyid.log */
     char conf[PATH_MAX];
     char log[PATH_MAX];      /* stderr of every run, appended */

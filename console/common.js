@@ -1,0 +1,73 @@
+// Shared by every page: calling the JSON API, building DOM nodes whose text
+// is always set with textContent (never parsed as HTML), the names shown
+// for codes, and dates in Asia/Shanghai.
+'use strict';
+
+const minyi = (() => {
+  // Every call carries the header the gateway requires of a change, so a
+  // page of another origin cannot make one without a preflight.
+  async function api(method, path, body) {
+    const init = { method, headers: { 'X-Minyi-Console': '1' }, cache: 'no-store' };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) {
+      const err = new Error((data && data.message_zh) || ('请求失败 ' + res.status));
+      err.status = res.status;
+      err.code = data && data.code;
+      err.field = data && data.field;
+      err.detail = data;
+      throw err;
+    }
+    return data;
+  }
+
+  // el('td', {class: 'x'}, 'text', child): attributes are set as
+  // attributes, strings become text nodes.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children) {
+      if (c === undefined || c === null) continue;
+      node.append(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    }
+    return node;
+  }
+
+  const kinds = { contact: '联系点', editor: '信息编辑', office: '办公室', admin: '管理员', peer: '上下级平台' };
+
+  function when(ms) {
+    if (!ms) return '';
+    return new Date(Number(ms)).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
+  }
+
+  let me = null;
+  async function whoami() {
+    if (me) return me;
+    me = await api('GET', '/api/me');
+    const who = document.getElementById('who');
+    if (who) who.textContent = me.name + '（' + (kinds[me.kind] || me.kind) + '）';
+    const nav = document.getElementById('nav');
+    if (nav) {
+      const links = [['/', '首页']];
+      if (me.kind === 'contact') links.push(['/submit.html', '报送信息'], ['/mine.html', '我的信息']);
+      if (me.kind === 'editor') links.push(['/queue.html', '信息队列'], ['/outbox.html', '报送队列']);
+      if (me.kind === 'office' || me.kind === 'admin') links.push(['/queue.html', '信息队列'], ['/figures.html', '统计']);
+      nav.replaceChildren(...links.map(([href, text]) => el('a', { href }, text)));
+    }
+    return me;
+  }
+
+  function showError(where, e) {
+    const node = typeof where === 'string' ? document.getElementById(where) : where;
+    if (node) node.replaceChildren(el('p', { class: 'error', role: 'alert' }, e.message));
+  }
+
+  return { api, el, kinds, when, whoami, showError };
+})();

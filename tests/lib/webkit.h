@@ -1,0 +1,37 @@
+/*
+ * webkit: one HTTPS request to a test gateway's console ([console] port),
+ * as a browser sends it, with a test certificate or none — for the
+ * integration tests that check the console's door from C (the browser
+ * tests drive Chromium instead).
+ */
+#ifndef MINYI_TEST_WEBKIT_H
+#define MINYI_TEST_WEBKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "harness.h"
+
+#define TWEB_HEADERS_MAX 8192        /* bytes of an answer's header block kept */
+#define TWEB_BODY_MAX (8u << 20)     /* bytes of an answer's body read at most */
+
+struct tweb_answer {
+    int status;                      /* HTTP status; -1 when there was no answer */
+    char headers[TWEB_HEADERS_MAX];  /* the header block, lines ending in \r\n */
+    char *body;                      /* NUL-terminated, malloc'd; NULL without an answer */
+    size_t body_len;
+    char err[256];                   /* why there was no answer */
+};
+
+/* Sends method path (with extra_headers, "Name: value\r\n" lines, and body,
+ * both may be NULL) over a new TLS 1.3 connection to gw's console, with
+ * certname's certificate (NULL: none), and reads the answer until the
+ * server closes (Connection: close).  Returns a->status. */
+int tweb_call(const struct tgw *gw, const char *certname, const char *method, const char *path,
+              const char *extra_headers, const char *body, struct tweb_answer *a);
+/* The value of header name in a (case-insensitive), copied into out;
+ * false when absent. */
+bool tweb_header(const struct tweb_answer *a, const char *name, char *out, size_t len);
+void tweb_answer_free(struct tweb_answer *a);
+
+#endif
