@@ -24,7 +24,7 @@ struct evbuffer;
 
 /* Frame body field numbers below this are counted apart; any other counts
  * in slot 0, shown as type="unknown". */
-#define METRICS_BODY_CASES 64
+#define METRICS_BODY_CASES 128
 /* Error codes below this are counted apart; any other in slot 0. */
 #define METRICS_ERROR_CODES 16
 /* Most bounds of a histogram (the +Inf bucket comes on top). */

@@ -30,6 +30,12 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_INSTRUCT: return "instruct";
     case MINYI__V1__FRAME__BODY_STATS: return "stats";
     case MINYI__V1__FRAME__BODY_POINTS: return "points";
+    case MINYI__V1__FRAME__BODY_ISSUE_NEW: return "issue_new";
+    case MINYI__V1__FRAME__BODY_ISSUE_ADD: return "issue_add";
+    case MINYI__V1__FRAME__BODY_ISSUE_REMOVE: return "issue_remove";
+    case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH: return "issue_publish";
+    case MINYI__V1__FRAME__BODY_ISSUE_SHOW: return "issue_show";
+    case MINYI__V1__FRAME__BODY_ISSUE_LIST: return "issue_list";
     default: return "other";
     }
 }
@@ -125,6 +131,18 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_POINTS:
         f->body_case = MINYI__V1__FRAME__BODY_POINTS_OK;
         f->points_ok = (Minyi__V1__PointsResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_ISSUE_NEW:
+    case MINYI__V1__FRAME__BODY_ISSUE_ADD:
+    case MINYI__V1__FRAME__BODY_ISSUE_REMOVE:
+    case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH:
+    case MINYI__V1__FRAME__BODY_ISSUE_SHOW:
+        f->body_case = MINYI__V1__FRAME__BODY_ISSUE_OK;
+        f->issue_ok = (Minyi__V1__Issue *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_ISSUE_LIST:
+        f->body_case = MINYI__V1__FRAME__BODY_ISSUE_LIST_OK;
+        f->issue_list_ok = (Minyi__V1__IssueListResponse *)msg;
         break;
     default:
         fatal("storage answered a request of unknown op %d", op);

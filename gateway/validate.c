@@ -1034,6 +1034,14 @@ bool validate_text(const ProtobufCBinaryData *in, enum validate_text_kind kind,
         max = VALIDATE_LEVEL_MAX;
         multiline = false;
         break;
+    case VALIDATE_TEXT_SERIES:
+        max = VALIDATE_SERIES_MAX;
+        multiline = false;
+        break;
+    case VALIDATE_TEXT_ISSUE_ITEM:
+        /* The three parts of a report and the blank lines between them. */
+        max = lim->situation_max + lim->analysis_max + lim->suggestions_max + 4;
+        break;
     case VALIDATE_TEXT_NOTE:
     default:
         max = VALIDATE_NOTE_MAX;

@@ -30,6 +30,7 @@
 #define VALIDATE_NOTE_MAX         2000   /* an editor's note or reason */
 #define VALIDATE_INSTRUCTION_MAX  1000   /* 批示 text recorded with an adoption */
 #define VALIDATE_LEVEL_MAX        32     /* the level of the leader who gave a 批示, one line */
+#define VALIDATE_SERIES_MAX       32     /* the series of a 专报 issue (社情民意专报), one line */
 #define VALIDATE_REGION_LEN       6      /* digits of a GB/T 2260 region code */
 
 struct validate_limits {
@@ -82,6 +83,8 @@ enum validate_text_kind {
     VALIDATE_TEXT_NOTE,
     VALIDATE_TEXT_INSTRUCTION,
     VALIDATE_TEXT_LEVEL,
+    VALIDATE_TEXT_SERIES,
+    VALIDATE_TEXT_ISSUE_ITEM,  /* an issue item's edited text: a whole report's body */
 };
 
 /*

@@ -34,6 +34,7 @@ const char store_prepare_sql[] =
     " SELECT minyi_notify_received($1, $2, $3);"
     TRIAGE_PREPARE_SQL
     OFFICE_PREPARE_SQL
+    ISSUE_PREPARE_SQL
     GAUGES_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24

@@ -159,6 +159,23 @@ enum op_kind {
     " SELECT minyi_points($1, to_timestamp($2 / 1000.0), to_timestamp($3 / 1000.0), $4,"   \
     " $5, $6, $7);"
 
+/* 专报 issues (issue.c, migration 0027_issues.sql). */
+#define STMT_ISSUE_NEW     "minyi_issue_new"
+#define STMT_ISSUE_ADD     "minyi_issue_add"
+#define STMT_ISSUE_REMOVE  "minyi_issue_remove"
+#define STMT_ISSUE_PUBLISH "minyi_issue_publish"
+#define STMT_ISSUE_SHOW    "minyi_issue_show"
+#define STMT_ISSUE_LIST    "minyi_issue_list"
+#define ISSUE_PREPARE_SQL                                                                   \
+    "PREPARE " STMT_ISSUE_NEW "(int8, text, int4, text, text, text) AS"                     \
+    " SELECT minyi_i_new($1, $2, $3, $4, $5, $6);"                                         \
+    "PREPARE " STMT_ISSUE_ADD "(int8, int8, text, text, text, int4, int4) AS"               \
+    " SELECT minyi_i_add($1, $2, $3, $4, $5, $6, $7);"                                     \
+    "PREPARE " STMT_ISSUE_REMOVE "(int8, int8, text) AS SELECT minyi_i_remove($1, $2, $3);" \
+    "PREPARE " STMT_ISSUE_PUBLISH "(int8, int8) AS SELECT minyi_i_publish($1, $2);"         \
+    "PREPARE " STMT_ISSUE_SHOW "(int8, int8) AS SELECT minyi_i_show($1, $2);"               \
+    "PREPARE " STMT_ISSUE_LIST "(int8, int4, int4) AS SELECT minyi_i_list($1, $2, $3);"
+
 /* The metrics page's reads (gauges.c), one row per measurement: name,
  * label1, label2, value.  Backlogs count pending and in_flight outbox
  * rows; dead ones are shown apart.  reports is read through its state

@@ -26,6 +26,7 @@ static const char *const known_fields[] = {
     "principal.kind", "outbox.cursor", "outbox.filter.states", "outbox_action.outbox_id",
     "outbox_action.action", "attachment.receipt", "attachment.index", "instruct.receipt",
     "instruct.given_at_ms", "report.analysis", "report.suggestions",
+    "issue_id", "issue_add.receipt", "issue_remove.receipt",
 };
 
 static const char *static_field(const char *f)
