@@ -8,6 +8,8 @@
  *   minyi --profile FILE spool [--list] [--json]
  *   minyi --profile FILE queue|show|claim|... (editors; see cli_triage.c)
  *   minyi --profile FILE outbox [retry|cancel ID] (editors; see cli_outbox.c)
+ *   minyi --profile FILE stats|points ... (offices; see cli_office.c)
+ *   minyi --profile FILE issue new|add|... (专报 issues; see cli_issue.c)
  *
  * Results go to standard output (the receipt is always the first line of a
  * plain submit), errors to standard error as "minyi: CODE field: message",
@@ -30,6 +32,7 @@
 
 #include <jansson.h>
 
+#include "cli_issue.h"
 #include "cli_office.h"
 #include "cli_outbox.h"
 #include "cli_spool.h"
@@ -97,6 +100,7 @@ static void usage(FILE *out)
     cli_triage_usage(out);
     cli_outbox_usage(out);
     cli_office_usage(out);
+    cli_issue_usage(out);
     fputs(
         "\n"
         "Options:\n"
@@ -520,7 +524,7 @@ static bool option_wants_value(const char *name, size_t len, const struct option
         if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
             return o->has_arg == required_argument;
     return cli_triage_option_wants_value(name, len) || cli_outbox_option_wants_value(name, len) ||
-           cli_office_option_wants_value(name, len);
+           cli_office_option_wants_value(name, len) || cli_issue_option_wants_value(name, len);
 }
 
 /* The command word: the first argument that is neither an option nor an
@@ -585,6 +589,8 @@ int main(int argc, char **argv)
         return cli_outbox_main(argc, argv, usage);
     if (first != NULL && cli_office_is_command(first))
         return cli_office_main(argc, argv, usage);
+    if (first != NULL && cli_issue_is_command(first))
+        return cli_issue_main(argc, argv, usage);
 
     int ch;
     unsigned long v;

@@ -534,9 +534,8 @@ static ProtobufCBinaryData opt_bytes(const char *s)
     return frame_bytes(s != NULL ? s : "");
 }
 
-/* Reads a text file into *dst (malloc'd, remembered in *owned). */
-static bool read_text(const char *path, const char *field, ProtobufCBinaryData *dst,
-                      uint8_t **owned, char *err, size_t errlen)
+bool cli_triage_read_text(const char *path, const char *field, ProtobufCBinaryData *dst,
+                          uint8_t **owned, char *err, size_t errlen)
 {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
@@ -569,7 +568,7 @@ static bool edit_text(const char *inline_text, const char *file, const char *fie
                       ProtobufCBinaryData *dst, uint8_t **owned, char *err, size_t errlen)
 {
     if (file != NULL)
-        return read_text(file, field, dst, owned, err, errlen);
+        return cli_triage_read_text(file, field, dst, owned, err, errlen);
     *dst = opt_bytes(inline_text);
     return true;
 }

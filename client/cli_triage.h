@@ -24,6 +24,13 @@
  * could not travel in one frame anyway. */
 #define CLI_TRIAGE_TEXT_FILE_MAX (1u << 20)
 
+/* Reads the text file at path (at most CLI_TRIAGE_TEXT_FILE_MAX bytes) into
+ * *dst, malloc'd and remembered in *owned for the caller to free; false
+ * with why (naming field) in err.  Also for the issue commands' files. */
+bool cli_triage_read_text(const char *path, const char *field, ProtobufCBinaryData *dst,
+                          uint8_t **owned, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 enum cli_triage_cmd {
     CLI_TRIAGE_QUEUE,
     CLI_TRIAGE_SHOW,
