@@ -74,6 +74,7 @@ static const struct figure {
 } figures_before[] = {
     {"received", "编报"},
     {"adopted", "本级采用"},
+    {"issued", "编发"},
     {"forwarded", "上报"},
     {"adopted_above:county", "县级采用"},
     {"adopted_above:city", "市级采用"},
@@ -133,8 +134,9 @@ void cli_office_usage(FILE *out)
         "Office (offices, admins and editors read the whole body; a contact point its own):\n"
         "  stats --from DATE --to DATE [--by B] [--json | --csv | --xlsx FILE]\n"
         "        Figures of the period from the history: received (编报), adopted here,\n"
-        "        forwarded, adopted by each level above, 报送 and responses, 批示 by\n"
-        "        level, rejected, returned, merged; each report once per figure.\n"
+        "        issued in a 专报 issue (编发), forwarded, adopted by each level above,\n"
+        "        报送 and responses, 批示 by level, rejected, returned, merged; each\n"
+        "        report once per figure.\n"
         "        DATE is YYYY-MM-DD (China time); --to's whole day is included.\n"
         "        B is contact-point, reporter (the reporter's kind), sector, category,\n"
         "        region or month (default: the total only).  --xlsx writes a workbook\n"

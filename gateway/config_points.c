@@ -14,7 +14,7 @@
 /* The figures a rule may name without a qualifier, and the qualifiers of
  * adopted_above (the levels minyi_region_level names). */
 static const char *const plain_figures[] = {
-    "received", "adopted", "forwarded", "rejected", "returned", "merged",
+    "received", "adopted", "forwarded", "issued", "rejected", "returned", "merged",
     "external_sent", "external_responses",
 };
 static const char *const above_levels[] = {"county", "city", "provincial", "national"};
@@ -79,6 +79,7 @@ void config_points_defaults(struct office_rules *r)
         double points;
     } defaults[] = {
         {"adopted", 2},
+        {"issued", 3},
         {"adopted_above:city", 3},
         {"adopted_above:provincial", 5},
         {"adopted_above:national", 10},
@@ -109,7 +110,7 @@ bool config_points_option(struct office_rules *r, bool *replaced, const char *na
     }
     if (!figure_of_key(name, figure)) {
         snprintf(err, errlen,
-                 "[points] %s names no figure (received, adopted, forwarded, rejected, "
+                 "[points] %s names no figure (received, adopted, forwarded, issued, rejected, "
                  "returned, merged, external_sent, external_responses, adopted_above.LEVEL "
                  "with LEVEL county, city, provincial or national, instruction.LABEL with a "
                  "批示 level such as 省领导)",

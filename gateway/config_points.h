@@ -24,7 +24,8 @@
 #define CONFIG_POINTS_MIN (-1000.0)
 #define CONFIG_POINTS_MAX 1000.0
 
-/* The default table: adopted here 2, by a city above 3, by the province 5,
+/* The default table: adopted here 2, an item of a published 专报 issue
+ * (issued) 3, by a city above 3, by the province 5,
  * nationally 10, a 市领导 批示 3, a 省领导 批示 8, a 国家领导人 批示 15;
  * merged writers split an item's points. */
 void config_points_defaults(struct office_rules *r);

@@ -44,7 +44,8 @@ static void test_file_table_replaces_the_defaults(void **state)
     config_points_defaults(&r);
     assert_true(config_points_option(&r, &replaced, "merged_credit", "full", err, sizeof err));
     assert_false(replaced);   /* merged_credit alone keeps the default table */
-    assert_int_equal(r.n, 7);
+    assert_int_equal(r.n, 8);
+    assert_true(rule(&r, "issued") == 3);   /* an item of a published issue (编发) */
     assert_false(r.split);
     assert_true(config_points_option(&r, &replaced, "adopted_above.city", "4.5", err, sizeof err));
     assert_true(config_points_option(&r, &replaced, "instruction.部门", "1", err, sizeof err));
