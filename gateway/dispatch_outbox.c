@@ -121,7 +121,10 @@ bool dispatch_outbox_frame(struct session *s, const Frame *f)
     if (f->body_case != MINYI__V1__FRAME__BODY_OUTBOX &&
         f->body_case != MINYI__V1__FRAME__BODY_OUTBOX_ACTION)
         return false;
-    if (s->principal.kind != PRINCIPAL_EDITOR) {
+    /* Offices and admins read the outbox and act on no delivery. */
+    bool reads = f->body_case == MINYI__V1__FRAME__BODY_OUTBOX &&
+                 (s->principal.kind == PRINCIPAL_OFFICE || s->principal.kind == PRINCIPAL_ADMIN);
+    if (s->principal.kind != PRINCIPAL_EDITOR && !reads) {
         request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                      "only editors may work the outbox", "只有信息编辑可以处理报送");
         return true;

@@ -2,7 +2,8 @@
  * dispatch_outbox: the editors' view of the outbox — list the deliveries
  * of forwarded reports (outbox), and retry a dead one or cancel a dead or
  * pending one (outbox_action).  Authorizes (PERMISSION_DENIED on field
- * "principal.kind" for any principal but an editor), validates, and hands
+ * "principal.kind" for any principal but an editor; offices and admins
+ * may list, not act), validates, and hands
  * the request to storage/triage.h (triage_outbox_list, triage_outbox_act),
  * where the database decides under the row's lock.
  */
