@@ -11,6 +11,9 @@ MINYI_PACKAGES=(
     # the office's figures as Excel workbooks (minyi stats --xlsx), which
     # the tests read back with python3's zipfile and xml.
     libxlsxwriter-dev python3
+    # 专报 issues: it_issue renders the printable HTML with headless
+    # Chromium, in the Chinese fonts the page names.
+    chromium fonts-noto-cjk
     openssl sslscan prometheus
     # deploy/cluster and its failover test (tests/cluster/failover).
     patroni etcd-server haproxy jq

@@ -181,7 +181,7 @@ static int free_port(void)
 
 /* Directory of the PostgreSQL server programs: MINYI_PG_BINDIR, else the
  * newest /usr/lib/postgresql/N/bin (Debian's layout), else PATH. */
-static const char *pg_bindir(void)
+const char *tpg_bindir(void)
 {
     static char dir[PATH_MAX];
     if (dir[0] != '\0')
@@ -216,7 +216,7 @@ static const char *pg_bindir(void)
 static bool run_pg(const char *cwd, const char *cmdlog, const char *prog, const char *const *args)
 {
     char path[PATH_MAX];
-    const char *bindir = pg_bindir();
+    const char *bindir = tpg_bindir();
     if (bindir[0] != '\0') {
         if (!fmt(path, sizeof(path), "%s/%s", bindir, prog))
             return false;
@@ -680,7 +680,7 @@ char *tfile_text(const char *path, size_t max)
 bool tdb_dump(const char *conninfo, const char *out_path)
 {
     char prog[PATH_MAX];
-    const char *bindir = pg_bindir();
+    const char *bindir = tpg_bindir();
     int status;
     if (!fmt(prog, sizeof(prog), "%s%spg_dump", bindir, bindir[0] ? "/" : ""))
         return false;

@@ -55,6 +55,11 @@ void tpg_destroy(struct tpg *pg);
 /* CREATE DATABASE name; writes a conninfo for it (as user postgres). */
 bool tpg_create_db(struct tpg *pg, const char *name, char *conninfo, size_t len) T_WUR;
 
+/* Directory of the PostgreSQL programs (psql, pg_dump, ...):
+ * MINYI_PG_BINDIR, else the newest /usr/lib/postgresql/N/bin; "" when
+ * they are to be found on PATH. */
+const char *tpg_bindir(void);
+
 /* Applies the migrations from the source tree to a database. */
 bool tdb_migrate(const char *conninfo) T_WUR;
 /* The file's content, NUL-terminated, malloc'd; NULL when it cannot be read
