@@ -67,10 +67,12 @@ static void child_on_term(int sig)
     child_stop = 1;
 }
 
-/* Sleeps ms unless a stop signal arrives. */
+/* Sleeps ms unless a stop signal arrives (which, unlike clock_sleep_ms,
+ * ends the wait: the child is a process of its own, outside the event
+ * loop, and must stop promptly). */
 static void child_pause(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = clock_ts_ms(ms);
 
     if (!child_stop)
         nanosleep(&ts, NULL);

@@ -1,8 +1,9 @@
 /*
  * clock: the one reading of elapsed time, for deadlines, backoffs, rate
  * limits and measurements, and the one conversion of a number of
- * milliseconds into the timeval libevent's timers take.  Monotonic: a
- * wall-clock step (NTP, an operator) must not lengthen or cut a wait.
+ * milliseconds into the timeval libevent's timers take (and the timespec
+ * nanosleep takes).  Monotonic: a wall-clock step (NTP, an operator) must
+ * not lengthen or cut a wait.
  *
  * It lives beside the protocol code because the gateway, the storage layer
  * and the client all need it, and proto/ is what each of them links.
@@ -53,12 +54,19 @@ static inline struct timeval clock_tv_ms(int64_t ms)
     return tv;
 }
 
+/* ms milliseconds as a timespec, e.g. for nanosleep. */
+static inline struct timespec clock_ts_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    return ts;
+}
+
 /* Waits ms milliseconds, also when a signal interrupts the wait.  For
  * the command-line tools and the tests only: nothing in the gateway's
  * event loop may sleep. */
 static inline void clock_sleep_ms(int64_t ms)
 {
-    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    struct timespec ts = clock_ts_ms(ms);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }

@@ -5,6 +5,7 @@
  *   pool.c     the connections: non-blocking connect, send, receive,
  *              timeouts and reconnect with backoff
  *   batch.c    a batch of submissions as one call of minyi_submit_batch()
+ *   batch_notify.c  the 'new' notifications of the reports batches stored
  *   queries.c  principal lookup, status and list_mine
  *   triage_*.c the editors' operations and the forwarder's outbox
  *              (triage.h; their shared parts in triage_int.h)
@@ -87,7 +88,7 @@ enum op_kind {
     OP_STATUS,
     OP_MINE,
     OP_TRIAGE,                 /* one call of a triage SQL function (triage_*.c) */
-    OP_NOTIFY,                 /* a stored batch's queue notifications (batch.c) */
+    OP_NOTIFY,                 /* a stored batch's queue notifications (batch_notify.c) */
     OP_GAUGES,                 /* store_gauges or store_ping (gauges.c) */
 };
 
@@ -359,8 +360,8 @@ struct store {
     struct event *ev_kick;
 
     /* The 'new' notifications of stored reports not sent yet: the insides
-     * of the three array literals minyi_notify_received() takes (batch.c),
-     * and whether a call of it is outstanding. */
+     * of the three array literals minyi_notify_received() takes
+     * (batch_notify.c), and whether a call of it is outstanding. */
     struct pgbuf notify_lit[3];
     size_t notify_n;
     bool notify_busy;
@@ -423,6 +424,17 @@ void batch_start(struct store_conn *c);
 void batch_free_buffers(struct store_conn *c);
 /* Allocates a connection's lookup of a batch's keys (pool_conn_init). */
 bool batch_init_buffers(struct store_conn *c);
+
+/* batch_notify.c: what a 'new' notification says besides its kind and
+ * state. */
+struct batch_fresh_row {
+    const char *receipt;       /* in the batch's result, valid until it is cleared */
+    int64_t at_ms;
+    int64_t principal_id;
+};
+/* Gathers the notifications of the rows a batch inserted into three
+ * text[] / int8[] literals and sends them when no call is outstanding. */
+void batch_notify_inserted(struct store *st, const struct batch_fresh_row *rows, size_t n);
 void batch_notify_free(struct store *st);
 void batch_notify_timer_cb(evutil_socket_t fd, short what, void *arg);
 
