@@ -614,10 +614,12 @@ int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
     }
     if (pg_up)
         tpg_destroy(pg);
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (dir[0] != '\0' && system(cmd) != 0)
-        bad = 1;
+    if (dir != NULL && dir[0] != '\0') {
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            bad = 1;
+    }
     return bad ? -1 : 0;
 }
 

@@ -149,7 +149,7 @@ bool itinst_add_gw(struct itinst *in) __attribute__((warn_unused_result));
 
 /* Stops the gateways of the n instances (both, with a second) with
  * SIGTERM (saying which one exited badly), destroys pg when pg_up, and
- * removes dir when it is set.
+ * removes dir when it is set (NULL or "": none).
  * Answers 0, or -1 when anything went wrong: a cmocka group teardown. */
 int itinst_down(struct itinst *const *all, size_t n, struct tpg *pg, bool pg_up,
                 const char *dir);
