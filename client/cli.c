@@ -34,6 +34,7 @@
 
 #include "cli_issue.h"
 #include "cli_office.h"
+#include "cli_inbox.h"
 #include "cli_outbox.h"
 #include "cli_spool.h"
 #include "cli_triage.h"
@@ -101,6 +102,7 @@ static void usage(FILE *out)
     cli_outbox_usage(out);
     cli_office_usage(out);
     cli_issue_usage(out);
+    cli_inbox_usage(out);
     fputs(
         "\n"
         "Options:\n"
@@ -524,7 +526,8 @@ static bool option_wants_value(const char *name, size_t len, const struct option
         if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
             return o->has_arg == required_argument;
     return cli_triage_option_wants_value(name, len) || cli_outbox_option_wants_value(name, len) ||
-           cli_office_option_wants_value(name, len) || cli_issue_option_wants_value(name, len);
+           cli_office_option_wants_value(name, len) || cli_issue_option_wants_value(name, len) ||
+           cli_inbox_option_wants_value(name, len);
 }
 
 /* The command word: the first argument that is neither an option nor an
@@ -591,6 +594,8 @@ int main(int argc, char **argv)
         return cli_office_main(argc, argv, usage);
     if (first != NULL && cli_issue_is_command(first))
         return cli_issue_main(argc, argv, usage);
+    if (first != NULL && cli_inbox_is_command(first))
+        return cli_inbox_main(argc, argv, usage);
 
     int ch;
     unsigned long v;

@@ -18,9 +18,10 @@ MINYI_PACKAGES=(
     # deploy/cluster and its failover test (tests/cluster/failover).
     patroni etcd-server haproxy jq
     libsystemd-dev systemd dpkg-dev groff-base man-db
-    # 码上商: posters (QR code, PNG), their test reading the code back, and
-    # the photo test's real JPEG and PNG files.
-    libqrencode-dev libpng-dev libjpeg-dev zbar-tools
+    # 码上商: posters (QR code, PNG, the Chinese text drawn with a CJK font),
+    # their test reading the code back, and the photo test's real pictures.
+    libqrencode-dev libpng-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
+    libjpeg-dev zbar-tools
 )
 
 # The user that runs PostgreSQL when we are root (PostgreSQL refuses root).

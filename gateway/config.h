@@ -114,6 +114,9 @@ struct gw_config {
     char audit_signing_key[CONFIG_PATH_MAX]; /* Ed25519 PEM private key; empty: heads unsigned */
     int audit_sign_every;            /* sign the head after this many sealed rows */
     int audit_sign_interval_s;       /* or after this long with rows sealed */
+    /* [public]: 码上商, the public form and its posters */
+    char public_token_key[CONFIG_PATH_MAX]; /* signs posters' tokens; empty: no posters */
+    char public_base_url[256];       /* the public form's address as printed on posters */
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];
     int n_peers;

@@ -239,6 +239,13 @@ const struct config_option config_options[] = {
         "Sign the head once this many rows were sealed since the last signed head ..."),
     OPT("audit", "sign_interval_s", CONFIG_INT, audit_sign_interval_s, 1, 86400, "60", RELOAD,
         "... or once this many seconds have passed with rows sealed."),
+    OPT("public", "token_key_file", CONFIG_PATH, public_token_key, 0, 0, "", FIXED,
+        "码上商: members of the public write to a contact point from its poster's QR code.  "
+        "HMAC-SHA256 key (64 hex characters, mode 600) that signs the posters' tokens; empty "
+        "turns posters off.  Make one with: (umask 077; openssl rand -hex 32 >public.key)"),
+    OPT("public", "base_url", CONFIG_STR, public_base_url, 0, 0, "", RELOAD,
+        "The public form's address as printed on posters, e.g. "
+        "https://minyi.example.org:8443 (the path /public/ and the token are added)."),
     OPT_FN("points", "FIGURE", CONFIG_POINTS, points, points_default, NULL,
            RELOAD | CONFIG_ANY_NAME,
            "The 考核 points table `minyi points` applies to the history (the office's yearly "

@@ -2,7 +2,7 @@
  * dispatch: one request frame in, one answer frame out (now or later).
  * Intake requests (submit, status, list_mine) are handled here; the others
  * go to dispatch_triage, dispatch_forward, dispatch_outbox, dispatch_results,
- * dispatch_office and dispatch_issue.
+ * dispatch_office, dispatch_issue and dispatch_inbox.
  * See request.h for how an
  * answer finds its way back from storage.
  */
@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "dispatch_forward.h"
 #include "dispatch_issue.h"
+#include "dispatch_inbox.h"
 #include "dispatch_office.h"
 #include "dispatch_outbox.h"
 #include "dispatch_results.h"
@@ -146,7 +147,8 @@ void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena)
     default:
         if (dispatch_triage_frame(s, f) || dispatch_forward_frame(s, f) ||
             dispatch_outbox_frame(s, f) || dispatch_results_frame(s, f) ||
-            dispatch_office_frame(s, f) || dispatch_issue_frame(s, f))
+            dispatch_office_frame(s, f) || dispatch_issue_frame(s, f) ||
+            dispatch_inbox_frame(s, f))
             break;
         request_fail(s, f->id, f->body_case, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
                      "unknown or missing request body", "不支持的请求类型");

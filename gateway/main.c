@@ -355,6 +355,13 @@ static int run_gateway(struct gw *gw)
         log_error("event=start_failed reason=\"%s\"", err);
         return 1;
     }
+    if (gw->cfg.public_token_key[0] != '\0') {
+        if (!config_read_key(gw->cfg.public_token_key, gw->public_key, err, sizeof(err))) {
+            log_error("event=start_failed reason=\"%s\"", err);
+            return 1;
+        }
+        gw->public_on = true;
+    }
     if (!store_preflight(gw->cfg.db_conninfo, gw->cfg.migrations_dir, err, sizeof(err))) {
         log_error("event=start_failed reason=\"%s\"", err);
         return 1;

@@ -36,6 +36,11 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH: return "issue_publish";
     case MINYI__V1__FRAME__BODY_ISSUE_SHOW: return "issue_show";
     case MINYI__V1__FRAME__BODY_ISSUE_LIST: return "issue_list";
+    case MINYI__V1__FRAME__BODY_INBOX: return "inbox";
+    case MINYI__V1__FRAME__BODY_INBOX_SHOW: return "inbox_show";
+    case MINYI__V1__FRAME__BODY_INBOX_ANSWER: return "inbox_answer";
+    case MINYI__V1__FRAME__BODY_INBOX_CONVERT: return "inbox_convert";
+    case MINYI__V1__FRAME__BODY_POSTER: return "poster";
     default: return "other";
     }
 }
@@ -74,6 +79,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     switch (op) {
     case MINYI__V1__FRAME__BODY_SUBMIT:
     case MINYI__V1__FRAME__BODY_RESUBMIT:
+    case MINYI__V1__FRAME__BODY_INBOX_CONVERT:
         f->body_case = MINYI__V1__FRAME__BODY_SUBMIT_OK;
         f->submit_ok = (Minyi__V1__SubmitResponse *)msg;
         break;
@@ -100,6 +106,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
         break;
     case MINYI__V1__FRAME__BODY_RELEASE:
     case MINYI__V1__FRAME__BODY_OUTBOX_ACTION:
+    case MINYI__V1__FRAME__BODY_INBOX_ANSWER:
         f->body_case = MINYI__V1__FRAME__BODY_OK;
         f->ok = (Minyi__V1__Ok *)msg;
         break;
@@ -143,6 +150,18 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_ISSUE_LIST:
         f->body_case = MINYI__V1__FRAME__BODY_ISSUE_LIST_OK;
         f->issue_list_ok = (Minyi__V1__IssueListResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_INBOX:
+        f->body_case = MINYI__V1__FRAME__BODY_INBOX_OK;
+        f->inbox_ok = (Minyi__V1__InboxResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_INBOX_SHOW:
+        f->body_case = MINYI__V1__FRAME__BODY_INBOX_SHOW_OK;
+        f->inbox_show_ok = (Minyi__V1__InboxMessage *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_POSTER:
+        f->body_case = MINYI__V1__FRAME__BODY_POSTER_OK;
+        f->poster_ok = (Minyi__V1__PosterResponse *)msg;
         break;
     default:
         fatal("storage answered a request of unknown op %d", op);

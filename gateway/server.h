@@ -47,6 +47,9 @@ struct gw {
     struct console *console;         /* the browser's HTTPS door; NULL when off */
     struct sealer *sealer;           /* the audit sealer process; NULL when [audit] seal = 0 */
     struct membudget *mem;           /* frame buffers and queued answers */
+    /* [public] token_key_file, read at the start; public_on when set. */
+    uint8_t public_key[32];
+    bool public_on;
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */

@@ -35,6 +35,7 @@ const char store_prepare_sql[] =
     TRIAGE_PREPARE_SQL
     OFFICE_PREPARE_SQL
     ISSUE_PREPARE_SQL
+    PUBLIC_PREPARE_SQL
     GAUGES_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24

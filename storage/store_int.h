@@ -176,6 +176,27 @@ enum op_kind {
     "PREPARE " STMT_ISSUE_PUBLISH "(int8, int8) AS SELECT minyi_i_publish($1, $2);"         \
     "PREPARE " STMT_ISSUE_SHOW "(int8, int8) AS SELECT minyi_i_show($1, $2);"               \
     "PREPARE " STMT_ISSUE_LIST "(int8, int4, int4) AS SELECT minyi_i_list($1, $2, $3);"
+/* 码上商 (inbox.c, public_msg.c; migration 0030). */
+#define STMT_P_POSTER "minyi_p_poster"
+#define STMT_P_SUBMIT "minyi_p_submit"
+#define STMT_P_PICKUP "minyi_p_pickup"
+#define STMT_P_INBOX  "minyi_p_inbox"
+#define STMT_P_SHOW   "minyi_p_show"
+#define STMT_P_ANSWER "minyi_p_answer"
+#define STMT_P_LINK   "minyi_p_link"
+#define PUBLIC_PREPARE_SQL                                                                  \
+    "PREPARE " STMT_P_POSTER "(int8, int8, bool) AS SELECT minyi_p_poster($1, $2, $3);"     \
+    "PREPARE " STMT_P_SUBMIT "(int8, int4, text, text, bytea, bytea, int4, bytea, bytea,"   \
+    " text[], bytea[], bytea[], int4) AS SELECT minyi_p_submit($1, $2, $3, $4, $5, $6, $7," \
+    " $8, $9, $10, $11, $12, $13);"                                                         \
+    "PREPARE " STMT_P_PICKUP "(bytea) AS SELECT minyi_p_pickup($1);"                        \
+    "PREPARE " STMT_P_INBOX "(int8, text, int4, int8) AS"                                   \
+    " SELECT minyi_p_inbox($1, $2, $3, $4);"                                                \
+    "PREPARE " STMT_P_SHOW "(int8, int8) AS SELECT minyi_p_show($1, $2);"                   \
+    "PREPARE " STMT_P_ANSWER "(int8, int8, bool, text) AS"                                  \
+    " SELECT minyi_p_answer($1, $2, $3, $4);"                                               \
+    "PREPARE " STMT_P_LINK "(int8, int8[], uuid, text) AS"                                  \
+    " SELECT minyi_p_link($1, $2, $3, $4);"
 
 /* The metrics page's reads (gauges.c), one row per measurement: name,
  * label1, label2, value.  Backlogs count pending and in_flight outbox

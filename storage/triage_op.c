@@ -27,6 +27,8 @@ static const char *const known_fields[] = {
     "outbox_action.action", "attachment.receipt", "attachment.index", "instruct.receipt",
     "instruct.given_at_ms", "report.analysis", "report.suggestions",
     "issue_id", "issue_add.receipt", "issue_remove.receipt",
+    "inbox.status", "inbox_show.id", "inbox_answer.id", "inbox_convert.ids",
+    "inbox_convert.report", "poster.contact_point_id", "token", "message.what", "pickup",
 };
 
 static const char *static_field(const char *f)

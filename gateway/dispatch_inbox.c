@@ -1,0 +1,331 @@
+/*
+ * dispatch_inbox: the inbox operations and posters (see dispatch_inbox.h).
+ *
+ * Converting messages into a report takes three steps through storage,
+ * each answered before the next starts: the messages are checked (the
+ * contact point's, still open), the report is stored as any submission is
+ * (validated here, sealed, idempotent by its client_report_id), and the
+ * messages are marked converted into it.  A failure after the report was
+ * stored leaves it stored and the messages open; the client's retry with
+ * the same client_report_id finds the same report and finishes the link,
+ * so a retry never makes a second report.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch_inbox.h"
+#include "inbox.h"
+#include "public_token.h"
+#include "request.h"
+#include "validate.h"
+
+static bool require_contact(struct session *s, uint64_t id, int op)
+{
+    if (s->principal.kind == PRINCIPAL_CONTACT)
+        return true;
+    request_fail(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+                 "only a contact point has an inbox", "只有联系点有群众来信箱");
+    return false;
+}
+
+static void do_inbox(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_INBOX;
+    const Minyi__V1__InboxRequest *q = f->inbox;
+    char status[16], cursor[REQUEST_CURSOR_MAX + 1];
+    char *end = NULL;
+    long long after = 0;
+
+    if (!request_take_short(&q->status, sizeof status - 1, status) ||
+        (status[0] != '\0' && !inbox_status_known(status))) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.status",
+                     "status must be new, replied, converted or dismissed",
+                     "状态须为 new、replied、converted 或 dismissed");
+        return;
+    }
+    if (q->limit > INBOX_LIST_MAX) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.limit",
+                     "limit must be at most 200", "每页条数不得超过200");
+        return;
+    }
+    /* The cursor is the id of the last message of the previous page. */
+    if (!request_take_short(&q->cursor, REQUEST_CURSOR_MAX, cursor) ||
+        (cursor[0] != '\0' && ((after = strtoll(cursor, &end, 10)) <= 0 || *end != '\0'))) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.cursor",
+                     "cursor is malformed", "分页游标格式错误");
+        return;
+    }
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        inbox_list(s->gw->store, s->principal.id, status, q->limit, after, request_on_reply,
+                   req);
+}
+
+static void do_show(struct session *s, const Frame *f)
+{
+    struct request *req = request_new(s, f->id, MINYI__V1__FRAME__BODY_INBOX_SHOW);
+    if (req != NULL)
+        inbox_show(s->gw->store, s->principal.id, f->inbox_show->id, request_on_reply, req);
+}
+
+static void do_answer(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_INBOX_ANSWER;
+    const Minyi__V1__InboxAnswerRequest *q = f->inbox_answer;
+    struct validation_error err;
+    char *text = NULL;
+
+    memset(&err, 0, sizeof err);
+    if (!validate_text(&q->text, VALIDATE_TEXT_NOTE, "inbox_answer.text",
+                       q->dismiss ? "不予处理的理由" : "回复", true, &s->gw->limits, &text, &err)) {
+        request_fail(s, f->id, op, err.code, err.field, err.message, err.message_zh);
+        return;
+    }
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        inbox_answer(s->gw->store, s->principal.id, q->id, q->dismiss, text, request_on_reply,
+                     req);
+    free(text);
+}
+
+/* A conversion on its way through its three steps. */
+struct convert {
+    struct request *req;
+    struct store *st;
+    int64_t actor;
+    int64_t ids[INBOX_CONVERT_MAX];
+    size_t n;
+    struct intake_report *report;      /* until handed to storage */
+    char crid[sizeof(((struct intake_report *)0)->client_report_id)];
+    ProtobufCMessage *answer;          /* the SubmitResponse, until the link is made */
+};
+
+static void convert_free(struct convert *c)
+{
+    if (c->report != NULL) {
+        intake_report_free(c->report);
+        free(c->report);
+    }
+    if (c->answer != NULL)
+        protobuf_c_message_free_unpacked(c->answer, NULL);
+    free(c);
+}
+
+/* Ends the conversion with reply (an error, or the final answer). */
+static void convert_end(struct convert *c, struct store_reply *reply)
+{
+    request_on_reply(c->req, reply);
+    c->req = NULL;
+    convert_free(c);
+}
+
+static void convert_linked(void *arg, struct store_reply *reply)
+{
+    struct convert *c = arg;
+
+    if (reply->code != 0) {
+        convert_end(c, reply);
+        return;
+    }
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+    reply->msg = c->answer;
+    c->answer = NULL;
+    convert_end(c, reply);
+}
+
+static void convert_stored(void *arg, struct store_reply *reply)
+{
+    struct convert *c = arg;
+
+    if (reply->code != 0) {
+        convert_end(c, reply);
+        return;
+    }
+    const Minyi__V1__SubmitResponse *r = (const Minyi__V1__SubmitResponse *)reply->msg;
+    char receipt[REQUEST_RECEIPT_MAX + 1];
+    size_t n = r->receipt.len < REQUEST_RECEIPT_MAX ? r->receipt.len : REQUEST_RECEIPT_MAX;
+    memcpy(receipt, r->receipt.data, n);
+    receipt[n] = '\0';
+    c->answer = reply->msg;
+    reply->msg = NULL;
+    inbox_link(c->st, c->actor, c->ids, c->n, c->crid, receipt, convert_linked, c);
+}
+
+static void convert_checked(void *arg, struct store_reply *reply)
+{
+    struct convert *c = arg;
+
+    if (reply->code != 0) {
+        convert_end(c, reply);
+        return;
+    }
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+    struct intake_report *r = c->report;
+    c->report = NULL;
+    store_submit(c->st, r, convert_stored, c);
+}
+
+static void do_convert(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_INBOX_CONVERT;
+    const Minyi__V1__InboxConvertRequest *q = f->inbox_convert;
+    struct validation_error err;
+
+    if (q->n_ids == 0 || q->n_ids > INBOX_CONVERT_MAX) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox_convert.ids",
+                     "give 1 to 10 messages", "须指定1至10条来信");
+        return;
+    }
+    if (q->report == NULL) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
+                     "report is missing", "缺少信息内容");
+        return;
+    }
+    /* A report made of messages from the public credits a 群众. */
+    if (q->report->reporter == NULL ||
+        q->report->reporter->kind != MINYI__V1__REPORTER_KIND__CITIZEN) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "report.reporter.kind",
+                     "a report made of messages from the public has a reporter of kind CITIZEN",
+                     "由群众来信转成的信息，反映人类别须为群众");
+        return;
+    }
+    struct convert *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->report = calloc(1, sizeof *c->report)) == NULL) {
+        free(c);
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
+                     "out of memory", "服务器内存不足");
+        return;
+    }
+    memset(&err, 0, sizeof err);
+    if (!validate_report(q->report, &s->gw->limits, c->report, &err)) {
+        free(c->report);
+        c->report = NULL;
+        convert_free(c);
+        request_fail(s, f->id, op, err.code, err.field, err.message, err.message_zh);
+        return;
+    }
+    c->report->principal_id = s->principal.id;
+    c->st = s->gw->store;
+    c->actor = s->principal.id;
+    c->n = q->n_ids;
+    memcpy(c->ids, q->ids, q->n_ids * sizeof q->ids[0]);
+    memcpy(c->crid, c->report->client_report_id, sizeof c->crid);
+    c->req = request_new(s, f->id, op);
+    if (c->req == NULL) {
+        convert_free(c);
+        return;
+    }
+    inbox_link(c->st, c->actor, c->ids, c->n, c->crid, NULL, convert_checked, c);
+}
+
+/* The poster's answer gets its URL here: the token is signed with the
+ * instance's key, which storage never sees. */
+struct poster {
+    struct request *req;
+    struct gw *gw;
+};
+
+static void poster_signed(void *arg, struct store_reply *reply)
+{
+    struct poster *p = arg;
+    Minyi__V1__PosterResponse *m = (Minyi__V1__PosterResponse *)reply->msg;
+    char token[PUBLIC_TOKEN_MAX + 1];
+
+    if (reply->code == 0) {
+        const char *base = p->gw->cfg.public_base_url;
+        size_t len = strlen(base) + sizeof DISPATCH_INBOX_FORM_PATH + PUBLIC_TOKEN_MAX;
+        char *url = malloc(len);
+        if (url == NULL || !public_token_sign(p->gw->public_key, m->contact_point_id,
+                                              m->generation, token)) {
+            free(url);
+            protobuf_c_message_free_unpacked(reply->msg, NULL);
+            reply->msg = NULL;
+            reply->code = MINYI__V1__ERROR_CODE__INTERNAL;
+            reply->field = "";
+            snprintf(reply->message, sizeof reply->message, "cannot sign the poster's token");
+            snprintf(reply->message_zh, sizeof reply->message_zh, "无法签发二维码令牌");
+        } else {
+            snprintf(url, len, "%s" DISPATCH_INBOX_FORM_PATH "%s", base, token);
+            m->url.data = (uint8_t *)url;
+            m->url.len = strlen(url);
+        }
+    }
+    request_on_reply(p->req, reply);
+    free(p);
+}
+
+static void do_poster(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_POSTER;
+
+    switch (s->principal.kind) {
+    case PRINCIPAL_CONTACT:
+    case PRINCIPAL_OFFICE:
+    case PRINCIPAL_ADMIN:
+        break;
+    default:
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+                     "only contact points, offices and admins make posters",
+                     "只有联系点、办公室和管理员可以生成二维码海报");
+        return;
+    }
+    if (!s->gw->public_on || s->gw->cfg.public_base_url[0] == '\0') {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, "poster",
+                     "this gateway has no [public] token_key_file and base_url",
+                     "本网关未配置码上商（[public] token_key_file 与 base_url）");
+        return;
+    }
+    struct poster *p = malloc(sizeof *p);
+    if (p == NULL) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
+                     "out of memory", "服务器内存不足");
+        return;
+    }
+    p->gw = s->gw;
+    p->req = request_new(s, f->id, op);
+    if (p->req == NULL) {
+        free(p);
+        return;
+    }
+    inbox_poster(s->gw->store, s->principal.id, f->poster->contact_point_id, f->poster->rotate,
+                 poster_signed, p);
+}
+
+bool dispatch_inbox_frame(struct session *s, const Frame *f)
+{
+    int op = (int)f->body_case;
+
+    switch (f->body_case) {
+    case MINYI__V1__FRAME__BODY_INBOX:
+    case MINYI__V1__FRAME__BODY_INBOX_SHOW:
+    case MINYI__V1__FRAME__BODY_INBOX_ANSWER:
+    case MINYI__V1__FRAME__BODY_INBOX_CONVERT:
+    case MINYI__V1__FRAME__BODY_POSTER:
+        break;
+    default:
+        return false;
+    }
+    /* The bodies share one union, so one test covers whichever is set. */
+    if (f->inbox == NULL) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+                     "request body is missing", "缺少请求内容");
+        return true;
+    }
+    if (f->body_case == MINYI__V1__FRAME__BODY_POSTER) {
+        do_poster(s, f);
+        return true;
+    }
+    if (!require_contact(s, f->id, op))
+        return true;
+    switch (f->body_case) {
+    case MINYI__V1__FRAME__BODY_INBOX: do_inbox(s, f); break;
+    case MINYI__V1__FRAME__BODY_INBOX_SHOW: do_show(s, f); break;
+    case MINYI__V1__FRAME__BODY_INBOX_ANSWER: do_answer(s, f); break;
+    default: do_convert(s, f); break;
+    }
+    return true;
+}
