@@ -77,6 +77,40 @@ struct snap {
     uint64_t xmin, xmax;
 };
 
+/* Whether a transaction that might still fill a gap in table s is
+ * running: one that holds a write lock on the table (every INSERT takes
+ * RowExclusiveLock, held to the end of its transaction) and whose xid is
+ * older than pend_xmax.  Transactions that never write the table cannot
+ * fill a gap in it, so a session idle in a long transaction elsewhere (an
+ * operator's psql, autovacuum's ANALYZE, a report tool) no longer holds the
+ * chain back as the snapshot's xmin alone did.  Locks are matched by
+ * virtual transaction, which also covers prepared transactions. */
+static bool writers_running(PGconn *pg, const struct audit_source *s, uint64_t pend_xmax,
+                            bool *running, char *err, size_t errlen)
+{
+    char xmax_s[24];
+    PGresult *res;
+
+    snprintf(xmax_s, sizeof xmax_s, "%" PRIu64, pend_xmax);
+    res = audit_query(pg,
+                      "SELECT EXISTS (SELECT 1 FROM pg_locks r JOIN pg_locks x"
+                      "   ON x.virtualtransaction = r.virtualtransaction"
+                      "  AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted"
+                      " WHERE r.locktype = 'relation' AND r.relation = $1::regclass"
+                      "   AND r.database = (SELECT oid FROM pg_database"
+                      "                      WHERE datname = current_database())"
+                      "   AND r.mode = 'RowExclusiveLock' AND r.granted"
+                      "   AND r.pid IS DISTINCT FROM pg_backend_pid()"
+                      "   AND age(x.transactionid) > age(xid($2::xid8)))",
+                      2, (const char *const[]){ s->table, xmax_s }, "reading the table's writers",
+                      err, errlen);
+    if (!res)
+        return false;
+    *running = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return true;
+}
+
 /* Seals the next rows of one source into b, advancing *seq and prev, and
  * moves the source's marks (see 0019_audit.sql for the rule on gaps). */
 static bool seal_source(PGconn *pg, const struct audit_source *s, const struct snap *sn,
@@ -119,9 +153,14 @@ static bool seal_source(PGconn *pg, const struct audit_source *s, const struct s
          * id up to pend_id has its xid by now, below this xmax. */
         pend_xmax = sn->xmax;
         pend_has_xmax = true;
-    } else if (pending && sn->xmin >= pend_xmax) {
-        final_upto = pend_id;
-        pending = pend_has_xmax = false;
+    } else if (pending) {
+        bool running = false;
+        if (sn->xmin < pend_xmax && !writers_running(pg, s, pend_xmax, &running, err, errlen))
+            goto fail;
+        if (!running) {
+            final_upto = pend_id;
+            pending = pend_has_xmax = false;
+        }
     }
 
     snprintf(sql, sizeof sql, "SELECT %s FROM %s t WHERE t.id > $1 ORDER BY t.id LIMIT $2",
