@@ -78,33 +78,51 @@ static void child_pause(int ms)
         nanosleep(&ts, NULL);
 }
 
-/* Connects and takes the lock; false when either fails (the caller waits
- * and tries again). */
-static bool child_take_lock(PGconn **pg, const char *conninfo, bool *said_waiting)
+/* Connects when *pg is not a live connection; false when that fails (the
+ * caller waits and tries again). */
+static bool child_connect(PGconn **pg, const char *conninfo)
+{
+    char err[512];
+
+    if (*pg != NULL && PQstatus(*pg) == CONNECTION_OK)
+        return true;
+    PQfinish(*pg);
+    *pg = store_admin_connect(conninfo, err, sizeof err);
+    if (*pg == NULL) {
+        log_warnx("event=sealer_connect_failed reason=\"%s\"", err);
+        return false;
+    }
+    return true;
+}
+
+/* One duty that runs once per database, under an advisory lock of its own:
+ * a gateway that seals without retention, and one that runs retention
+ * without sealing, share the work instead of one holding both. */
+struct duty {
+    const char *name;
+    long long lock;
+    bool wanted, held, said_waiting;
+};
+
+/* Tries d's lock on pg when d is wanted and not held yet. */
+static void child_take(PGconn *pg, struct duty *d)
 {
     char key[24];
     const char *v[1] = { key };
     PGresult *res;
-    bool got;
 
-    if (*pg == NULL || PQstatus(*pg) != CONNECTION_OK) {
-        char err[512];
-        PQfinish(*pg);
-        *pg = store_admin_connect(conninfo, err, sizeof err);
-        if (*pg == NULL) {
-            log_warnx("event=sealer_connect_failed reason=\"%s\"", err);
-            return false;
-        }
-    }
-    snprintf(key, sizeof key, "%lld", (long long)AUDIT_SEALER_LOCK);
-    res = PQexecParams(*pg, "SELECT pg_try_advisory_lock($1::int8)", 1, NULL, v, NULL, NULL, 0);
-    got = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+    if (!d->wanted || d->held)
+        return;
+    snprintf(key, sizeof key, "%lld", d->lock);
+    res = PQexecParams(pg, "SELECT pg_try_advisory_lock($1::int8)", 1, NULL, v, NULL, NULL, 0);
+    d->held = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
-    if (!got && !*said_waiting) {
-        log_info("event=sealer_waiting reason=\"another gateway seals this database\"");
-        *said_waiting = true;
+    if (d->held) {
+        log_info("event=%s_active", d->name);
+    } else if (!d->said_waiting) {
+        log_info("event=%s_waiting reason=\"another gateway runs it on this database\"", d->name);
+        d->said_waiting = true;
     }
-    return got;
 }
 
 static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
@@ -117,13 +135,13 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
         .body_region = cfg->body_region,
     };
     struct audit_sealer_state st = { 0 };
+    struct duty seal = { "sealer", AUDIT_SEALER_LOCK, cfg->audit_seal != 0, false, false };
+    struct duty retain = { "retention", PRIVACY_RETENTION_LOCK, cfg->retention_days > 0, false,
+                           false };
     int64_t offset_s = clock_test_offset_s(), retained_ms = 0;
-    int pause_ms = cfg->audit_seal ? cfg->audit_seal_interval_ms
-                                   : cfg->retention_interval_s * 1000;
     struct sigaction sa;
     sigset_t none;
     PGconn *pg = NULL;
-    bool locked = false, said_waiting = false;
     char err[512];
 
     /* Sockets of the gateway's clients and pool must not stay open in
@@ -136,22 +154,24 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
     signal(SIGHUP, SIG_IGN);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (offset_s != 0)
+        log_warnx("event=test_clock offset_s=%lld reason=\"%s is set\"", (long long)offset_s,
+                  CLOCK_TEST_OFFSET_ENV);
     while (!child_stop) {
-        int sealed = 0;
-        if (!locked) {
-            locked = child_take_lock(&pg, cfg->db_conninfo, &said_waiting);
-            if (!locked) {
-                child_pause(SEALER_RESTART_MS);
-                continue;
-            }
-            st.signed_seq = 0;
-            log_info("event=sealer_active");
-            if (offset_s != 0)
-                log_warnx("event=test_clock offset_s=%lld reason=\"%s is set\"",
-                          (long long)offset_s, CLOCK_TEST_OFFSET_ENV);
+        int sealed = 0, pause_ms;
+        if (!child_connect(&pg, cfg->db_conninfo)) {
+            seal.held = retain.held = false;
+            child_pause(SEALER_RESTART_MS);
+            continue;
         }
-        if (cfg->retention_days > 0 && (retained_ms == 0 || clock_mono_ms() - retained_ms >=
-                                                                 cfg->retention_interval_s * 1000LL)) {
+        if (seal.wanted && !seal.held) {
+            child_take(pg, &seal);
+            /* A new holder signs its first head at once. */
+            st.signed_seq = 0;
+        }
+        child_take(pg, &retain);
+        if (retain.held && (retained_ms == 0 || clock_mono_ms() - retained_ms >=
+                                                    cfg->retention_interval_s * 1000LL)) {
             int erased = 0;
             retained_ms = clock_mono_ms();
             if (!privacy_retain(pg, cfg->retention_days, offset_s, &erased, err, sizeof err))
@@ -159,21 +179,28 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
             else if (erased > 0)
                 log_info("event=retention_erased reports=%d days=%d", erased, cfg->retention_days);
         }
-        if (cfg->audit_seal &&
-            !audit_seal_round(pg, &sc, &st, clock_mono_ms(), &sealed, err, sizeof err)) {
+        if (seal.held && !audit_seal_round(pg, &sc, &st, clock_mono_ms(), &sealed, err, sizeof err)) {
             log_warnx("event=seal_failed reason=\"%s\"", err);
-            /* Start again from a new session: the lock goes with the old one. */
+            /* Start again from a new session: the locks go with the old one. */
             PQfinish(pg);
             pg = NULL;
-            locked = false;
-            said_waiting = false;
+            seal.held = retain.held = false;
+            seal.said_waiting = retain.said_waiting = false;
             child_pause(SEALER_RESTART_MS);
             continue;
         }
         if (sealed > 0)
             log_debug("event=sealed rows=%d", sealed);
-        /* A full round means more is waiting: go on at once. */
-        if (sealed < sc.batch_max)
+        /* The soonest of what each duty needs: a lock another gateway
+         * holds is tried again soon; a full sealing round means more is
+         * waiting, so it goes on at once. */
+        pause_ms = cfg->retention_interval_s * 1000;
+        if (seal.held)
+            pause_ms = sealed < sc.batch_max ? cfg->audit_seal_interval_ms : 0;
+        if (((seal.wanted && !seal.held) || (retain.wanted && !retain.held)) &&
+            pause_ms > SEALER_RESTART_MS)
+            pause_ms = SEALER_RESTART_MS;
+        if (pause_ms > 0)
             child_pause(pause_ms);
     }
     PQfinish(pg);

@@ -11,7 +11,9 @@
  *
  * The same process runs the other work that must run once per database on
  * the calendar: the retention schedule's rounds ([privacy] retention_days,
- * storage/privacy.h), every retention_interval_s.
+ * storage/privacy.h), every retention_interval_s, under a lock of its own
+ * (PRIVACY_RETENTION_LOCK): a gateway with sealing off never takes the
+ * sealer's lock, so it cannot keep another gateway from sealing.
  */
 #ifndef MINYI_SEALER_H
 #define MINYI_SEALER_H

@@ -18,6 +18,10 @@
 /* Reports erased by one retention round at most, so one round is one short
  * transaction however much is due; the next round takes the rest. */
 #define PRIVACY_RETAIN_BATCH 500
+/* The advisory lock of the one gateway per database that runs the retention
+ * schedule; apart from the sealer's (AUDIT_SEALER_LOCK), so a gateway with
+ * sealing off does not keep the others from sealing. */
+#define PRIVACY_RETENTION_LOCK 0x6d696e7969a0d18LL
 
 /* Erases the personal fields of the report with this receipt and records
  * an 'erase' event with note.  *erased is false when they were erased

@@ -234,6 +234,31 @@ static void test_retention(void **state)
     unsetenv(CLOCK_TEST_OFFSET_ENV);
 }
 
+/* A gateway that runs the retention schedule with sealing off holds the
+ * retention lock only: started first, it must not keep the gateway that
+ * seals from sealing. */
+static void test_retention_gateway_leaves_sealing(void **state)
+{
+    (void)state;
+    struct tgw other;
+    char receipt[IT_RECEIPT_MAX], ini[256];
+    memset(&other, 0, sizeof other);
+    snprintf(ini, sizeof ini, "[audit]\nseal = 0\n[privacy]\nretention_days = %d\n"
+             "retention_interval_s = 1\n", RETENTION_DAYS);
+    assert_int_equal(tgw_stop(&env.gw, SIGTERM), 0);
+    assert_true(tgw_start(&other, env.conninfo, ini));
+    /* The other gateway's worker holds its lock (the sealer's or the
+     * retention schedule's: the low halves of AUDIT_SEALER_LOCK and
+     * PRIVACY_RETENTION_LOCK) before this one starts again. */
+    assert_true(itwait_text(env.conninfo, "SELECT count(*)::text FROM pg_locks WHERE"
+                            " locktype = 'advisory' AND granted AND classid = 114726631"
+                            " AND objid IN (2526678295, 2526678296)", NULL, "1", WITHIN_MS));
+    assert_true(tgw_start_again(&env.gw));
+    submit_citizen("13900005555", "群众封存戊", receipt);
+    expect_chain_verifies();
+    assert_int_equal(tgw_stop(&other, SIGTERM), 0);
+}
+
 /* Appends INI text to the gateway's config and starts it again with it
  * (a later value of an option overrides an earlier one). */
 static void restart_with(const char *ini)
@@ -334,6 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_erase),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_retention_gateway_leaves_sealing),
         cmocka_unit_test(test_key_rotation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
