@@ -15,10 +15,12 @@
  *   minyid -c FILE pii rewrap
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/evp.h>
@@ -43,6 +45,9 @@
 #include "store.h"
 #include "tls.h"
 #include "watch.h"
+
+/* Bytes of "operator:" and a unix user's name (LOGIN_NAME_MAX is 256). */
+#define OPERATOR_LABEL_MAX 288
 
 static void usage(FILE *out)
 {
@@ -268,6 +273,19 @@ static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
     return broken ? 3 : 0;
 }
 
+/* Who runs this command, as an erase event records it: "operator:" and
+ * the unix user's name (its uid when the system knows no name).  An
+ * erasure has no principal; this is what says who did it. */
+static void operator_label(char *out, size_t len)
+{
+    const struct passwd *pw = getpwuid(getuid());
+
+    if (pw != NULL && pw->pw_name != NULL)
+        snprintf(out, len, "operator:%s", pw->pw_name);
+    else
+        snprintf(out, len, "operator:uid %u", (unsigned)getuid());
+}
+
 /* minyid erase RECEIPT [--note TEXT]; argv[0] is "erase". */
 static int cmd_erase(const struct gw_config *cfg, int argc, char **argv)
 {
@@ -275,7 +293,7 @@ static int cmd_erase(const struct gw_config *cfg, int argc, char **argv)
         { "note", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
     };
     const char *note = "erased by the operator";
-    char err[512];
+    char err[512], who[OPERATOR_LABEL_MAX];
     bool erased = false, ok;
     PGconn *pg;
     int c;
@@ -297,7 +315,8 @@ static int cmd_erase(const struct gw_config *cfg, int argc, char **argv)
         fprintf(stderr, "minyid: %s\n", err);
         return 1;
     }
-    ok = privacy_erase(pg, argv[optind], note, &erased, err, sizeof(err));
+    operator_label(who, sizeof who);
+    ok = privacy_erase(pg, argv[optind], who, note, &erased, err, sizeof(err));
     PQfinish(pg);
     if (!ok) {
         fprintf(stderr, "minyid: %s\n", err);

@@ -7,6 +7,9 @@
  * the source letter followed by each field of the row as a 4-byte
  * big-endian length and its text (0xFFFFFFFF for NULL); times are integer
  * microseconds since the epoch, so no time zone or date style enters it.
+ * A field added to a table after chains were sealed with it (an event's
+ * operator) is encoded only when it is not NULL, so older entries still
+ * verify.
  * Heads are signed with Ed25519 over "minyi-audit-head-v1", a zero byte,
  * the body's six-digit region, the sequence number (8 bytes big-endian) and
  * the hash.

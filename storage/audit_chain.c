@@ -21,6 +21,7 @@ static const char *const report_fields[] = {
 static const char *const event_fields[] = {
     "id", "report_id", "actor", "action", "state", "note", "at_us", "body_name",
     "body_region", "instruction", "instruction_level", "destination", "dest_receipt",
+    "operator",
 };
 static const char *const admin_fields[] = {
     "id", "actor", "action", "subject", "note", "at_us",
@@ -30,14 +31,14 @@ static const char *const admin_fields[] = {
  * an edit or a resubmission is an event of its own, and erasing personal
  * fields (sealed elsewhere) leaves these alone, so the chain still verifies. */
 const struct audit_source audit_sources[AUDIT_N_SOURCES] = {
-    { 'r', "report", "reports", 7, report_fields,
+    { 'r', "report", "reports", 7, 7, report_fields,
       "t.id::text, t.receipt, t.principal_id::text, t.client_report_id::text,"
       " encode(t.payload_sha256, 'hex'), t.region::text, " US("t.received_at") },
-    { 'e', "event", "events", 13, event_fields,
+    { 'e', "event", "events", 14, 13, event_fields,
       "t.id::text, t.report_id::text, t.actor::text, t.action, t.state, t.note, " US("t.at")
       ", t.body_name, t.body_region::text, t.instruction, t.instruction_level,"
-      " t.destination, t.dest_receipt" },
-    { 'a', "admin", "admin_events", 6, admin_fields,
+      " t.destination, t.dest_receipt, t.operator" },
+    { 'a', "admin", "admin_events", 6, 6, admin_fields,
       "t.id::text, t.actor, t.action, t.subject, t.note, " US("t.at") },
 };
 
@@ -99,6 +100,8 @@ bool audit_chain_step(const unsigned char prev[AUDIT_HASH_LEN], const struct aud
         const char *f = i == 0 && id_override ? id_override : fields[i];
         size_t len = f ? strlen(f) : 0;
         uint32_t l = f ? (uint32_t)len : AUDIT_NULL_LEN;
+        if (i >= s->nfixed && f == NULL)
+            continue;
         unsigned char be[4] = { (unsigned char)(l >> 24), (unsigned char)(l >> 16),
                                 (unsigned char)(l >> 8), (unsigned char)l };
         ok = EVP_DigestUpdate(md, be, 4) == 1 && (len == 0 || EVP_DigestUpdate(md, f, len) == 1);

@@ -20,17 +20,21 @@
 
 #include "audit.h"
 
-#define AUDIT_FIELDS_MAX 13          /* fields of the widest source (events) */
+#define AUDIT_FIELDS_MAX 14          /* fields of the widest source (events) */
 #define AUDIT_SIG_MAX 64             /* bytes of an Ed25519 signature */
 #define AUDIT_N_SOURCES 3            /* reports, events, admin_events */
 
 /* A table whose rows are sealed.  select lists the fields of canonical(),
- * each as text, from the table aliased t; the first is always the id. */
+ * each as text, from the table aliased t; the first is always the id.
+ * Fields from nfixed on were added to the table after chains were sealed
+ * with it: canonical() encodes each only when it is not NULL, so an entry
+ * sealed before it existed hashes as it did. */
 struct audit_source {
     char code;
     const char *name;
     const char *table;
     int nfields;
+    int nfixed;
     const char *const *field_names;
     const char *select;
 };

@@ -28,15 +28,16 @@ static bool one_value(PGconn *pg, const char *sql, int n, const char *const *v, 
     return false;
 }
 
-bool privacy_erase(PGconn *pg, const char *receipt, const char *note, bool *erased, char *err,
-                   size_t errlen)
+bool privacy_erase(PGconn *pg, const char *receipt, const char *operator, const char *note,
+                   bool *erased, char *err, size_t errlen)
 {
     PGresult *res;
 
-    if (!one_value(pg, "SELECT minyi_pii_erase(id, NULL, $2) FROM reports WHERE receipt = $1"
+    if (!one_value(pg, "SELECT minyi_pii_erase(id, NULL, $2, $3) FROM reports WHERE receipt = $1"
                        " UNION ALL SELECT NULL WHERE NOT EXISTS"
                        " (SELECT 1 FROM reports WHERE receipt = $1)",
-                   2, (const char *const[]){ receipt, note }, "erasing", &res, err, errlen))
+                   3, (const char *const[]){ receipt, operator, note }, "erasing", &res, err,
+                   errlen))
         return false;
     if (PQgetisnull(res, 0, 0)) {
         snprintf(err, errlen, "no report has the receipt %s", receipt);

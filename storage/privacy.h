@@ -24,10 +24,11 @@
 #define PRIVACY_RETENTION_LOCK 0x6d696e7969a0d18LL
 
 /* Erases the personal fields of the report with this receipt and records
- * an 'erase' event with note.  *erased is false when they were erased
- * already.  False with the reason in err (also for an unknown receipt). */
-bool privacy_erase(PGconn *pg, const char *receipt, const char *note, bool *erased, char *err,
-                   size_t errlen) __attribute__((warn_unused_result));
+ * an 'erase' event with note, made by operator (who ran the command, e.g.
+ * "operator:root").  *erased is false when they were erased already.
+ * False with the reason in err (also for an unknown receipt). */
+bool privacy_erase(PGconn *pg, const char *receipt, const char *operator, const char *note,
+                   bool *erased, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* One retention round: erases closed reports whose last change is more
  * than days days old, as judged at the database's time plus offset_s

@@ -123,6 +123,19 @@ static void test_valid_chain_verifies(void **state)
     }
     for (int i = 0; i < CLAIMED; i++)
         itclaim_ok(ed, receipts[i]);
+    /* A renewal is a change of its own: an event, sealed like the others. */
+    struct frame_arena *a = NULL;
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__RenewRequest renew = MINYI__V1__RENEW_REQUEST__INIT;
+    renew.receipt = frame_bytes(receipts[0]);
+    f.body_case = MINYI__V1__FRAME__BODY_RENEW;
+    f.renew = &renew;
+    assert_int_equal(itcall(ed, &f, &a)->body_case, MINYI__V1__FRAME__BODY_CLAIM_OK);
+    frame_arena_free(a);
+    const char *rp[] = { receipts[0] };
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
+                                " ON r.id = e.report_id WHERE r.receipt = $1"
+                                " AND e.action = 'renew' AND e.actor IS NOT NULL", 1, rp), 1);
     client_close(c);
     client_close(ed);
     snprintf(id, sizeof id, "%lld", (long long)env.contact2);

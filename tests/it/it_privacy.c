@@ -13,6 +13,7 @@
  * data keys one.
  */
 #include <limits.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -95,17 +96,46 @@ static void shown(const char *receipt, char *phone, char *name)
 }
 
 /* The editor is shown neither field of receipt, and one 'erase' event
- * whose note is LIKE note records why. */
-static void expect_erased(const char *receipt, const char *note)
+ * whose note is LIKE note records why and, made by no principal, names who
+ * erased (operator).  The contact point that sent the report sees that its
+ * personal fields were erased, but neither the note nor who erased. */
+static void expect_erased(const char *receipt, const char *note, const char *operator)
 {
-    char phone[24], name[64];
-    const char *p[] = { receipt, note };
+    char phone[24], name[64], seen[256];
+    const char *p[] = { receipt, note, operator };
     shown(receipt, phone, name);
     assert_string_equal(phone, "");
     assert_string_equal(name, "");
     assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM events e JOIN reports r"
                                 " ON r.id = e.report_id WHERE r.receipt = $1"
-                                " AND e.action = 'erase' AND e.note LIKE $2", 2, p), 1);
+                                " AND e.action = 'erase' AND e.note LIKE $2"
+                                " AND e.actor IS NULL AND e.operator = $3", 3, p), 1);
+
+    struct client_conn *c = itconnect(&env, "contact1");
+    struct frame_arena *a = NULL;
+    Frame *f = itstatus(c, receipt, &a);
+    assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+    size_t erasures = 0;
+    for (size_t i = 0; i < f->status_ok->n_history; i++) {
+        const Minyi__V1__HistoryEntry *h = f->status_ok->history[i];
+        itcopy(&h->action, seen, sizeof seen);
+        if (strcmp(seen, "erase") != 0)
+            continue;
+        erasures++;
+        assert_int_equal(h->note.len, 0);
+        assert_int_equal(h->actor.len, 0);
+    }
+    assert_int_equal(erasures, 1);
+    frame_arena_free(a);
+    client_close(c);
+}
+
+/* Who runs the test, as `minyid erase` records it. */
+static void operator_of_test(char *out, size_t len)
+{
+    const struct passwd *pw = getpwuid(getuid());
+    assert_non_null(pw);
+    snprintf(out, len, "operator:%s", pw->pw_name);
 }
 
 static void expect_chain_verifies(void)
@@ -156,7 +186,9 @@ static void test_erase(void **state)
     const char *erase[] = { "erase", receipt, "--note", "本人申请删除", NULL };
     assert_int_equal(minyid(erase, out), 0);
     itexpect_contains(out, "personal fields erased");
-    expect_erased(receipt, "本人申请删除");
+    char who[300];
+    operator_of_test(who, sizeof who);
+    expect_erased(receipt, "本人申请删除", who);
     assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM report_keys k JOIN reports r"
                                 " ON r.id = k.report_id WHERE r.receipt = $1", 1, p), 0);
 
@@ -220,7 +252,7 @@ static void test_retention(void **state)
     assert_true(tgw_start_again(&env.gw));
     assert_true(itwait_text(env.conninfo, "SELECT (pii_erased_at IS NOT NULL)::text FROM reports"
                             " WHERE receipt = $1", closed, "true", WITHIN_MS));
-    expect_erased(closed, "retention: %");
+    expect_erased(closed, "retention: %", "retention");
 
     /* The open report is not closed: nothing has started its period. */
     itsleep_ms(ROUNDS_MS);
