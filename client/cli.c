@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "cli_issue.h"
+#include "cli_audit.h"
 #include "cli_office.h"
 #include "cli_inbox.h"
 #include "cli_outbox.h"
@@ -103,6 +104,7 @@ static void usage(FILE *out)
     cli_office_usage(out);
     cli_issue_usage(out);
     cli_inbox_usage(out);
+    cli_audit_usage(out);
     fputs(
         "\n"
         "Options:\n"
@@ -527,7 +529,8 @@ static bool option_wants_value(const char *name, size_t len, const struct option
             return o->has_arg == required_argument;
     return cli_triage_option_wants_value(name, len) || cli_outbox_option_wants_value(name, len) ||
            cli_office_option_wants_value(name, len) || cli_issue_option_wants_value(name, len) ||
-           cli_inbox_option_wants_value(name, len);
+           cli_inbox_option_wants_value(name, len) ||
+           cli_audit_option_wants_value(name, len);
 }
 
 /* The command word: the first argument that is neither an option nor an
@@ -596,6 +599,8 @@ int main(int argc, char **argv)
         return cli_issue_main(argc, argv, usage);
     if (first != NULL && cli_inbox_is_command(first))
         return cli_inbox_main(argc, argv, usage);
+    if (first != NULL && cli_audit_is_command(first))
+        return cli_audit_main(argc, argv, usage);
 
     int ch;
     unsigned long v;

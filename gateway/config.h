@@ -117,6 +117,7 @@ struct gw_config {
     /* [public]: 码上商, the public form and its posters */
     char public_token_key[CONFIG_PATH_MAX]; /* signs posters' tokens; empty: no posters */
     char public_base_url[256];       /* the public form's address as printed on posters */
+    int audit_check_interval_s;      /* the sealer verifies the whole chain this often */
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];
     int n_peers;
@@ -184,6 +185,13 @@ bool config_option_is_set(const struct config_option *o, const void *base);
 /* Whether v is a list of destination names: letters, digits, '_', '.',
  * '-', separated by commas and spaces. */
 bool config_names_ok(const char *v);
+
+/* Names every option whose value differs between was and now, as
+ * "section.name" (a peer's as "peer.NAME.key") separated by ", " in
+ * changed (len bytes; cut short when it does not fit), and returns how
+ * many: what a reload changed, by name and never by value. */
+size_t config_changed(const struct gw_config *was, const struct gw_config *now, char *changed,
+                      size_t len);
 
 /* Gives next the running value (cur's) of every fixed option.  Returns how
  * many differed and names them ("gateway.port,...") in changed. */

@@ -246,6 +246,10 @@ const struct config_option config_options[] = {
     OPT("public", "base_url", CONFIG_STR, public_base_url, 0, 0, "", RELOAD,
         "The public form's address as printed on posters, e.g. "
         "https://minyi.example.org:8443 (the path /public/ and the token are added)."),
+    OPT("audit", "check_interval_s", CONFIG_INT, audit_check_interval_s, 1, 86400, "600", FIXED,
+        "Seconds between the sealer's checks of the whole chain: it recomputes every hash and "
+        "signature as `minyid audit verify` does and keeps the verdict, which offices and "
+        "admins read with `minyi audit` (\"verified up to seq N\")."),
     OPT_FN("points", "FIGURE", CONFIG_POINTS, points, points_default, NULL,
            RELOAD | CONFIG_ANY_NAME,
            "The 考核 points table `minyi points` applies to the history (the office's yearly "
@@ -471,6 +475,37 @@ static bool option_differs(const struct config_option *o, const void *a, const v
     if (is_text(o->type))
         return strcmp(fa, fb) != 0;
     return memcmp(fa, fb, o->size) != 0;
+}
+
+/* Appends ", "-separated name parts to out (len bytes, used so far *used). */
+static void add_changed(char *out, size_t len, size_t *used, size_t n, const char *a,
+                        const char *b, const char *c)
+{
+    int k = snprintf(out + *used, len - *used, "%s%s.%s%s%s", n ? ", " : "", a, b, c ? "." : "",
+                     c ? c : "");
+    if (k > 0 && *used + (size_t)k < len)
+        *used += (size_t)k;
+}
+
+size_t config_changed(const struct gw_config *was, const struct gw_config *now, char *changed,
+                      size_t len)
+{
+    size_t n = 0, used = 0;
+
+    if (len > 0)
+        changed[0] = '\0';
+    for (const struct config_option *o = config_options; o->name != NULL; o++)
+        if (option_differs(o, was, now))
+            add_changed(changed, len, &used, n++, o->section, o->name, NULL);
+    /* A peer added, removed or changed, by the name it has now (or had). */
+    for (int i = 0; i < was->n_peers || i < now->n_peers; i++) {
+        const struct gw_peer *a = i < was->n_peers ? &was->peers[i] : NULL;
+        const struct gw_peer *b = i < now->n_peers ? &now->peers[i] : NULL;
+        for (const struct config_option *o = config_peer_options; o->name != NULL; o++)
+            if (a == NULL || b == NULL || option_differs(o, a, b))
+                add_changed(changed, len, &used, n++, "peer", (b ? b : a)->name, o->name);
+    }
+    return n;
 }
 
 size_t config_keep_fixed(struct gw_config *next, const struct gw_config *cur, char *changed,

@@ -1,9 +1,10 @@
 /*
- * dispatch_office: stats and points (see dispatch_office.h).
+ * dispatch_office: stats, points and the audit (see dispatch_office.h).
  */
 #include <string.h>
 #include <time.h>
 
+#include "audit_ops.h"
 #include "dispatch_office.h"
 #include "office.h"
 #include "request.h"
@@ -62,9 +63,45 @@ static void do_points(struct session *s, const Frame *f)
                       request_on_reply, req);
 }
 
+/* The audit is the office's and the admins' to read: who claimed, decided
+ * or erased what is not for the editors it judges, nor for contact points. */
+static void do_audit(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_AUDIT;
+    const Minyi__V1__AuditRequest *q = f->audit;
+    char receipt[REQUEST_RECEIPT_MAX + 1] = "";
+
+    if (s->principal.kind != PRINCIPAL_OFFICE && s->principal.kind != PRINCIPAL_ADMIN) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+                     "only offices and admins may read the audit",
+                     "只有办公室和管理员可以查看审计记录");
+        return;
+    }
+    if (q == NULL) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+                     "request body is missing", "缺少请求内容");
+        return;
+    }
+    if (q->receipt.len > 0 &&
+        !request_take_receipt(s, f->id, op, &q->receipt, "audit.receipt", receipt))
+        return;
+    struct audit_read_query aq = {
+        .from_ms = q->from_ms, .to_ms = q->to_ms, .after_seq = q->after_seq,
+        .receipt = receipt, .limit = q->limit,
+    };
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        audit_read(s->gw->store, s->principal.id, &aq, request_on_reply, req);
+}
+
 bool dispatch_office_frame(struct session *s, const Frame *f)
 {
     int op = (int)f->body_case;
+
+    if (f->body_case == MINYI__V1__FRAME__BODY_AUDIT) {
+        do_audit(s, f);
+        return true;
+    }
 
     if (f->body_case != MINYI__V1__FRAME__BODY_STATS &&
         f->body_case != MINYI__V1__FRAME__BODY_POINTS)

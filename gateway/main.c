@@ -211,6 +211,7 @@ static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
     char err[512], *end;
     EVP_PKEY *key = NULL;
     PGconn *pg = NULL;
+    struct audit_verdict verdict;
     bool broken = false, ok;
     int c;
 
@@ -258,9 +259,10 @@ static int cmd_audit(const struct gw_config *cfg, int argc, char **argv)
         fprintf(stderr, "minyid: %s\n", err);
         return 1;
     }
-    if (strcmp(argv[0], "verify") == 0)
-        ok = audit_verify(pg, key, cfg->body_region, witness, stdout, &broken, err, sizeof(err));
-    else if (strcmp(argv[0], "export") == 0)
+    if (strcmp(argv[0], "verify") == 0) {
+        ok = audit_verify(pg, key, cfg->body_region, witness, stdout, &verdict, err, sizeof(err));
+        broken = verdict.broken_seq != 0;
+    } else if (strcmp(argv[0], "export") == 0)
         ok = audit_export(pg, from, to, stdout, err, sizeof(err));
     else
         ok = audit_witness_export(pg, peer, stdout, err, sizeof(err));

@@ -3,6 +3,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/bufferevent_ssl.h>
@@ -11,6 +12,7 @@
 
 #include "access.h"
 #include "console.h"
+#include "audit_ops.h"
 #include "forwarder.h"
 #include "log.h"
 #include "notify.h"
@@ -21,6 +23,8 @@
 
 /* CRLs read from one file at most: a CA publishes one, a few when rolling. */
 #define RELOAD_MAX_CRLS 16
+/* Bytes of the option names one reload's admin event lists. */
+#define RELOAD_CHANGED_MAX 2048
 
 /* Options the table marks fixed need a restart; a reload keeps their
  * running values, and says which ones the file changed. */
@@ -91,6 +95,30 @@ static void recheck_session(struct session *s, X509_CRL **crls, int n_crls)
     store_principal_lookup(s->gw->store, fp, on_recheck, s);
 }
 
+static void on_noted(void *arg, struct store_reply *reply)
+{
+    (void)arg;
+    if (reply->code != 0)
+        log_warnx("event=reload_not_recorded code=%d reason=\"%s\"", reply->code,
+                  reply->message);
+    if (reply->msg != NULL)
+        protobuf_c_message_free_unpacked(reply->msg, NULL);
+}
+
+/* A reload that changed options is an admin event in the audit chain: who
+ * (the operator, who sends SIGHUP), the file, and the names of the options
+ * whose values changed (those needing a restart included: the file says
+ * so now), never the values. */
+static void note_changes(struct gw *gw, const struct gw_config *was, const struct gw_config *now)
+{
+    char changed[RELOAD_CHANGED_MAX];
+
+    if (config_changed(was, now, changed, sizeof changed) == 0)
+        return;
+    log_info("event=reload_changed options=\"%s\"", changed);
+    audit_note(gw->store, "operator", "config_reload", gw->conf_path, changed, on_noted, NULL);
+}
+
 bool reload_now(struct gw *gw)
 {
     char err[512];
@@ -108,6 +136,7 @@ bool reload_now(struct gw *gw)
         log_error("event=reload_failed reason=\"%s\"", err);
         return false;
     }
+    note_changes(gw, &gw->cfg, &next);
     keep_fixed(&next, &gw->cfg);
     struct gw_config prev = gw->cfg;
     gw->cfg = next;

@@ -41,6 +41,7 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_INBOX_ANSWER: return "inbox_answer";
     case MINYI__V1__FRAME__BODY_INBOX_CONVERT: return "inbox_convert";
     case MINYI__V1__FRAME__BODY_POSTER: return "poster";
+    case MINYI__V1__FRAME__BODY_AUDIT: return "audit";
     default: return "other";
     }
 }
@@ -162,6 +163,10 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_POSTER:
         f->body_case = MINYI__V1__FRAME__BODY_POSTER_OK;
         f->poster_ok = (Minyi__V1__PosterResponse *)msg;
+        break;
+    case MINYI__V1__FRAME__BODY_AUDIT:
+        f->body_case = MINYI__V1__FRAME__BODY_AUDIT_OK;
+        f->audit_ok = (Minyi__V1__AuditResponse *)msg;
         break;
     default:
         fatal("storage answered a request of unknown op %d", op);

@@ -138,7 +138,7 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
     struct duty seal = { "sealer", AUDIT_SEALER_LOCK, cfg->audit_seal != 0, false, false };
     struct duty retain = { "retention", PRIVACY_RETENTION_LOCK, cfg->retention_days > 0, false,
                            false };
-    int64_t offset_s = clock_test_offset_s(), retained_ms = 0;
+    int64_t offset_s = clock_test_offset_s(), retained_ms = 0, checked_ms = 0;
     struct sigaction sa;
     sigset_t none;
     PGconn *pg = NULL;
@@ -191,6 +191,19 @@ static void child_main(const struct gw_config *cfg, EVP_PKEY *key)
         }
         if (sealed > 0)
             log_debug("event=sealed rows=%d", sealed);
+        /* The whole chain checked now and then, once sealing has caught up,
+         * so the office sees how far it verifies without an operator
+         * running `minyid audit verify`. */
+        if (seal.held && sealed < sc.batch_max &&
+            (checked_ms == 0 || clock_mono_ms() - checked_ms >= cfg->audit_check_interval_s * 1000LL)) {
+            struct audit_verdict v;
+            checked_ms = clock_mono_ms();
+            if (!audit_check(pg, key, cfg->body_region, &v, err, sizeof err))
+                log_warnx("event=audit_check_failed reason=\"%s\"", err);
+            else if (v.broken_seq != 0)
+                log_error("event=audit_broken seq=%lld what=\"%s\"", (long long)v.broken_seq,
+                          v.what);
+        }
         /* The soonest of what each duty needs: a lock another gateway
          * holds is tried again soon; a full sealing round means more is
          * waiting, so it goes on at once. */

@@ -54,15 +54,30 @@ bool audit_seal_round(PGconn *pg, const struct audit_seal_config *cfg,
                       struct audit_sealer_state *st, int64_t now_ms, int *sealed,
                       char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* What one verification found: how many entries the chain holds, and the
+ * first broken one (broken_seq 0: none) with what is wrong there. */
+struct audit_verdict {
+    int64_t entries;
+    int64_t broken_seq;
+    char what[512];
+};
+
 /* Recomputes the chain, checks every signed head with key's public half
  * (NULL: signatures are not checked, and said so) and, when witness_path is
- * set, the heads the body above stored (JSON lines with "seq" and "hash",
- * as `minyid audit witness` writes them).  Writes one line to out: "audit
- * ok: ..." or "audit broken at seq N: WHAT ...".  *broken is set when the
- * chain is broken; false return means verify itself could not run. */
+ * set, the heads the body above stored (JSON lines with "seq", "hash" and
+ * "signature", as `minyid audit witness` writes them; their signatures are
+ * checked with key as well).  Writes one line to out: "audit ok: ..." or
+ * "audit broken at seq N: WHAT ...", and fills *verdict.  False means
+ * verify itself could not run. */
 bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char *witness_path,
-                  FILE *out, bool *broken, char *err, size_t errlen)
+                  FILE *out, struct audit_verdict *verdict, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Verifies the chain as audit_verify does (no witness) and keeps the
+ * verdict in audit_status, where the office's read finds it (the sealer's
+ * periodic check). */
+bool audit_check(PGconn *pg, EVP_PKEY *key, const char *body_region, struct audit_verdict *verdict,
+                 char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Writes the sealed entries from..to (inclusive; to 0: the head) as JSON
  * lines: seq, hash, source, ref_id and the row's fields by name. */

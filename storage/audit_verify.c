@@ -252,7 +252,7 @@ static bool check_witness(const char *path, unsigned char (*computed)[AUDIT_HASH
 }
 
 bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char *witness_path,
-                  FILE *out, bool *broken, char *err, size_t errlen)
+                  FILE *out, struct audit_verdict *verdict, char *err, size_t errlen)
 {
     char *sql = chain_sql("");
     PGresult *res = NULL;
@@ -261,7 +261,7 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
     int n = 0, n_ok, n_heads = 0, n_witnessed = 0;
     bool ok = false;
 
-    *broken = false;
+    memset(verdict, 0, sizeof *verdict);
     /* One snapshot for everything read. */
     if (!sql || !audit_run(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, "BEGIN",
                            err, errlen))
@@ -288,8 +288,10 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
         (witness_path && !check_witness(witness_path, computed, n, n_ok, &v, &n_witnessed, err,
                                         errlen)))
         goto fail;
+    verdict->entries = n;
+    verdict->broken_seq = v.seq;
+    snprintf(verdict->what, sizeof verdict->what, "%s", v.what);
     if (v.seq != 0) {
-        *broken = true;
         fprintf(out, "audit broken at seq %" PRId64 ": %s\n", v.seq, v.what);
     } else {
         char hex[2 * AUDIT_HASH_LEN + 1] = "";
@@ -307,6 +309,35 @@ fail:
     free(stored);
     free(computed);
     return ok;
+}
+
+bool audit_check(PGconn *pg, EVP_PKEY *key, const char *body_region, struct audit_verdict *verdict,
+                 char *err, size_t errlen)
+{
+    char *line = NULL;
+    size_t len = 0;
+    char entries_s[24], broken_s[24];
+    FILE *out = open_memstream(&line, &len);
+    bool ok;
+
+    if (out == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    ok = audit_verify(pg, key, body_region, NULL, out, verdict, err, errlen);
+    fclose(out);
+    free(line);
+    if (!ok)
+        return false;
+    snprintf(entries_s, sizeof entries_s, "%" PRId64, verdict->entries);
+    snprintf(broken_s, sizeof broken_s, "%" PRId64, verdict->broken_seq);
+    return audit_run(pg, "INSERT INTO audit_status (checked_at, entries, broken_seq, what)"
+                         " VALUES (now(), $1, nullif($2::int8, 0), $3)"
+                         " ON CONFLICT (one) DO UPDATE SET checked_at = excluded.checked_at,"
+                         " entries = excluded.entries, broken_seq = excluded.broken_seq,"
+                         " what = excluded.what",
+                     3, (const char *const[]){ entries_s, broken_s, verdict->what },
+                     "storing the chain's status", err, errlen);
 }
 
 /* ---- exporting ---------------------------------------------------------------- */

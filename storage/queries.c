@@ -36,6 +36,7 @@ const char store_prepare_sql[] =
     OFFICE_PREPARE_SQL
     ISSUE_PREPARE_SQL
     PUBLIC_PREPARE_SQL
+    AUDIT_OPS_PREPARE_SQL
     GAUGES_PREPARE_SQL;
 
 #define INT64_TEXT_MAX 24

@@ -198,6 +198,17 @@ enum op_kind {
     "PREPARE " STMT_P_LINK "(int8, int8[], uuid, text) AS"                                  \
     " SELECT minyi_p_link($1, $2, $3, $4);"
 
+/* The audit through the pool (audit_ops.c, migration 0028): times arrive
+ * as milliseconds since the epoch, 0 for none. */
+#define STMT_AUDIT_NOTE "minyi_audit_note"
+#define STMT_AUDIT_READ "minyi_audit_read"
+#define AUDIT_OPS_PREPARE_SQL                                                               \
+    "PREPARE " STMT_AUDIT_NOTE "(text, text, text, text) AS"                                \
+    " SELECT minyi_admin_note($1, $2, $3, $4);"                                             \
+    "PREPARE " STMT_AUDIT_READ "(int8, int8, int8, text, int8, int4) AS"                    \
+    " SELECT minyi_audit_read($1, CASE WHEN $2 > 0 THEN to_timestamp($2 / 1000.0) END,"     \
+    " CASE WHEN $3 > 0 THEN to_timestamp($3 / 1000.0) END, $4, $5, $6);"
+
 /* The metrics page's reads (gauges.c), one row per measurement: name,
  * label1, label2, value.  Backlogs count pending and in_flight outbox
  * rows; dead ones are shown apart.  reports is read through its state

@@ -29,6 +29,7 @@ static const char *const known_fields[] = {
     "issue_id", "issue_add.receipt", "issue_remove.receipt",
     "inbox.status", "inbox_show.id", "inbox_answer.id", "inbox_convert.ids",
     "inbox_convert.report", "poster.contact_point_id", "token", "message.what", "pickup",
+    "audit.receipt",
 };
 
 static const char *static_field(const char *f)

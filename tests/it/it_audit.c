@@ -97,6 +97,7 @@ static int setup(void **state)
     char extra[512];
     if (!itmkdtemp(dir, sizeof dir, "audit") || !itaudit_ini(dir, 3, extra, sizeof extra))
         return -1;
+    strncat(extra, "check_interval_s = 1\n", sizeof extra - strlen(extra) - 1);
     return itenv_up(&env, extra) ? 0 : -1;
 }
 
@@ -200,6 +201,78 @@ static void test_idle_transaction_does_not_stall(void **state)
     PQfinish(idle);
 }
 
+/* One AuditRequest as cert; the answer frame (freed with *a). */
+static Frame *audit_as(const char *cert, const char *receipt, struct frame_arena **a)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__AuditRequest q = MINYI__V1__AUDIT_REQUEST__INIT;
+    struct client_conn *c = itconnect(&env, cert);
+    if (receipt != NULL)
+        q.receipt = frame_bytes(receipt);
+    f.body_case = MINYI__V1__FRAME__BODY_AUDIT;
+    f.audit = &q;
+    Frame *ans = itcall(c, &f, a);
+    client_close(c);
+    return ans;
+}
+
+/* The sealer's check has seen the whole chain as it stands (check_interval_s
+ * is 1 here). */
+static void wait_checked(void)
+{
+    wait_sealed();
+    assert_true(itwait_text(env.conninfo, "SELECT (entries = (SELECT count(*) FROM audit_chain)"
+                            " AND broken_seq IS NULL)::text FROM audit_status", NULL, "true",
+                            SEAL_WAIT_MS));
+}
+
+/* The office reads the audit, with how far the chain verifies; editors
+ * and contact points may not. */
+static void test_office_reads_audit(void **state)
+{
+    (void)state;
+    char out[OUT_MAX], err[OUT_MAX], profile[128], seq_s[32];
+    struct frame_arena *a = NULL;
+    assert_true(tprincipal_add(env.conninfo, "office1", "office", IT_REGION, true) > 0);
+    itexpect_error(audit_as("editor1", NULL, &a), MINYI__V1__ERROR_CODE__PERMISSION_DENIED,
+                   "principal.kind");
+    frame_arena_free(a);
+    itexpect_error(audit_as("contact1", NULL, &a), MINYI__V1__ERROR_CODE__PERMISSION_DENIED,
+                   "principal.kind");
+    frame_arena_free(a);
+    itexpect_error(audit_as("office1", "330400-2026-999999", &a),
+                   MINYI__V1__ERROR_CODE__NOT_FOUND, "audit.receipt");
+    frame_arena_free(a);
+
+    wait_checked();
+    long long head = tdb_scalar(env.conninfo, "SELECT max(seq) FROM audit_chain", 0, NULL);
+    snprintf(profile, sizeof profile, "%s/office.conf", dir);
+    assert_true(tprofile_write(profile, "office1", &env.gw));
+    const char *text[] = { "audit", "--report", receipts[0], NULL };
+    assert_int_equal(itrun_cli(dir, profile, text, out, err, OUT_MAX), 0);
+    snprintf(seq_s, sizeof seq_s, "verified up to seq %lld", head);
+    itexpect_contains(out, seq_s);
+    itexpect_contains(out, "received");
+    itexpect_contains(out, "claim");
+    itexpect_contains(out, "renew");
+    itexpect_contains(out, receipts[0]);
+    /* Only that report's entries: another report's receipt is not there. */
+    assert_null(strstr(out, receipts[1]));
+
+    const char *json[] = { "audit", "--json", "--limit", "2", NULL };
+    assert_int_equal(itrun_cli(dir, profile, json, out, err, OUT_MAX), 0);
+    itexpect_contains(out, "\"more\": true");
+    itexpect_contains(out, "\"broken_seq\": 0");
+    itexpect_contains(out, "\"seq\": 1,");
+    itexpect_contains(out, "\"seq\": 2,");
+    assert_null(strstr(out, "\"seq\": 3,"));
+    /* The principal commands of the first test, as the operator's. */
+    const char *admin[] = { "audit", "--json", "--after", "2", "--limit", "1000", NULL };
+    assert_int_equal(itrun_cli(dir, profile, admin, out, err, OUT_MAX), 0);
+    itexpect_contains(out, "\"action\": \"principal_disable\"");
+    itexpect_contains(out, "\"actor\": \"operator\"");
+}
+
 /* An event's text changed in place. */
 static void test_updated_event(void **state)
 {
@@ -209,6 +282,17 @@ static void test_updated_event(void **state)
     snprintf(sql, sizeof sql, "UPDATE events SET note = note || ' (edited)' WHERE id = %lld", ev);
     itdb_exec(env.conninfo, sql);
     expect_broken(seq_of('e', ev), "changed: the event row", NULL);
+    /* The sealer's check finds it too, and the office is told where. */
+    char seq_s[24];
+    snprintf(seq_s, sizeof seq_s, "%lld", seq_of('e', ev));
+    assert_true(itwait_text(env.conninfo, "SELECT broken_seq::text FROM audit_status", NULL,
+                            seq_s, SEAL_WAIT_MS));
+    struct frame_arena *a = NULL;
+    Frame *f = audit_as("office1", NULL, &a);
+    assert_int_equal(f->body_case, MINYI__V1__FRAME__BODY_AUDIT_OK);
+    assert_int_equal(f->audit_ok->broken_seq, seq_of('e', ev));
+    assert_int_equal(f->audit_ok->verified_seq, seq_of('e', ev) - 1);
+    frame_arena_free(a);
     snprintf(sql, sizeof sql, "UPDATE events SET note = left(note, -9) WHERE id = %lld", ev);
     itdb_exec(env.conninfo, sql);
     expect_ok();
@@ -320,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_valid_chain_verifies),
         cmocka_unit_test(test_idle_sealer_writes_nothing),
         cmocka_unit_test(test_idle_transaction_does_not_stall),
+        cmocka_unit_test(test_office_reads_audit),
         cmocka_unit_test(test_updated_event),
         cmocka_unit_test(test_deleted_event),
         cmocka_unit_test(test_inserted_event),

@@ -26,6 +26,7 @@
 #define CLOSE_MAX_MS 5000        /* a re-checked connection must close within this */
 #define RATE_PER_S 1             /* the limit the reloaded config sets */
 #define PIPELINED 5              /* requests sent at once against that limit */
+#define RELOAD_NOTE_MS 500       /* ample for a reload's admin event to be stored */
 
 static struct itenv env;
 static char cadir[64];
@@ -126,6 +127,12 @@ static void test_reload_applies_limits(void **state)
     assert_int_equal(fclose(conf), 0);
     hup();
     wait_reloaded(++reloads);
+    /* The reload is in the audit: the operator changed these options (by
+     * name; their values stay out of it). */
+    assert_true(itwait_text(env.conninfo, "SELECT string_agg(note, '|' ORDER BY id)"
+                            " FROM admin_events WHERE action = 'config_reload'"
+                            " AND actor = 'operator' AND subject = $1", env.gw.conf,
+                            "gateway.rate_burst, gateway.rate_per_s", CLOSE_MAX_MS));
     for (int i = 0; i < PIPELINED; i++)
         itsend_status(c, 200 + i, "330400-2026-000001");
     int exhausted = 0;
@@ -171,6 +178,11 @@ static void test_disabled_principal_closed(void **state)
     run(cmd);
     wait_reloaded(++reloads);
     client_close(keep);
+    /* That reload changed no option: one event per reload that changed
+     * something, so still the two of the test before. */
+    itsleep_ms(RELOAD_NOTE_MS);
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM admin_events"
+                                " WHERE action = 'config_reload'", 0, NULL), 2);
 }
 
 /* A certificate revoked in the CRL file: its open connection is closed at
