@@ -132,7 +132,7 @@ static void test_reload_applies_limits(void **state)
     assert_true(itwait_text(env.conninfo, "SELECT string_agg(note, '|' ORDER BY id)"
                             " FROM admin_events WHERE action = 'config_reload'"
                             " AND actor = 'operator' AND subject = $1", env.gw.conf,
-                            "gateway.rate_burst, gateway.rate_per_s", CLOSE_MAX_MS));
+                            "gateway.rate_per_s, gateway.rate_burst", CLOSE_MAX_MS));
     for (int i = 0; i < PIPELINED; i++)
         itsend_status(c, 200 + i, "330400-2026-000001");
     int exhausted = 0;
