@@ -234,6 +234,14 @@ static void do_forward(struct session *s, const Frame *f)
                        "审计链头须含正序号、32字节哈希和64字节签名");
         return;
     }
+    if (!request_audit_head_signed(&s->principal, &req->head)) {
+        free(req);
+        answer_invalid(s, f->id, "forward.audit_head",
+                       "the audit head's signature does not verify with the audit keys"
+                       " registered for this peer",
+                       "审计链头的签名与为此对端登记的审计密钥不符");
+        return;
+    }
     if (fr->report == NULL) {
         free(req);
         answer_invalid(s, f->id, "forward.report", "report is missing", "缺少信息内容");

@@ -55,6 +55,13 @@ bool dispatch_results_frame(struct session *s, const Frame *f)
                        "审计链头须含正序号、32字节哈希和64字节签名");
         return true;
     }
+    if (!request_audit_head_signed(&s->principal, &head)) {
+        answer_invalid(s, f->id, "results.audit_head",
+                       "the audit head's signature does not verify with the audit keys"
+                       " registered for this peer",
+                       "审计链头的签名与为此对端登记的审计密钥不符");
+        return true;
+    }
     struct request *req = request_new(s, f->id, op);
     if (req != NULL)
         triage_r_pull(s->gw->store, s->principal.id, q->ack, q->n_ack,

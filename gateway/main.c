@@ -59,6 +59,9 @@ static void usage(FILE *out)
             "                                   --name NAME --region CODE [--sector S]\n"
             "       minyid -c FILE principal list\n"
             "       minyid -c FILE principal disable|enable ID\n"
+            "       minyid -c FILE principal audit-key ID PUBKEY.pem\n"
+            "                                   register a body below's audit key (a rotated\n"
+            "                                   key is one more; the old ones still verify)\n"
             "       minyid config example               print every option, documented, with its\n"
             "                                           default (deploy/minyid.conf.example)\n"
             "       minyid --version\n"
@@ -150,6 +153,21 @@ static int cmd_principal(const struct gw_config *cfg, int argc, char **argv)
     }
     if (strcmp(argv[0], "list") == 0) {
         if (!store_admin_principal_list(cfg->db_conninfo, stdout, json, err, sizeof(err))) {
+            fprintf(stderr, "minyid: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(argv[0], "audit-key") == 0 && argc == 3) {
+        char *end;
+        uint8_t key[32];
+        long long id = strtoll(argv[1], &end, 10);
+        if (*end != '\0' || id <= 0) {
+            fprintf(stderr, "minyid: principal id must be a positive number\n");
+            return 2;
+        }
+        if (!audit_public_key_read(argv[2], key, err, sizeof(err)) ||
+            !store_admin_principal_audit_key(cfg->db_conninfo, id, key, err, sizeof(err))) {
             fprintf(stderr, "minyid: %s\n", err);
             return 1;
         }

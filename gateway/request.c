@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "audit.h"
 #include "request.h"
 #include "utf8.h"
 
@@ -242,4 +243,15 @@ bool request_audit_head(const Minyi__V1__AuditHead *h, struct triage_audit_head 
     memcpy(out->hash, h->hash.data, sizeof out->hash);
     memcpy(out->signature, h->signature.data, sizeof out->signature);
     return true;
+}
+
+bool request_audit_head_signed(const struct principal *p, const struct triage_audit_head *h)
+{
+    if (h->seq == 0 || p->n_audit_keys == 0)
+        return true;
+    for (int i = 0; i < p->n_audit_keys; i++)
+        if (audit_head_verify_raw(p->audit_keys[i], p->region, h->seq, h->hash, h->signature,
+                                  sizeof h->signature))
+            return true;
+    return false;
 }

@@ -204,3 +204,42 @@ fail:
     PQfinish(pg);
     return false;
 }
+
+bool store_admin_principal_audit_key(const char *conninfo, int64_t id, const uint8_t key[32],
+                                     char *err, size_t errlen)
+{
+    char idbuf[24];
+    const char *values[2] = { idbuf, (const char *)key };
+    int lengths[2] = { 0, 32 }, formats[2] = { 0, 1 };
+    PGconn *pg = store_admin_connect(conninfo, err, errlen);
+    PGresult *res = NULL;
+
+    if (!pg)
+        return false;
+    snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
+    /* The key and its admin event are one statement, so one transaction; a
+     * key registered already changes nothing and records nothing. */
+    res = PQexecParams(pg, "WITH p AS (SELECT id FROM principals WHERE id = $1 AND kind = 'peer'),"
+                           " k AS (INSERT INTO peer_audit_keys (peer, public_key)"
+                           "       SELECT p.id, $2 FROM p ON CONFLICT DO NOTHING RETURNING peer),"
+                           " e AS (INSERT INTO admin_events (actor, action, subject, note)"
+                           "       SELECT 'operator', 'principal_audit_key', k.peer::text,"
+                           "              encode($2, 'hex') FROM k)"
+                           " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM k)",
+                       2, NULL, values, lengths, formats, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        result_err(err, errlen, "registering the audit key", res);
+        goto fail;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+        snprintf(err, errlen, "no peer principal with id %" PRId64, id);
+        goto fail;
+    }
+    PQclear(res);
+    PQfinish(pg);
+    return true;
+fail:
+    PQclear(res);
+    PQfinish(pg);
+    return false;
+}

@@ -46,6 +46,17 @@ struct audit_seal_config {
     const char *body_region;     /* signed with each head */
 };
 
+/* Whether sig is the signature of the head (region, seq, hash) by the
+ * Ed25519 key whose public half is pub: how the body above checks the
+ * heads a body below sends (with the keys registered for its peer). */
+bool audit_head_verify_raw(const uint8_t pub[32], const char *region, int64_t seq,
+                           const uint8_t hash[AUDIT_HASH_LEN], const uint8_t *sig, size_t siglen);
+
+/* Reads an Ed25519 public key (PEM, as `openssl pkey -pubout` writes it)
+ * into its 32 raw bytes; false with the reason in err. */
+bool audit_public_key_read(const char *path, uint8_t out[32], char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* One round: seals the committed rows not sealed yet (up to batch_max per
  * source) in one transaction and signs the new head when due.  pg must hold
  * AUDIT_SEALER_LOCK.  *sealed is the number of rows sealed.  now_ms is a

@@ -4,8 +4,11 @@
  */
 #include "audit_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/pem.h>
 
 #define AUDIT_HEAD_DOMAIN "minyi-audit-head-v1"
 #define AUDIT_HEAD_MSG_LEN (sizeof(AUDIT_HEAD_DOMAIN) + 6 + 8 + AUDIT_HASH_LEN)
@@ -157,5 +160,40 @@ bool audit_head_signature_ok(EVP_PKEY *key, const char *region, int64_t seq,
               EVP_DigestVerify(md, sig, siglen, msg, n) == 1;
 
     EVP_MD_CTX_free(md);
+    return ok;
+}
+
+bool audit_head_verify_raw(const uint8_t pub[32], const char *region, int64_t seq,
+                           const uint8_t hash[AUDIT_HASH_LEN], const uint8_t *sig, size_t siglen)
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+    bool ok = k != NULL && audit_head_signature_ok(k, region, seq, hash, sig, siglen);
+
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+bool audit_public_key_read(const char *path, uint8_t out[32], char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *k = NULL;
+    size_t len = 32;
+    bool ok = false;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "audit key file %s: %s", path, strerror(errno));
+        return false;
+    }
+    k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519 ||
+        EVP_PKEY_get_raw_public_key(k, out, &len) != 1 || len != 32) {
+        snprintf(err, errlen, "audit key file %s: expected an Ed25519 public key in PEM"
+                 " (openssl pkey -in audit.key -pubout)", path);
+        goto fail;
+    }
+    ok = true;
+fail:
+    EVP_PKEY_free(k);
     return ok;
 }

@@ -215,9 +215,13 @@ static bool check_signed_heads(PGconn *pg, EVP_PKEY *key, const char *region,
     return true;
 }
 
-static bool check_witness(const char *path, unsigned char (*computed)[AUDIT_HASH_LEN],
-                          int n_chain, int n_ok, struct verdict *v, int *n_witnessed, char *err,
-                          size_t errlen)
+/* Compares the heads the body above holds (path, JSON lines) with the
+ * recomputed chain, and checks the signature each carries with key (this
+ * instance's): a head the body above holds that this instance did not sign
+ * was forged or altered there. */
+static bool check_witness(const char *path, EVP_PKEY *key, const char *region,
+                          unsigned char (*computed)[AUDIT_HASH_LEN], int n_chain, int n_ok,
+                          struct verdict *v, int *n_witnessed, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char line[AUDIT_WITNESS_LINE_MAX];
@@ -242,8 +246,18 @@ static bool check_witness(const char *path, unsigned char (*computed)[AUDIT_HASH
                      lineno);
             return false;
         }
-        check_head(v, json_integer_value(seq), hash, computed, n_chain, n_ok,
-                   "the witness above");
+        const char *sig_hex = json_string_value(json_object_get(j, "signature"));
+        unsigned char sig[AUDIT_SIG_MAX];
+        if (key != NULL && sig_hex != NULL &&
+            (!hex_decode(sig_hex, sig, sizeof sig) ||
+             !audit_head_signature_ok(key, region, json_integer_value(seq), hash, sig,
+                                      sizeof sig)))
+            problem(v, json_integer_value(seq), "bad signature: the witness above holds a head"
+                    " at seq %" PRId64 " this instance's key did not sign",
+                    (int64_t)json_integer_value(seq));
+        else
+            check_head(v, json_integer_value(seq), hash, computed, n_chain, n_ok,
+                       "the witness above");
         (*n_witnessed)++;
         json_decref(j);
     }
@@ -285,8 +299,8 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
     n_ok = walk_chain(res, stored, computed, &v);
     if (!find_inserted(pg, &v, err, errlen) ||
         !check_signed_heads(pg, key, body_region, computed, n, n_ok, &v, &n_heads, err, errlen) ||
-        (witness_path && !check_witness(witness_path, computed, n, n_ok, &v, &n_witnessed, err,
-                                        errlen)))
+        (witness_path && !check_witness(witness_path, key, body_region, computed, n, n_ok, &v,
+                                        &n_witnessed, err, errlen)))
         goto fail;
     verdict->entries = n;
     verdict->broken_seq = v.seq;

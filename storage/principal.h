@@ -15,6 +15,13 @@ enum principal_kind {
     PRINCIPAL_OFFICE = 5,    /* office (办公室): reads everything, changes nothing */
 };
 
+/* The audit keys of a peer the gateway keeps with its principal: the
+ * newest this many (a rotation adds one; older heads verify with older
+ * keys, and a peer rotates rarely). */
+#define PRINCIPAL_AUDIT_KEYS_MAX 8
+#define PRINCIPAL_AUDIT_KEYS_MAX_TEXT "8"   /* the same, for SQL text */
+#define PRINCIPAL_AUDIT_KEY_LEN 32   /* an Ed25519 public key */
+
 struct principal {
     int64_t id;
     enum principal_kind kind;
@@ -22,6 +29,9 @@ struct principal {
     char name[128];          /* display name, UTF-8 */
     char region[7];          /* GB/T 2260 code */
     char sector[64];         /* 界别, may be empty */
+    /* A peer's registered audit keys (migration 0029), newest first. */
+    uint8_t audit_keys[PRINCIPAL_AUDIT_KEYS_MAX][PRINCIPAL_AUDIT_KEY_LEN];
+    int n_audit_keys;
 };
 
 /* "contact", "editor", "peer", "admin", "office" <-> enum; returns PRINCIPAL_NONE / NULL when unknown. */

@@ -2,6 +2,7 @@
  * queries: the store's small reads (principal lookup, status, list_mine) and
  * the statements every connection prepares once it is up.
  */
+#include "hex.h"
 #include "store_int.h"
 
 #include <inttypes.h>
@@ -20,7 +21,11 @@ const char store_prepare_sql[] =
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
     " $19, $20, $21, $22, $23, $24, $25);"
     "PREPARE " STMT_PRINCIPAL "(bytea) AS"
-    " SELECT id, kind, active, name, region, sector FROM principals WHERE fingerprint = $1;"
+    " SELECT p.id, p.kind, p.active, p.name, p.region, p.sector,"
+    " coalesce((SELECT string_agg(encode(k.public_key, 'hex'), ',' ORDER BY k.added_at DESC)"
+    "  FROM (SELECT * FROM peer_audit_keys WHERE peer = p.id ORDER BY added_at DESC"
+    "  LIMIT " PRINCIPAL_AUDIT_KEYS_MAX_TEXT ") k), '')"
+    " FROM principals p WHERE p.fingerprint = $1;"
     "PREPARE " STMT_STATUS "(text, int8) AS"
     " SELECT s.receipt, s.state, s.title, " MS_OF("s.received_at") ","
     " s.action, s.hstate, s.note, " MS_OF("s.at") ","
@@ -85,6 +90,18 @@ static void finish_principal(struct store *st, struct store_op *op, const PGresu
     snprintf(p->name, sizeof p->name, "%s", PQgetvalue(res, 0, 3));
     snprintf(p->region, sizeof p->region, "%s", PQgetvalue(res, 0, 4));
     snprintf(p->sector, sizeof p->sector, "%s", PQgetvalue(res, 0, 5));
+    p->n_audit_keys = 0;
+    for (const char *k = PQgetvalue(res, 0, 6); *k != '\0' && p->n_audit_keys < PRINCIPAL_AUDIT_KEYS_MAX;) {
+        char hex[2 * PRINCIPAL_AUDIT_KEY_LEN + 1];
+        size_t n = strcspn(k, ",");
+        if (n == 2 * PRINCIPAL_AUDIT_KEY_LEN) {
+            memcpy(hex, k, n);
+            hex[n] = '\0';
+            if (hex_decode(hex, p->audit_keys[p->n_audit_keys], PRINCIPAL_AUDIT_KEY_LEN))
+                p->n_audit_keys++;
+        }
+        k += n + (k[n] == ',');
+    }
     op->reply.code = 0;
     store_op_done(st, op);
 }

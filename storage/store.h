@@ -155,6 +155,11 @@ bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[3
 bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool active,
                                       char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* Registers key (an Ed25519 public key, 32 bytes) as an audit key of the
+ * peer principal id (migration 0029), beside the keys it has, with an
+ * admin event; a key registered already is left as it is. */
+bool store_admin_principal_audit_key(const char *conninfo, int64_t id, const uint8_t key[32],
+                                     char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Writes one line per principal to out: id kind active fingerprint(hex)
  * region sector name; with json, one JSON array of objects with those keys
  * ("active" a boolean, "sector" "" when none). */

@@ -7,7 +7,11 @@
  * from there and deletes the city's own signed heads: the city's chain
  * verifies on its own, but not against the heads the province kept
  * (`minyid audit witness` there, `minyid audit verify --witness` here).
- * A malformed head is refused before anything is done.
+ * A malformed head is refused before anything is done, and so is one that
+ * no audit key registered for the city's peer principal verifies; a
+ * rotated key is registered beside the first, and both verify.  The heads
+ * the province keeps carry their signatures, which the city's verify
+ * checks too.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -19,7 +23,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
 
+#include "audit_int.h"
 #include "itkit.h"
 
 #define PROV_REGION "330000"
@@ -51,8 +57,15 @@ static int setup(void **state)
         return -1;
     int64_t peer = tprincipal_add(prov.conninfo, "peer2", "peer", CITY_REGION, true);
     snprintf(peer_id, sizeof peer_id, "%lld", (long long)peer);
-    if (peer <= 0 ||
-        !itinst_up_ini(&pg, &city, "city", CITY_REGION, "嘉兴市政协", "province", &prov, "peer2",
+    /* The city's audit key, registered at the province for its peer. */
+    char cmd[512], out[1024], err[1024], pub[128];
+    snprintf(pub, sizeof pub, "%s/audit.pub", dir);
+    snprintf(cmd, sizeof cmd, "openssl pkey -in '%s/audit.key' -pubout -out '%s'", dir, pub);
+    const char *reg[] = { "principal", "audit-key", peer_id, pub, NULL };
+    if (peer <= 0 || system(cmd) != 0 ||
+        itrun_minyid(dir, &prov.gw, reg, out, err, sizeof out) != 0)
+        return -1;
+    if (!itinst_up_ini(&pg, &city, "city", CITY_REGION, "嘉兴市政协", "province", &prov, "peer2",
                        RESULTS_INTERVAL_MS, extra) ||
         tprincipal_add(city.conninfo, "contact1", "contact", CITY_REGION, true) <= 0)
         return -1;
@@ -152,6 +165,24 @@ static void test_heads_reach_the_province(void **state)
     const char *ver[] = { "audit", "verify", "--witness", path, NULL };
     assert_int_equal(minyid(&city, ver, out), 0);
     itexpect_contains(out, "audit ok: ");
+
+    /* A head whose signature was altered where the province keeps it. */
+    assert_int_equal(minyid(&prov, wit, out), 0);
+    char *sig = strstr(out, "\"signature\"");
+    assert_non_null(sig);
+    sig = strchr(sig + strlen("\"signature\""), '"');
+    assert_non_null(sig);
+    sig++;
+    *sig = *sig == '0' ? '1' : '0';
+    char *seq_at = strstr(out, "\"seq\"");
+    assert_non_null(seq_at);
+    long long forged = atoll(strchr(seq_at, ':') + 1);
+    itwrite_file(path, out);
+    assert_int_equal(minyid(&city, ver, out), 3);
+    char needle[128];
+    snprintf(needle, sizeof needle, "audit broken at seq %lld: bad signature: the witness above",
+             forged);
+    itexpect_contains(out, needle);
 }
 
 /* The city's chain rewritten consistently from an event on, its own heads
@@ -221,12 +252,100 @@ static void test_malformed_head_refused(void **state)
     client_close(peer);
 }
 
+/* Sends a results request carrying the head (seq, hash, signature) as
+ * the city's peer, on a new connection; answers the frame (freed with *a). */
+static Frame *results_with_head(int64_t seq, uint8_t *hash, uint8_t *sig, struct frame_arena **a)
+{
+    struct client_conn *peer = itconnect_gw(&prov.gw, "peer2");
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ResultsRequest q = MINYI__V1__RESULTS_REQUEST__INIT;
+    Minyi__V1__AuditHead h = MINYI__V1__AUDIT_HEAD__INIT;
+    h.seq = seq;
+    h.hash.data = hash;
+    h.hash.len = AUDIT_HASH_LEN;
+    h.signature.data = sig;
+    h.signature.len = AUDIT_SIG_MAX;
+    q.audit_head = &h;
+    f.body_case = MINYI__V1__FRAME__BODY_RESULTS;
+    f.results = &q;
+    Frame *ans = itcall(peer, &f, a);
+    client_close(peer);
+    return ans;
+}
+
+/* Signs the head (CITY_REGION, seq, hash) with the key in dir/name. */
+static void sign_with(const char *name, int64_t seq, const uint8_t *hash, uint8_t *sig)
+{
+    char path[128];
+    size_t len = AUDIT_SIG_MAX;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(k);
+    assert_true(audit_head_sign(k, CITY_REGION, seq, hash, sig, &len));
+    assert_int_equal(len, AUDIT_SIG_MAX);
+    EVP_PKEY_free(k);
+}
+
+static long long witnessed_at(long long seq)
+{
+    char seq_s[24];
+    snprintf(seq_s, sizeof seq_s, "%lld", seq);
+    const char *p[] = { peer_id, seq_s };
+    return tdb_scalar(prov.conninfo, "SELECT count(*) FROM audit_witness"
+                      " WHERE peer = $1::int8 AND seq = $2::int8", 2, p);
+}
+
+/* A well-formed head no registered key verifies is refused and not kept;
+ * after the city's key is rotated (a second key registered), heads signed
+ * with either verify.  Runs last: its heads lie beyond the city's chain. */
+static void test_forged_head_refused(void **state)
+{
+    (void)state;
+    static char out[OUT_MAX];
+    struct frame_arena *a = NULL;
+    uint8_t hash[AUDIT_HASH_LEN], sig[AUDIT_SIG_MAX];
+    memset(hash, 7, sizeof hash);
+    memset(sig, 9, sizeof sig);
+    itexpect_error(results_with_head(999991, hash, sig, &a),
+                   MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "results.audit_head");
+    frame_arena_free(a);
+    assert_int_equal(witnessed_at(999991), 0);
+    /* Signed by a key of the city's region that is not registered. */
+    char cmd[512], pub[128];
+    snprintf(cmd, sizeof cmd, "umask 077 && openssl genpkey -algorithm ed25519 -out '%s/rotated.key'"
+             " && openssl pkey -in '%s/rotated.key' -pubout -out '%s/rotated.pub'", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    sign_with("rotated.key", 999992, hash, sig);
+    itexpect_error(results_with_head(999992, hash, sig, &a),
+                   MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "results.audit_head");
+    frame_arena_free(a);
+    assert_int_equal(witnessed_at(999992), 0);
+
+    /* The rotation: the new key registered beside the first. */
+    snprintf(pub, sizeof pub, "%s/rotated.pub", dir);
+    const char *reg[] = { "principal", "audit-key", peer_id, pub, NULL };
+    assert_int_equal(minyid(&prov, reg, out), 0);
+    assert_int_equal(results_with_head(999992, hash, sig, &a)->body_case,
+                     MINYI__V1__FRAME__BODY_RESULTS_OK);
+    frame_arena_free(a);
+    assert_int_equal(witnessed_at(999992), 1);
+    sign_with("audit.key", 999993, hash, sig);
+    assert_int_equal(results_with_head(999993, hash, sig, &a)->body_case,
+                     MINYI__V1__FRAME__BODY_RESULTS_OK);
+    frame_arena_free(a);
+    assert_int_equal(witnessed_at(999993), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heads_reach_the_province),
         cmocka_unit_test(test_rewrite_caught_above),
         cmocka_unit_test(test_malformed_head_refused),
+        cmocka_unit_test(test_forged_head_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
