@@ -65,7 +65,7 @@ bool request_audit_head(const Minyi__V1__AuditHead *h, struct triage_audit_head 
     __attribute__((warn_unused_result));
 
 /* Whether head (none: seq 0) is signed by one of the audit keys registered
- * for the peer p (migration 0031) over p's region.  A peer without a key
+ * for the peer p (migration 0033) over p's region.  A peer without a key
  * registered is not checked (its heads are kept, as before keys existed). */
 bool request_audit_head_signed(const struct principal *p, const struct triage_audit_head *h);
 

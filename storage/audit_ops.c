@@ -1,7 +1,7 @@
 /*
  * audit_ops: the gateway's admin events and the office's read of the
  * audit (audit_ops.h), each one call of a SQL function of migration
- * 0030_audit_read.sql sent as a triage operation.
+ * 0032_audit_read.sql sent as a triage operation.
  */
 #include "audit_ops.h"
 #include "triage_int.h"

@@ -29,7 +29,7 @@ struct principal {
     char name[128];          /* display name, UTF-8 */
     char region[7];          /* GB/T 2260 code */
     char sector[64];         /* 界别, may be empty */
-    /* A peer's registered audit keys (migration 0031), newest first. */
+    /* A peer's registered audit keys (migration 0033), newest first. */
     uint8_t audit_keys[PRINCIPAL_AUDIT_KEYS_MAX][PRINCIPAL_AUDIT_KEY_LEN];
     int n_audit_keys;
 };

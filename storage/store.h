@@ -156,7 +156,7 @@ bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool act
                                       char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* Registers key (an Ed25519 public key, 32 bytes) as an audit key of the
- * peer principal id (migration 0031), beside the keys it has, with an
+ * peer principal id (migration 0033), beside the keys it has, with an
  * admin event; a key registered already is left as it is. */
 bool store_admin_principal_audit_key(const char *conninfo, int64_t id, const uint8_t key[32],
                                      char *err, size_t errlen) __attribute__((warn_unused_result));

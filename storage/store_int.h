@@ -198,7 +198,7 @@ enum op_kind {
     "PREPARE " STMT_P_LINK "(int8, int8[], uuid, text) AS"                                  \
     " SELECT minyi_p_link($1, $2, $3, $4);"
 
-/* The audit through the pool (audit_ops.c, migration 0030): times arrive
+/* The audit through the pool (audit_ops.c, migration 0032): times arrive
  * as milliseconds since the epoch, 0 for none. */
 #define STMT_AUDIT_NOTE "minyi_audit_note"
 #define STMT_AUDIT_READ "minyi_audit_read"

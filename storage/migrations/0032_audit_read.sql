@@ -1,4 +1,4 @@
--- 0030_audit_read: the gateway's own admin events, the sealer's check of
+-- 0032_audit_read: the gateway's own admin events, the sealer's check of
 -- the whole chain, and the office's read of the audit (storage/audit_ops.h,
 -- PROTOCOL.md §3.17).
 

@@ -1,4 +1,4 @@
--- 0029_audit_actions: the changes the audit did not record yet.
+-- 0031_audit_actions: the changes the audit did not record yet.
 --
 -- A renewal of a claim is an event ('renew'): it decides how long the
 -- editor keeps the report, so who extended it and when belongs in the

@@ -1,4 +1,4 @@
--- 0031_peer_audit_keys: the audit keys of the bodies below.
+-- 0033_peer_audit_keys: the audit keys of the bodies below.
 --
 -- The head of a lower body's audit chain, sent with its forwards and
 -- results requests (0021_audit_witness.sql), is signed with that body's
