@@ -63,6 +63,9 @@ static int n_clients = 1, batch = COPY_DEFAULT_BATCH;
 static double duration_s = COPY_DEFAULT_SECONDS;
 static char *situation;     /* escaped for COPY's text format */
 static int64_t t_start, t_stop;
+/* Every client connects before the clock starts, so connecting is not
+ * counted against the rate; the main thread waits here too. */
+static pthread_barrier_t connected;
 
 /* The situation text escaped for COPY's text format: a backslash doubled,
  * tab, newline and carriage return written as escapes.  NULL when the file
@@ -173,10 +176,12 @@ static void *client_main(void *arg)
     size_t cap = 0;
     long long seq = 0;
     PGconn *pg = PQconnectdb(conninfo);
-    if (PQstatus(pg) != CONNECTION_OK) {
+    bool up = PQstatus(pg) == CONNECTION_OK;
+    if (!up)
         snprintf(cl->error, sizeof(cl->error), "cannot connect: %s", PQerrorMessage(pg));
+    pthread_barrier_wait(&connected);
+    if (!up)
         goto done;
-    }
     while (clock_mono_ns() < t_stop) {
         if (!copy_batch(pg, cl, &seq, &buf, &cap))
             goto done;
@@ -238,8 +243,10 @@ int main(int argc, char **argv)
     }
 
     struct copy_client clients[COPY_MAX_CLIENTS] = {0};
-    t_start = clock_mono_ns();
-    t_stop = t_start + (int64_t)(duration_s * 1e9);
+    if (pthread_barrier_init(&connected, NULL, (unsigned)n_clients + 1) != 0) {
+        fprintf(stderr, "minyi-bench-copy: cannot make a barrier\n");
+        return 2;
+    }
     for (int i = 0; i < n_clients; i++) {
         clients[i].index = i;
         if (pthread_create(&clients[i].thread, NULL, client_main, &clients[i]) != 0) {
@@ -247,6 +254,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* The clients read t_start and t_stop only after the barrier. */
+    t_start = clock_mono_ns();
+    t_stop = t_start + (int64_t)(duration_s * 1e9);
+    pthread_barrier_wait(&connected);
     long long rows = 0;
     int64_t t_end = t_start;
     bool failed = false;
