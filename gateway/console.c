@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "console.h"
+#include "console_events.h"
 #include "console_static.h"
 #include "log.h"
 #include "membudget.h"
@@ -252,6 +253,26 @@ void console_reply(struct console_req *r, int code, const char *content_type,
         if (content_type != NULL)
             evhttp_add_header(h, "Content-Type", content_type);
         evhttp_send_reply(r->req, code, status_reason(code), body);
+    }
+    req_free(r);
+}
+
+void console_stream_start(struct console_req *r, const char *content_type)
+{
+    if (r->req == NULL)
+        return;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    add_security_headers(h);
+    evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_send_reply_start(r->req, 200, "OK");
+}
+
+void console_stream_end(struct console_req *r)
+{
+    if (r->req != NULL) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
+        evhttp_send_reply_end(r->req);
+        r->req = NULL;
     }
     req_free(r);
 }
@@ -516,6 +537,7 @@ void console_stop(struct gw *gw)
     struct console *c = gw->console;
     if (c == NULL)
         return;
+    console_events_stop(gw);
     gw->console = NULL;
     /* Requests still owed by the store are answered nowhere. */
     for (struct console_req *r = c->reqs; r != NULL; r = r->next) {

@@ -105,6 +105,12 @@ void console_reply(struct console_req *r, int code, const char *content_type,
  * status is the HTTP status, code the protocol's error code name. */
 void console_fail(struct console_req *r, int status, const char *code, const char *field,
                   const char *message, const char *message_zh);
+/* Starts a streamed answer (200, the security headers and content_type);
+ * r stays open: send chunks with evhttp_send_reply_chunk on r->req while
+ * it is not NULL, and end with console_stream_end, which frees r. */
+void console_stream_start(struct console_req *r, const char *content_type);
+void console_stream_end(struct console_req *r);
+
 /* The console's static files (console_static.h). */
 struct console_static;
 const struct console_static *console_files(const struct console_req *r);

@@ -27,84 +27,84 @@
 /* A page of a contact point's own reports holds at most this many. */
 #define DISPATCH_LIST_MAX 100
 
-static bool require_kind(struct session *s, uint64_t id, int op, enum principal_kind kind)
+static bool require_kind(struct caller *c, uint64_t id, int op, enum principal_kind kind)
 {
-    if (s->principal.kind == kind)
+    if (c->principal.kind == kind)
         return true;
-    request_fail(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+    request_fail(c, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                  "this operation is not allowed for this kind of principal",
                  "当前身份无权执行此操作");
     return false;
 }
 
-static void do_submit(struct session *s, Frame *f)
+static void do_submit(struct caller *c, Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_SUBMIT;
     struct validation_error verr;
     struct intake_report *r;
 
-    if (!require_kind(s, f->id, op, PRINCIPAL_CONTACT))
+    if (!require_kind(c, f->id, op, PRINCIPAL_CONTACT))
         return;
     if (f->submit == NULL || f->submit->report == NULL) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
                      "report is missing", "缺少信息内容");
         return;
     }
     r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
                      "out of memory", "服务器内存不足");
         return;
     }
     memset(&verr, 0, sizeof(verr));
-    if (!validate_report(f->submit->report, &s->gw->limits, r, &verr)) {
+    if (!validate_report(f->submit->report, &c->gw->limits, r, &verr)) {
         free(r);
-        request_fail(s, f->id, op, verr.code, verr.field, verr.message, verr.message_zh);
+        request_fail(c, f->id, op, verr.code, verr.field, verr.message, verr.message_zh);
         return;
     }
-    r->principal_id = s->principal.id;
-    struct request *req = request_new(s, f->id, op);
+    r->principal_id = c->principal.id;
+    struct request *req = request_new(c, f->id, op);
     if (req == NULL) {
         intake_report_free(r);
         free(r);
         return;
     }
-    store_submit(s->gw->store, r, request_on_reply, req);
+    store_submit(c->gw->store, r, request_on_reply, req);
 }
 
-static void do_status(struct session *s, Frame *f)
+static void do_status(struct caller *c, Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_STATUS;
     char receipt[REQUEST_RECEIPT_MAX + 1];
 
-    if (!require_kind(s, f->id, op, PRINCIPAL_CONTACT) ||
-        !request_take_receipt(s, f->id, op, &f->status->receipt, "status.receipt", receipt))
+    if (!require_kind(c, f->id, op, PRINCIPAL_CONTACT) ||
+        !request_take_receipt(c, f->id, op, &f->status->receipt, "status.receipt", receipt))
         return;
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        store_status(s->gw->store, s->principal.id, receipt, request_on_reply, req);
+        store_status(c->gw->store, c->principal.id, receipt, request_on_reply, req);
 }
 
-static void do_list_mine(struct session *s, Frame *f)
+static void do_list_mine(struct caller *c, Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_LIST_MINE;
     char cursor[REQUEST_CURSOR_MAX + 1];
 
-    if (!require_kind(s, f->id, op, PRINCIPAL_CONTACT))
+    if (!require_kind(c, f->id, op, PRINCIPAL_CONTACT))
         return;
     if (!request_take_short(&f->list_mine->cursor, REQUEST_CURSOR_MAX, cursor)) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "list_mine.cursor",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "list_mine.cursor",
                      "cursor is malformed", "分页游标格式错误");
         return;
     }
     if (f->list_mine->limit > DISPATCH_LIST_MAX) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "list_mine.limit",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "list_mine.limit",
                      "limit must be at most 100", "每页条数不得超过100");
         return;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        store_list_mine(s->gw->store, s->principal.id, f->list_mine->limit, cursor,
+        store_list_mine(c->gw->store, c->principal.id, f->list_mine->limit, cursor,
                         request_on_reply, req);
 }
 
@@ -113,7 +113,7 @@ static void do_list_mine(struct session *s, Frame *f)
  * as the unknown number it is (PROTOCOL.md section 4.2).  Validation names
  * a report's fields from the report ("report.category") wherever the report
  * sits in the frame, so the same field gets the same name here. */
-static bool refuse_bad_enum(struct session *s, Frame *f, const struct frame_arena *arena)
+static bool refuse_bad_enum(struct caller *c, Frame *f, const struct frame_arena *arena)
 {
     const char *path = frame_bad_enum(arena);
     if (path == NULL)
@@ -122,35 +122,35 @@ static bool refuse_bad_enum(struct session *s, Frame *f, const struct frame_aren
     const char *field = in_report != NULL ? in_report + 1 : path;
     char msg[WIRE_PATH_MAX + 64];
     snprintf(msg, sizeof(msg), "%s has an unknown code (a number beyond int32)", field);
-    request_fail(s, f->id, f->body_case, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg,
+    request_fail(c, f->id, f->body_case, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg,
                  "代码未定义（超出 int32 范围）");
     return true;
 }
 
-void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena)
+void dispatch_frame(struct caller *c, Frame *f, struct frame_arena *arena)
 {
     metrics.requests[metrics_body_slot((int)f->body_case)]++;
-    if (refuse_bad_enum(s, f, arena)) {
+    if (refuse_bad_enum(c, f, arena)) {
         frame_arena_free(arena);
         return;
     }
     switch (f->body_case) {
     case MINYI__V1__FRAME__BODY_SUBMIT:
-        do_submit(s, f);
+        do_submit(c, f);
         break;
     case MINYI__V1__FRAME__BODY_STATUS:
-        do_status(s, f);
+        do_status(c, f);
         break;
     case MINYI__V1__FRAME__BODY_LIST_MINE:
-        do_list_mine(s, f);
+        do_list_mine(c, f);
         break;
     default:
-        if (dispatch_triage_frame(s, f) || dispatch_forward_frame(s, f) ||
-            dispatch_outbox_frame(s, f) || dispatch_results_frame(s, f) ||
-            dispatch_office_frame(s, f) || dispatch_issue_frame(s, f) ||
-            dispatch_inbox_frame(s, f))
+        if (dispatch_triage_frame(c, f) || dispatch_forward_frame(c, f) ||
+            dispatch_outbox_frame(c, f) || dispatch_results_frame(c, f) ||
+            dispatch_office_frame(c, f) || dispatch_issue_frame(c, f) ||
+            dispatch_inbox_frame(c, f))
             break;
-        request_fail(s, f->id, f->body_case, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
+        request_fail(c, f->id, f->body_case, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
                      "unknown or missing request body", "不支持的请求类型");
         break;
     }

@@ -6,9 +6,10 @@
 #define MINYI_DISPATCH_H
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* Handles f; takes ownership of arena (f lives in it). */
-void dispatch_frame(struct session *s, Frame *f, struct frame_arena *arena);
+void dispatch_frame(struct caller *c, Frame *f, struct frame_arena *arena);
 
 #endif

@@ -26,7 +26,7 @@
 #define FWD_CRID_DOMAIN   "minyi.forward.v1"
 
 struct freq {
-    struct session *s;
+    struct caller *c;
     uint64_t id;
     char origin_region[FWD_REGION_LEN + 1];
     char origin_receipt[FWD_RECEIPT_MAX + 1];
@@ -36,44 +36,44 @@ struct freq {
     struct triage_audit_head head;  /* the peer's, kept with the provenance */
 };
 
-static void answer_error(struct session *s, uint64_t id, int code, const char *field,
+static void answer_error(struct caller *c, uint64_t id, int code, const char *field,
                          const char *msg, const char *msg_zh)
 {
-    request_fail(s, id, MINYI__V1__FRAME__BODY_FORWARD, code, field, msg, msg_zh);
+    request_fail(c, id, MINYI__V1__FRAME__BODY_FORWARD, code, field, msg, msg_zh);
 }
 
-static void answer_invalid(struct session *s, uint64_t id, const char *field, const char *msg,
+static void answer_invalid(struct caller *c, uint64_t id, const char *field, const char *msg,
                            const char *msg_zh)
 {
-    answer_error(s, id, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg, msg_zh);
+    answer_error(c, id, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field, msg, msg_zh);
 }
 
-/* Drops the request's hold on its session; true when the session can
+/* Drops the request's hold on its caller; true when the caller can
  * still be answered. */
 static bool freq_live(struct freq *req)
 {
-    if (req->s->state != SESSION_DEAD)
+    if (caller_live(req->c))
         return true;
-    req->s->inflight--;
-    session_unref(req->s);
+    caller_done(req->c);
+    caller_release(req->c);
     free(req);
     return false;
 }
 
 static void freq_done(struct freq *req)
 {
-    session_unref(req->s);
+    caller_release(req->c);
     free(req);
 }
 
 static void on_note(void *arg, struct store_reply *reply)
 {
     struct freq *req = arg;
-    struct session *s = req->s;
+    struct caller *c = req->c;
 
     if (freq_live(req)) {
         if (reply->code != 0) {
-            answer_error(s, req->id, reply->code, reply->field ? reply->field : "",
+            answer_error(c, req->id, reply->code, reply->field ? reply->field : "",
                          reply->message, reply->message_zh);
         } else {
             Frame f = MINYI__V1__FRAME__INIT;
@@ -86,11 +86,11 @@ static void on_note(void *arg, struct store_reply *reply)
             f.submit_ok = m;
             log_info("event=request sid=%llu id=%llu op=forward result=0 origin=%s/%s "
                      "receipt=%.*s duplicate=%d",
-                     (unsigned long long)s->sid, (unsigned long long)req->id,
+                     (unsigned long long)c->sid, (unsigned long long)req->id,
                      req->origin_region, req->origin_receipt, (int)m->receipt.len,
                      (const char *)m->receipt.data, m->duplicate ? 1 : 0);
-            session_send(s, &f);
-            session_request_done(s);
+            caller_send(c, &f);
+            caller_done(c);
         }
         freq_done(req);
     }
@@ -101,14 +101,14 @@ static void on_note(void *arg, struct store_reply *reply)
 static void on_stored(void *arg, struct store_reply *reply)
 {
     struct freq *req = arg;
-    struct session *s = req->s;
+    struct caller *c = req->c;
     Minyi__V1__SubmitResponse *m = (Minyi__V1__SubmitResponse *)reply->msg;
     char receipt[FWD_RECEIPT_MAX + 1];
 
     if (!freq_live(req))
         goto out;
     if (reply->code != 0) {
-        answer_error(s, req->id, reply->code, reply->field ? reply->field : "", reply->message,
+        answer_error(c, req->id, reply->code, reply->field ? reply->field : "", reply->message,
                      reply->message_zh);
         freq_done(req);
         goto out;
@@ -120,8 +120,8 @@ static void on_stored(void *arg, struct store_reply *reply)
     const char *chain[TRIAGE_CHAIN_MAX];
     for (size_t i = 0; i < req->n_chain; i++)
         chain[i] = req->chain[i];
-    /* req moves on to the second step with its session reference. */
-    triage_forward_note(s->gw->store, s->principal.id, receipt, req->origin_region,
+    /* req moves on to the second step with its hold on the caller. */
+    triage_forward_note(c->gw->store, c->principal.id, receipt, req->origin_region,
                         req->origin_receipt, req->origin_body, chain, req->n_chain, &req->head,
                         on_note, req);
 out:
@@ -180,7 +180,7 @@ bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt
     return true;
 }
 
-static void do_forward(struct session *s, const Frame *f)
+static void do_forward(struct caller *c, const Frame *f)
 {
     const Minyi__V1__ForwardRequest *fr = f->forward;
     struct validation_error verr;
@@ -190,38 +190,38 @@ static void do_forward(struct session *s, const Frame *f)
 
     req = calloc(1, sizeof(*req));
     if (req == NULL) {
-        answer_error(s, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+        answer_error(c, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
                      "服务器内存不足");
         return;
     }
     if (!region_ok(&fr->origin_region, req->origin_region)) {
         free(req);
-        answer_invalid(s, f->id, "forward.origin_region", "must be a six-digit region code",
+        answer_invalid(c, f->id, "forward.origin_region", "must be a six-digit region code",
                        "须为六位行政区划代码");
         return;
     }
     if (!receipt_ok(&fr->origin_receipt, req->origin_receipt)) {
         free(req);
-        answer_invalid(s, f->id, "forward.origin_receipt", "receipt is missing or malformed",
+        answer_invalid(c, f->id, "forward.origin_receipt", "receipt is missing or malformed",
                        "回执编号缺失或格式错误");
         return;
     }
     if (!name_ok(&fr->origin_body, req->origin_body)) {
         free(req);
-        answer_invalid(s, f->id, "forward.origin_body", "body name is too long or malformed",
+        answer_invalid(c, f->id, "forward.origin_body", "body name is too long or malformed",
                        "来源单位名称过长或格式错误");
         return;
     }
     if (fr->n_chain > TRIAGE_CHAIN_MAX) {
         free(req);
-        answer_invalid(s, f->id, "forward.chain", "the chain of bodies is too long",
+        answer_invalid(c, f->id, "forward.chain", "the chain of bodies is too long",
                        "经转层级过多");
         return;
     }
     for (size_t i = 0; i < fr->n_chain; i++) {
         if (!region_ok(&fr->chain[i], req->chain[i])) {
             free(req);
-            answer_invalid(s, f->id, "forward.chain", "must be six-digit region codes",
+            answer_invalid(c, f->id, "forward.chain", "must be six-digit region codes",
                            "须为六位行政区划代码");
             return;
         }
@@ -229,14 +229,14 @@ static void do_forward(struct session *s, const Frame *f)
     req->n_chain = fr->n_chain;
     if (!request_audit_head(fr->audit_head, &req->head)) {
         free(req);
-        answer_invalid(s, f->id, "forward.audit_head",
+        answer_invalid(c, f->id, "forward.audit_head",
                        "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
                        "审计链头须含正序号、32字节哈希和64字节签名");
         return;
     }
-    if (!request_audit_head_signed(&s->principal, &req->head)) {
+    if (!request_audit_head_signed(&c->principal, &req->head)) {
         free(req);
-        answer_invalid(s, f->id, "forward.audit_head",
+        answer_invalid(c, f->id, "forward.audit_head",
                        "the audit head's signature does not verify with the audit keys"
                        " registered for this peer",
                        "审计链头的签名与为此对端登记的审计密钥不符");
@@ -244,14 +244,14 @@ static void do_forward(struct session *s, const Frame *f)
     }
     if (fr->report == NULL) {
         free(req);
-        answer_invalid(s, f->id, "forward.report", "report is missing", "缺少信息内容");
+        answer_invalid(c, f->id, "forward.report", "report is missing", "缺少信息内容");
         return;
     }
     bool revising = fr->upstream_receipt.len > 0;
     char upstream[FWD_RECEIPT_MAX + 1];
     if (revising && (fr->revision < 2 || !receipt_ok(&fr->upstream_receipt, upstream))) {
         free(req);
-        answer_invalid(s, f->id, "forward.upstream_receipt",
+        answer_invalid(c, f->id, "forward.upstream_receipt",
                        "a revision needs the receipt here and a revision number of 2 or more",
                        "修改稿须注明本级回执编号及不小于 2 的修改次数");
         return;
@@ -259,7 +259,7 @@ static void do_forward(struct session *s, const Frame *f)
     if (!dispatch_forward_crid(req->origin_region, req->origin_receipt,
                                revising ? fr->revision : 1, crid)) {
         free(req);
-        answer_error(s, f->id, MINYI__V1__ERROR_CODE__INTERNAL, "", "cannot derive the key",
+        answer_error(c, f->id, MINYI__V1__ERROR_CODE__INTERNAL, "", "cannot derive the key",
                      "无法生成幂等键");
         return;
     }
@@ -271,45 +271,45 @@ static void do_forward(struct session *s, const Frame *f)
     r = calloc(1, sizeof(*r));
     if (r == NULL) {
         free(req);
-        answer_error(s, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+        answer_error(c, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
                      "服务器内存不足");
         return;
     }
     memset(&verr, 0, sizeof(verr));
-    if (!validate_report(&rep, &s->gw->limits, r, &verr)) {
+    if (!validate_report(&rep, &c->gw->limits, r, &verr)) {
         free(r);
         free(req);
-        answer_error(s, f->id, verr.code, verr.field, verr.message, verr.message_zh);
+        answer_error(c, f->id, verr.code, verr.field, verr.message, verr.message_zh);
         return;
     }
-    r->principal_id = s->principal.id;
-    req->s = s;
+    r->principal_id = c->principal.id;
+    req->c = c;
     req->id = f->id;
-    s->refs++;
+    caller_hold(c);
     if (revising) {
         /* The item is the peer's own report here, so the resubmission's
          * owner check is the check that this peer forwarded it. */
-        triage_resubmit(s->gw->store, s->principal.id, upstream, r, on_note, req);
+        triage_resubmit(c->gw->store, c->principal.id, upstream, r, on_note, req);
         intake_report_free(r);
         free(r);
         return;
     }
-    store_submit(s->gw->store, r, on_stored, req);
+    store_submit(c->gw->store, r, on_stored, req);
 }
 
-bool dispatch_forward_frame(struct session *s, const Frame *f)
+bool dispatch_forward_frame(struct caller *c, const Frame *f)
 {
     if (f->body_case != MINYI__V1__FRAME__BODY_FORWARD)
         return false;
-    if (s->principal.kind != PRINCIPAL_PEER) {
-        answer_error(s, f->id, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+    if (c->principal.kind != PRINCIPAL_PEER) {
+        answer_error(c, f->id, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                      "only peer instances may forward reports", "只有下级平台可以报送信息");
         return true;
     }
     if (f->forward == NULL) {
-        answer_invalid(s, f->id, "body", "request body is missing", "缺少请求内容");
+        answer_invalid(c, f->id, "body", "request body is missing", "缺少请求内容");
         return true;
     }
-    do_forward(s, f);
+    do_forward(c, f);
     return true;
 }

@@ -19,12 +19,13 @@
 #include <stdint.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* Handles f when its body is forward and returns true (the request is then
  * answered, now or later); false for any other body.  f is only read
  * during the call. */
-bool dispatch_forward_frame(struct session *s, const Frame *f);
+bool dispatch_forward_frame(struct caller *c, const Frame *f);
 
 /* Writes the client_report_id a forwarded report is stored under: a UUID
  * (version 8, RFC 9562) made of SHA-256 over the origin region and receipt,

@@ -20,16 +20,16 @@
 #include "request.h"
 #include "validate.h"
 
-static bool require_contact(struct session *s, uint64_t id, int op)
+static bool require_contact(struct caller *c, uint64_t id, int op)
 {
-    if (s->principal.kind == PRINCIPAL_CONTACT)
+    if (c->principal.kind == PRINCIPAL_CONTACT)
         return true;
-    request_fail(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+    request_fail(c, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                  "only a contact point has an inbox", "只有联系点有群众来信箱");
     return false;
 }
 
-static void do_inbox(struct session *s, const Frame *f)
+static void do_inbox(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_INBOX;
     const Minyi__V1__InboxRequest *q = f->inbox;
@@ -39,37 +39,37 @@ static void do_inbox(struct session *s, const Frame *f)
 
     if (!request_take_short(&q->status, sizeof status - 1, status) ||
         (status[0] != '\0' && !inbox_status_known(status))) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.status",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.status",
                      "status must be new, replied, converted or dismissed",
                      "状态须为 new、replied、converted 或 dismissed");
         return;
     }
     if (q->limit > INBOX_LIST_MAX) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.limit",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.limit",
                      "limit must be at most 200", "每页条数不得超过200");
         return;
     }
     /* The cursor is the id of the last message of the previous page. */
     if (!request_take_short(&q->cursor, REQUEST_CURSOR_MAX, cursor) ||
         (cursor[0] != '\0' && ((after = strtoll(cursor, &end, 10)) <= 0 || *end != '\0'))) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.cursor",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox.cursor",
                      "cursor is malformed", "分页游标格式错误");
         return;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        inbox_list(s->gw->store, s->principal.id, status, q->limit, after, request_on_reply,
+        inbox_list(c->gw->store, c->principal.id, status, q->limit, after, request_on_reply,
                    req);
 }
 
-static void do_show(struct session *s, const Frame *f)
+static void do_show(struct caller *c, const Frame *f)
 {
-    struct request *req = request_new(s, f->id, MINYI__V1__FRAME__BODY_INBOX_SHOW);
+    struct request *req = request_new(c, f->id, MINYI__V1__FRAME__BODY_INBOX_SHOW);
     if (req != NULL)
-        inbox_show(s->gw->store, s->principal.id, f->inbox_show->id, request_on_reply, req);
+        inbox_show(c->gw->store, c->principal.id, f->inbox_show->id, request_on_reply, req);
 }
 
-static void do_answer(struct session *s, const Frame *f)
+static void do_answer(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_INBOX_ANSWER;
     const Minyi__V1__InboxAnswerRequest *q = f->inbox_answer;
@@ -78,13 +78,13 @@ static void do_answer(struct session *s, const Frame *f)
 
     memset(&err, 0, sizeof err);
     if (!validate_text(&q->text, VALIDATE_TEXT_NOTE, "inbox_answer.text",
-                       q->dismiss ? "不予处理的理由" : "回复", true, &s->gw->limits, &text, &err)) {
-        request_fail(s, f->id, op, err.code, err.field, err.message, err.message_zh);
+                       q->dismiss ? "不予处理的理由" : "回复", true, &c->gw->limits, &text, &err)) {
+        request_fail(c, f->id, op, err.code, err.field, err.message, err.message_zh);
         return;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        inbox_answer(s->gw->store, s->principal.id, q->id, q->dismiss, text, request_on_reply,
+        inbox_answer(c->gw->store, c->principal.id, q->id, q->dismiss, text, request_on_reply,
                      req);
     free(text);
 }
@@ -168,58 +168,58 @@ static void convert_checked(void *arg, struct store_reply *reply)
     store_submit(c->st, r, convert_stored, c);
 }
 
-static void do_convert(struct session *s, const Frame *f)
+static void do_convert(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_INBOX_CONVERT;
     const Minyi__V1__InboxConvertRequest *q = f->inbox_convert;
     struct validation_error err;
 
     if (q->n_ids == 0 || q->n_ids > INBOX_CONVERT_MAX) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox_convert.ids",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "inbox_convert.ids",
                      "give 1 to 10 messages", "须指定1至10条来信");
         return;
     }
     if (q->report == NULL) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
                      "report is missing", "缺少信息内容");
         return;
     }
     /* A report made of messages from the public credits a 群众. */
     if (q->report->reporter == NULL ||
         q->report->reporter->kind != MINYI__V1__REPORTER_KIND__CITIZEN) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "report.reporter.kind",
                      "a report made of messages from the public has a reporter of kind CITIZEN",
                      "由群众来信转成的信息，反映人类别须为群众");
         return;
     }
-    struct convert *c = calloc(1, sizeof *c);
-    if (c == NULL || (c->report = calloc(1, sizeof *c->report)) == NULL) {
-        free(c);
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
+    struct convert *cv = calloc(1, sizeof *cv);
+    if (cv == NULL || (cv->report = calloc(1, sizeof *cv->report)) == NULL) {
+        free(cv);
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
                      "out of memory", "服务器内存不足");
         return;
     }
     memset(&err, 0, sizeof err);
-    if (!validate_report(q->report, &s->gw->limits, c->report, &err)) {
-        free(c->report);
-        c->report = NULL;
-        convert_free(c);
-        request_fail(s, f->id, op, err.code, err.field, err.message, err.message_zh);
+    if (!validate_report(q->report, &c->gw->limits, cv->report, &err)) {
+        free(cv->report);
+        cv->report = NULL;
+        convert_free(cv);
+        request_fail(c, f->id, op, err.code, err.field, err.message, err.message_zh);
         return;
     }
-    c->report->principal_id = s->principal.id;
-    c->st = s->gw->store;
-    c->actor = s->principal.id;
-    c->n = q->n_ids;
-    memcpy(c->ids, q->ids, q->n_ids * sizeof q->ids[0]);
-    memcpy(c->crid, c->report->client_report_id, sizeof c->crid);
-    c->req = request_new(s, f->id, op);
-    if (c->req == NULL) {
-        convert_free(c);
+    cv->report->principal_id = c->principal.id;
+    cv->st = c->gw->store;
+    cv->actor = c->principal.id;
+    cv->n = q->n_ids;
+    memcpy(cv->ids, q->ids, q->n_ids * sizeof q->ids[0]);
+    memcpy(cv->crid, cv->report->client_report_id, sizeof cv->crid);
+    cv->req = request_new(c, f->id, op);
+    if (cv->req == NULL) {
+        convert_free(cv);
         return;
     }
-    inbox_link(c->st, c->actor, c->ids, c->n, c->crid, NULL, convert_checked, c);
+    inbox_link(cv->st, cv->actor, cv->ids, cv->n, cv->crid, NULL, convert_checked, cv);
 }
 
 /* The poster's answer gets its URL here: the token is signed with the
@@ -258,44 +258,44 @@ static void poster_signed(void *arg, struct store_reply *reply)
     free(p);
 }
 
-static void do_poster(struct session *s, const Frame *f)
+static void do_poster(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_POSTER;
 
-    switch (s->principal.kind) {
+    switch (c->principal.kind) {
     case PRINCIPAL_CONTACT:
     case PRINCIPAL_OFFICE:
     case PRINCIPAL_ADMIN:
         break;
     default:
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                      "only contact points, offices and admins make posters",
                      "只有联系点、办公室和管理员可以生成二维码海报");
         return;
     }
-    if (!s->gw->public_on || s->gw->cfg.public_base_url[0] == '\0') {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, "poster",
+    if (!c->gw->public_on || c->gw->cfg.public_base_url[0] == '\0') {
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, "poster",
                      "this gateway has no [public] token_key_file and base_url",
                      "本网关未配置码上商（[public] token_key_file 与 base_url）");
         return;
     }
     struct poster *p = malloc(sizeof *p);
     if (p == NULL) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
                      "out of memory", "服务器内存不足");
         return;
     }
-    p->gw = s->gw;
-    p->req = request_new(s, f->id, op);
+    p->gw = c->gw;
+    p->req = request_new(c, f->id, op);
     if (p->req == NULL) {
         free(p);
         return;
     }
-    inbox_poster(s->gw->store, s->principal.id, f->poster->contact_point_id, f->poster->rotate,
+    inbox_poster(c->gw->store, c->principal.id, f->poster->contact_point_id, f->poster->rotate,
                  poster_signed, p);
 }
 
-bool dispatch_inbox_frame(struct session *s, const Frame *f)
+bool dispatch_inbox_frame(struct caller *c, const Frame *f)
 {
     int op = (int)f->body_case;
 
@@ -311,21 +311,21 @@ bool dispatch_inbox_frame(struct session *s, const Frame *f)
     }
     /* The bodies share one union, so one test covers whichever is set. */
     if (f->inbox == NULL) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
                      "request body is missing", "缺少请求内容");
         return true;
     }
     if (f->body_case == MINYI__V1__FRAME__BODY_POSTER) {
-        do_poster(s, f);
+        do_poster(c, f);
         return true;
     }
-    if (!require_contact(s, f->id, op))
+    if (!require_contact(c, f->id, op))
         return true;
     switch (f->body_case) {
-    case MINYI__V1__FRAME__BODY_INBOX: do_inbox(s, f); break;
-    case MINYI__V1__FRAME__BODY_INBOX_SHOW: do_show(s, f); break;
-    case MINYI__V1__FRAME__BODY_INBOX_ANSWER: do_answer(s, f); break;
-    default: do_convert(s, f); break;
+    case MINYI__V1__FRAME__BODY_INBOX: do_inbox(c, f); break;
+    case MINYI__V1__FRAME__BODY_INBOX_SHOW: do_show(c, f); break;
+    case MINYI__V1__FRAME__BODY_INBOX_ANSWER: do_answer(c, f); break;
+    default: do_convert(c, f); break;
     }
     return true;
 }

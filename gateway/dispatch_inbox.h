@@ -12,7 +12,8 @@
 #include <stdbool.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* The path of the public form under [public] base_url; the token follows
  * in the query (public_token.h). */
@@ -21,6 +22,6 @@
 /* Handles f when its body is one of the inbox operations or poster and
  * returns true (the request is then answered, now or later); false for any
  * other body. */
-bool dispatch_inbox_frame(struct session *s, const Frame *f);
+bool dispatch_inbox_frame(struct caller *c, const Frame *f);
 
 #endif

@@ -11,7 +11,8 @@
 #include <stdbool.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* The years an issue may be numbered in. */
 #define DISPATCH_ISSUE_YEAR_MIN 2000
@@ -19,6 +20,6 @@
 
 /* Handles f when its body is one of the issue requests and returns true
  * (the request is then answered, now or later); false for any other body. */
-bool dispatch_issue_frame(struct session *s, const Frame *f);
+bool dispatch_issue_frame(struct caller *c, const Frame *f);
 
 #endif

@@ -12,7 +12,8 @@
 #include <stdbool.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* The first and last year a points request may name. */
 #define DISPATCH_OFFICE_YEAR_MIN 2000
@@ -23,6 +24,6 @@
 
 /* Handles f when its body is stats or points and returns true (the
  * request is then answered, now or later); false for any other body. */
-bool dispatch_office_frame(struct session *s, const Frame *f);
+bool dispatch_office_frame(struct caller *c, const Frame *f);
 
 #endif

@@ -8,64 +8,64 @@
 #include "results.h"
 #include "triage.h"
 
-static void answer_invalid(struct session *s, uint64_t id, const char *field, const char *msg,
+static void answer_invalid(struct caller *c, uint64_t id, const char *field, const char *msg,
                            const char *msg_zh)
 {
-    request_fail(s, id, MINYI__V1__FRAME__BODY_RESULTS, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+    request_fail(c, id, MINYI__V1__FRAME__BODY_RESULTS, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                  field, msg, msg_zh);
 }
 
-bool dispatch_results_frame(struct session *s, const Frame *f)
+bool dispatch_results_frame(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_RESULTS;
     const Minyi__V1__ResultsRequest *q = f->results;
 
     if (f->body_case != MINYI__V1__FRAME__BODY_RESULTS)
         return false;
-    if (s->principal.kind != PRINCIPAL_PEER) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+    if (c->principal.kind != PRINCIPAL_PEER) {
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                      "only peer instances may pull results", "只有下级平台可以获取处理结果");
         return true;
     }
     if (q == NULL) {
-        answer_invalid(s, f->id, "body", "request body is missing", "缺少请求内容");
+        answer_invalid(c, f->id, "body", "request body is missing", "缺少请求内容");
         return true;
     }
     if (q->n_ack > RESULTS_ACK_MAX) {
-        answer_invalid(s, f->id, "results.ack", "too many acknowledgements in one request",
+        answer_invalid(c, f->id, "results.ack", "too many acknowledgements in one request",
                        "单次确认的结果过多");
         return true;
     }
     for (size_t i = 0; i < q->n_ack; i++) {
         if (q->ack[i] <= 0) {
-            answer_invalid(s, f->id, "results.ack", "result ids are positive",
+            answer_invalid(c, f->id, "results.ack", "result ids are positive",
                            "结果编号须为正数");
             return true;
         }
     }
     if (q->limit > RESULTS_LIMIT_MAX) {
-        answer_invalid(s, f->id, "results.limit", "limit must be at most 64",
+        answer_invalid(c, f->id, "results.limit", "limit must be at most 64",
                        "单次获取条数不得超过64");
         return true;
     }
     struct triage_audit_head head;
     if (!request_audit_head(q->audit_head, &head)) {
-        answer_invalid(s, f->id, "results.audit_head",
+        answer_invalid(c, f->id, "results.audit_head",
                        "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
                        "审计链头须含正序号、32字节哈希和64字节签名");
         return true;
     }
-    if (!request_audit_head_signed(&s->principal, &head)) {
-        answer_invalid(s, f->id, "results.audit_head",
+    if (!request_audit_head_signed(&c->principal, &head)) {
+        answer_invalid(c, f->id, "results.audit_head",
                        "the audit head's signature does not verify with the audit keys"
                        " registered for this peer",
                        "审计链头的签名与为此对端登记的审计密钥不符");
         return true;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_r_pull(s->gw->store, s->principal.id, q->ack, q->n_ack,
-                      q->limit != 0 ? q->limit : RESULTS_LIMIT_DEFAULT, s->gw->cfg.body_region,
-                      s->gw->cfg.body_name, &head, request_on_reply, req);
+        triage_r_pull(c->gw->store, c->principal.id, q->ack, q->n_ack,
+                      q->limit != 0 ? q->limit : RESULTS_LIMIT_DEFAULT, c->gw->cfg.body_region,
+                      c->gw->cfg.body_name, &head, request_on_reply, req);
     return true;
 }

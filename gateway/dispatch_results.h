@@ -10,10 +10,11 @@
 #include <stdbool.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* Handles f when its body is results and returns true (the request is then
  * answered, now or later); false for any other body. */
-bool dispatch_results_frame(struct session *s, const Frame *f);
+bool dispatch_results_frame(struct caller *c, const Frame *f);
 
 #endif

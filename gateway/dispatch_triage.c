@@ -1,7 +1,7 @@
 /*
  * dispatch_triage: see dispatch_triage.h.  Like dispatch.c, each request
  * that goes to storage carries a record holding a reference on its
- * session; the reply is sent only when the session is still there.
+ * caller; the reply is sent only when the caller is still there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,28 +16,27 @@
 #include "triage.h"
 #include "utf8.h"
 #include "validate.h"
-#include "watch.h"
 
 #define TRIAGE_RECEIPT_MAX REQUEST_RECEIPT_MAX
 #define TRIAGE_CURSOR_MAX REQUEST_CURSOR_MAX
 
-static void answer_error(struct session *s, uint64_t id, int op, int code, const char *field,
+static void answer_error(struct caller *c, uint64_t id, int op, int code, const char *field,
                          const char *msg, const char *msg_zh)
 {
-    request_fail(s, id, op, code, field, msg, msg_zh);
+    request_fail(c, id, op, code, field, msg, msg_zh);
 }
 
-static void answer_invalid(struct session *s, uint64_t id, int op,
+static void answer_invalid(struct caller *c, uint64_t id, int op,
                            const struct validation_error *e)
 {
-    request_fail(s, id, op, e->code, e->field, e->message, e->message_zh);
+    request_fail(c, id, op, e->code, e->field, e->message, e->message_zh);
 }
 
-static bool require(struct session *s, uint64_t id, int op, enum principal_kind kind)
+static bool require(struct caller *c, uint64_t id, int op, enum principal_kind kind)
 {
-    if (s->principal.kind == kind)
+    if (c->principal.kind == kind)
         return true;
-    answer_error(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+    answer_error(c, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                  kind == PRINCIPAL_EDITOR ? "only editors may work the queue"
                                           : "only contact points may resubmit reports",
                  kind == PRINCIPAL_EDITOR ? "只有信息编辑可以处理信息队列"
@@ -47,21 +46,21 @@ static bool require(struct session *s, uint64_t id, int op, enum principal_kind 
 
 /* Offices and admins read what editors read (the queue, a report, its
  * attachments, the live queue) and change nothing; editors do both. */
-static bool dispatch_triage_may(struct session *s, uint64_t id, int op)
+static bool dispatch_triage_may(struct caller *c, uint64_t id, int op)
 {
-    enum principal_kind kind = s->principal.kind;
+    enum principal_kind kind = c->principal.kind;
     bool reads = op == MINYI__V1__FRAME__BODY_QUEUE || op == MINYI__V1__FRAME__BODY_SHOW ||
                  op == MINYI__V1__FRAME__BODY_WATCH || op == MINYI__V1__FRAME__BODY_ATTACHMENT;
 
     if (reads && (kind == PRINCIPAL_OFFICE || kind == PRINCIPAL_ADMIN))
         return true;
     if (kind == PRINCIPAL_OFFICE || kind == PRINCIPAL_ADMIN) {
-        answer_error(s, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
+        answer_error(c, id, op, MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind",
                      "offices read the queue and change nothing",
                      "办公室只能查阅，不能处理信息");
         return false;
     }
-    return require(s, id, op, PRINCIPAL_EDITOR);
+    return require(c, id, op, PRINCIPAL_EDITOR);
 }
 
 /* Stored text is NFC (intake normalises it), so the filter must be too, or
@@ -82,7 +81,7 @@ static bool text_filter_nfc(char *text, size_t size)
     return ok;
 }
 
-static void do_queue(struct session *s, const Frame *f)
+static void do_queue(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_QUEUE;
     const Minyi__V1__QueueRequest *q = f->queue;
@@ -93,24 +92,24 @@ static void do_queue(struct session *s, const Frame *f)
     if (flt == NULL)
         flt = &empty;
     if (!request_take_short(&q->cursor, TRIAGE_CURSOR_MAX, cursor)) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.cursor",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.cursor",
                      "cursor is malformed", "分页游标格式错误");
         return;
     }
     if (!request_take_short(&flt->text, TRIAGE_TEXT_FILTER_MAX, text) ||
         !text_filter_nfc(text, sizeof text)) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.filter.text",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.filter.text",
                      "text filter is too long or not clean UTF-8", "文本筛选条件过长或编码无效");
         return;
     }
     if (!request_take_short(&flt->region_prefix, 6, region)) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "queue.filter.region_prefix", "a region prefix is 1 to 6 digits",
                      "地区代码前缀应为1至6位数字");
         return;
     }
     if (q->limit > TRIAGE_QUEUE_MAX) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.limit",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "queue.limit",
                      "limit must be at most 200", "每页条数不得超过200");
         return;
     }
@@ -130,49 +129,49 @@ static void do_queue(struct session *s, const Frame *f)
         .dead_deliveries_only = flt->dead_deliveries_only,
         .limit = q->limit,
         .cursor = cursor,
-        .deadline_received_s = s->gw->cfg.deadline_received_s,
-        .deadline_in_review_s = s->gw->cfg.deadline_in_review_s,
+        .deadline_received_s = c->gw->cfg.deadline_received_s,
+        .deadline_in_review_s = c->gw->cfg.deadline_in_review_s,
     };
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_queue(s->gw->store, s->principal.id, &tq, request_on_reply, req);
+        triage_queue(c->gw->store, c->principal.id, &tq, request_on_reply, req);
 }
 
-static void do_show(struct session *s, const Frame *f)
+static void do_show(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_SHOW;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
 
-    if (!request_take_receipt(s, f->id, op, &f->show->receipt, "show.receipt", receipt))
+    if (!request_take_receipt(c, f->id, op, &f->show->receipt, "show.receipt", receipt))
         return;
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req == NULL)
         return;
-    if (s->principal.kind == PRINCIPAL_CONTACT)
-        triage_show_own(s->gw->store, s->principal.id, receipt, f->show->version,
+    if (c->principal.kind == PRINCIPAL_CONTACT)
+        triage_show_own(c->gw->store, c->principal.id, receipt, f->show->version,
                         request_on_reply, req);
     else
-        triage_show(s->gw->store, s->principal.id, receipt, f->show->version, f->show->diff,
+        triage_show(c->gw->store, c->principal.id, receipt, f->show->version, f->show->diff,
                     request_on_reply, req);
 }
 
-static void do_attachment(struct session *s, const Frame *f)
+static void do_attachment(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_ATTACHMENT;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
 
-    if (!request_take_receipt(s, f->id, op, &f->attachment->receipt, "attachment.receipt",
+    if (!request_take_receipt(c, f->id, op, &f->attachment->receipt, "attachment.receipt",
                               receipt))
         return;
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_attachment(s->gw->store, s->principal.id, receipt, f->attachment->index,
+        triage_attachment(c->gw->store, c->principal.id, receipt, f->attachment->index,
                           request_on_reply, req);
 }
 
 /* A 批示 given after the decision (InstructRequest): the level must be one
  * of the closed list, the text is required, the leader optional. */
-static void do_instruct(struct session *s, const Frame *f)
+static void do_instruct(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_INSTRUCT;
     const Minyi__V1__InstructRequest *q = f->instruct;
@@ -180,38 +179,38 @@ static void do_instruct(struct session *s, const Frame *f)
     char *text = NULL, *leader = NULL;
     struct validation_error verr;
 
-    if (!request_take_receipt(s, f->id, op, &q->receipt, "instruct.receipt", receipt))
+    if (!request_take_receipt(c, f->id, op, &q->receipt, "instruct.receipt", receipt))
         return;
     const char *label = level_label((int)q->level);
     if (label == NULL) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.level",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "instruct.level",
                      "level must be NATIONAL_LEADER, PROVINCIAL_LEADER, CITY_LEADER, "
                      "COUNTY_LEADER or DEPARTMENT",
                      "批示领导级别须为国家领导人、省领导、市领导、县领导或部门");
         return;
     }
     if (q->given_at_ms < 0) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "instruct.given_at_ms", "a date must not be negative", "日期不能为负数");
         return;
     }
     if (!validate_text(&q->text, VALIDATE_TEXT_INSTRUCTION, "instruct.text", "批示", true,
-                       &s->gw->limits, &text, &verr) ||
+                       &c->gw->limits, &text, &verr) ||
         !validate_text(&q->leader, VALIDATE_TEXT_LEVEL, "instruct.leader", "批示领导", false,
-                       &s->gw->limits, &leader, &verr)) {
-        answer_invalid(s, f->id, op, &verr);
+                       &c->gw->limits, &leader, &verr)) {
+        answer_invalid(c, f->id, op, &verr);
         goto out;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_instruct(s->gw->store, s->principal.id, receipt, label, leader, text,
+        triage_instruct(c->gw->store, c->principal.id, receipt, label, leader, text,
                         q->given_at_ms, q->on_paper, request_on_reply, req);
 out:
     free(text);
     free(leader);
 }
 
-static void do_lease(struct session *s, const Frame *f, int op)
+static void do_lease(struct caller *c, const Frame *f, int op)
 {
     char receipt[TRIAGE_RECEIPT_MAX + 1];
     const ProtobufCBinaryData *rc;
@@ -224,50 +223,50 @@ static void do_lease(struct session *s, const Frame *f, int op)
         rc = &f->renew->receipt;
         lease = f->renew->lease_seconds;
     }
-    if (!request_take_receipt(s, f->id, op, rc,
+    if (!request_take_receipt(c, f->id, op, rc,
                       op == MINYI__V1__FRAME__BODY_CLAIM ? "claim.receipt" : "renew.receipt",
                       receipt))
         return;
     if (lease == 0)
-        lease = (uint32_t)s->gw->cfg.claim_lease_s;
+        lease = (uint32_t)c->gw->cfg.claim_lease_s;
     if (lease > TRIAGE_LEASE_MAX_S) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      op == MINYI__V1__FRAME__BODY_CLAIM ? "claim.lease_seconds"
                                                         : "renew.lease_seconds",
                      "the lease must be at most one day", "认领时长不得超过一天");
         return;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req == NULL)
         return;
     if (op == MINYI__V1__FRAME__BODY_CLAIM)
-        triage_claim(s->gw->store, s->principal.id, receipt, (int)lease, request_on_reply, req);
+        triage_claim(c->gw->store, c->principal.id, receipt, (int)lease, request_on_reply, req);
     else
-        triage_renew(s->gw->store, s->principal.id, receipt, (int)lease, request_on_reply, req);
+        triage_renew(c->gw->store, c->principal.id, receipt, (int)lease, request_on_reply, req);
 }
 
-static void do_release(struct session *s, const Frame *f)
+static void do_release(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_RELEASE;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
 
-    if (!request_take_receipt(s, f->id, op, &f->release->receipt, "release.receipt", receipt))
+    if (!request_take_receipt(c, f->id, op, &f->release->receipt, "release.receipt", receipt))
         return;
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_release(s->gw->store, s->principal.id, receipt, request_on_reply, req);
+        triage_release(c->gw->store, c->principal.id, receipt, request_on_reply, req);
 }
 
-static void do_edit(struct session *s, const Frame *f)
+static void do_edit(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_EDIT;
     const Minyi__V1__EditRequest *e = f->edit;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
     char *title = NULL, *situation = NULL, *analysis = NULL, *suggestions = NULL, *note = NULL;
     struct validation_error verr;
-    const struct validate_limits *lim = &s->gw->limits;
+    const struct validate_limits *lim = &c->gw->limits;
 
-    if (!request_take_receipt(s, f->id, op, &e->receipt, "edit.receipt", receipt))
+    if (!request_take_receipt(c, f->id, op, &e->receipt, "edit.receipt", receipt))
         return;
     /* Empty fields are left unchanged, so each is validated only when sent. */
     if ((e->title.len > 0 && !validate_text(&e->title, VALIDATE_TEXT_TITLE, "edit.title", "标题",
@@ -283,16 +282,16 @@ static void do_edit(struct session *s, const Frame *f)
                         "意见建议", true, lim, &suggestions, &verr)) ||
         !validate_text(&e->note, VALIDATE_TEXT_NOTE, "edit.note", "修改说明", false, lim, &note,
                        &verr)) {
-        answer_invalid(s, f->id, op, &verr);
+        answer_invalid(c, f->id, op, &verr);
         goto out;
     }
     struct triage_edit te = {
         .title = title, .situation = situation, .analysis = analysis,
         .suggestions = suggestions, .category = (int)e->category, .note = note,
     };
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_edit(s->gw->store, s->principal.id, receipt, &te, request_on_reply, req);
+        triage_edit(c->gw->store, c->principal.id, receipt, &te, request_on_reply, req);
 out:
     free(title);
     free(situation);
@@ -301,7 +300,7 @@ out:
     free(note);
 }
 
-static void do_decide(struct session *s, const Frame *f)
+static void do_decide(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_DECIDE;
     const Minyi__V1__DecideRequest *d = f->decide;
@@ -314,16 +313,16 @@ static void do_decide(struct session *s, const Frame *f)
     bool need_note = d->decision == MINYI__V1__DECISION__REJECT ||
                      d->decision == MINYI__V1__DECISION__RETURN;
 
-    if (!request_take_receipt(s, f->id, op, &d->receipt, "decide.receipt", receipt))
+    if (!request_take_receipt(c, f->id, op, &d->receipt, "decide.receipt", receipt))
         return;
     if (d->decision < MINYI__V1__DECISION__ADOPT || d->decision > MINYI__V1__DECISION__FORWARD) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.decision",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.decision",
                      "decision must be ADOPT, REJECT, RETURN, MERGE or FORWARD",
                      "处理决定须为采用、不予采用、退回修改、合并或上报");
         return;
     }
     if (d->decision == MINYI__V1__DECISION__MERGE &&
-        !request_take_receipt(s, f->id, op, &d->into_receipt, "decide.into_receipt", into))
+        !request_take_receipt(c, f->id, op, &d->into_receipt, "decide.into_receipt", into))
         return;
     if (d->decision == MINYI__V1__DECISION__FORWARD) {
         const char *bad = NULL;
@@ -333,7 +332,7 @@ static void do_decide(struct session *s, const Frame *f)
             bad = "too many destinations";
         for (size_t i = 0; bad == NULL && i < d->n_destinations; i++) {
             if (!request_take_short(&d->destinations[i], TRIAGE_DEST_NAME_MAX, dests[i]) ||
-                !config_destination_known(&s->gw->cfg, dests[i])) {
+                !config_destination_known(&c->gw->cfg, dests[i])) {
                 bad = "not a configured destination";
                 break;
             }
@@ -346,40 +345,40 @@ static void do_decide(struct session *s, const Frame *f)
             /* Name the destinations this gateway has, so the editor can
              * correct the name without asking the operator. */
             char msg[CONFIG_DEST_LIST_MAX + 128], msg_zh[CONFIG_DEST_LIST_MAX + 128];
-            const char *known = s->gw->cfg.destinations[0] != '\0' ? s->gw->cfg.destinations
+            const char *known = c->gw->cfg.destinations[0] != '\0' ? c->gw->cfg.destinations
                                                                     : "(none)";
             snprintf(msg, sizeof(msg), "%s; configured destinations: %s", bad, known);
             snprintf(msg_zh, sizeof(msg_zh), "报送去向缺失、重复或未配置；已配置的去向：%s", known);
-            answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+            answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                          "decide.destinations", msg, msg_zh);
             return;
         }
     }
     /* A 批示 is recorded with an adoption, and its level only with its text. */
     if (d->instruction.len > 0 && d->decision != MINYI__V1__DECISION__ADOPT) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.instruction",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.instruction",
                      "an instruction (批示) goes only with ADOPT", "批示只能随采用决定一并录入");
         return;
     }
     if (d->instruction_level.len > 0 && d->instruction.len == 0) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "decide.instruction_level",
                      "a leader's level needs the instruction (批示) text",
                      "批示领导级别须与批示内容一并录入");
         return;
     }
     if (!validate_text(&d->note, VALIDATE_TEXT_NOTE, "decide.note", "理由", need_note,
-                       &s->gw->limits, &note, &verr) ||
+                       &c->gw->limits, &note, &verr) ||
         !validate_text(&d->instruction, VALIDATE_TEXT_INSTRUCTION, "decide.instruction", "批示",
-                       false, &s->gw->limits, &instruction, &verr) ||
+                       false, &c->gw->limits, &instruction, &verr) ||
         !validate_text(&d->instruction_level, VALIDATE_TEXT_LEVEL, "decide.instruction_level",
-                       "批示领导级别", false, &s->gw->limits, &level, &verr)) {
-        answer_invalid(s, f->id, op, &verr);
+                       "批示领导级别", false, &c->gw->limits, &level, &verr)) {
+        answer_invalid(c, f->id, op, &verr);
         goto out;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_decide(s->gw->store, s->principal.id, receipt, (int)d->decision, note, into,
+        triage_decide(c->gw->store, c->principal.id, receipt, (int)d->decision, note, into,
                       dest_ptrs, n_dests, instruction, level, request_on_reply, req);
 out:
     free(note);
@@ -387,36 +386,42 @@ out:
     free(level);
 }
 
-static void do_resubmit(struct session *s, const Frame *f)
+static void do_resubmit(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_RESUBMIT;
     char receipt[TRIAGE_RECEIPT_MAX + 1];
     struct validation_error verr;
     struct intake_report r;
 
-    if (!request_take_receipt(s, f->id, op, &f->resubmit->receipt, "resubmit.receipt", receipt))
+    if (!request_take_receipt(c, f->id, op, &f->resubmit->receipt, "resubmit.receipt", receipt))
         return;
     if (f->resubmit->report == NULL) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "report",
                      "report is missing", "缺少信息内容");
         return;
     }
-    if (!validate_revision(f->resubmit->report, &s->gw->limits, &r, &verr)) {
-        answer_invalid(s, f->id, op, &verr);
+    if (!validate_revision(f->resubmit->report, &c->gw->limits, &r, &verr)) {
+        answer_invalid(c, f->id, op, &verr);
         return;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        triage_resubmit(s->gw->store, s->principal.id, receipt, &r, request_on_reply, req);
+        triage_resubmit(c->gw->store, c->principal.id, receipt, &r, request_on_reply, req);
     intake_report_free(&r);
 }
 
-static void do_watch(struct session *s, const Frame *f)
+static void do_watch(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_WATCH;
 
-    if (!watch_add(s, f->id)) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+    if (c->ops->watch == NULL) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
+                     "this door streams the live queue its own way",
+                     "此入口以其他方式推送实时队列");
+        return;
+    }
+    if (!c->ops->watch(c, f->id)) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
                      "服务器内存不足");
         return;
     }
@@ -425,32 +430,32 @@ static void do_watch(struct session *s, const Frame *f)
     out.id = f->id;
     out.body_case = MINYI__V1__FRAME__BODY_OK;
     out.ok = &ok;
-    session_send(s, &out);
-    session_request_done(s);
+    caller_send(c, &out);
+    caller_done(c);
 }
 
-bool dispatch_triage_frame(struct session *s, const Frame *f)
+bool dispatch_triage_frame(struct caller *c, const Frame *f)
 {
     int op = (int)f->body_case;
 
     switch (f->body_case) {
     case MINYI__V1__FRAME__BODY_RESUBMIT:
-        if (require(s, f->id, op, PRINCIPAL_CONTACT)) {
+        if (require(c, f->id, op, PRINCIPAL_CONTACT)) {
             if (f->resubmit == NULL)
-                answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+                answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
                              "request body is missing", "缺少请求内容");
             else
-                do_resubmit(s, f);
+                do_resubmit(c, f);
         }
         return true;
     case MINYI__V1__FRAME__BODY_SHOW:
         /* A contact point reads its own report: the writer's view. */
-        if (s->principal.kind == PRINCIPAL_CONTACT) {
+        if (c->principal.kind == PRINCIPAL_CONTACT) {
             if (f->show == NULL)
-                answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+                answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
                              "request body is missing", "缺少请求内容");
             else
-                do_show(s, f);
+                do_show(c, f);
             return true;
         }
         break;
@@ -467,25 +472,25 @@ bool dispatch_triage_frame(struct session *s, const Frame *f)
     default:
         return false;
     }
-    if (!dispatch_triage_may(s, f->id, op))
+    if (!dispatch_triage_may(c, f->id, op))
         return true;
     /* The bodies share one union, so one test covers whichever is set. */
     if (f->queue == NULL) {
-        answer_error(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "body",
                      "request body is missing", "缺少请求内容");
         return true;
     }
     switch (f->body_case) {
-    case MINYI__V1__FRAME__BODY_QUEUE: do_queue(s, f); break;
-    case MINYI__V1__FRAME__BODY_SHOW: do_show(s, f); break;
+    case MINYI__V1__FRAME__BODY_QUEUE: do_queue(c, f); break;
+    case MINYI__V1__FRAME__BODY_SHOW: do_show(c, f); break;
     case MINYI__V1__FRAME__BODY_CLAIM:
-    case MINYI__V1__FRAME__BODY_RENEW: do_lease(s, f, op); break;
-    case MINYI__V1__FRAME__BODY_RELEASE: do_release(s, f); break;
-    case MINYI__V1__FRAME__BODY_EDIT: do_edit(s, f); break;
-    case MINYI__V1__FRAME__BODY_DECIDE: do_decide(s, f); break;
-    case MINYI__V1__FRAME__BODY_WATCH: do_watch(s, f); break;
-    case MINYI__V1__FRAME__BODY_ATTACHMENT: do_attachment(s, f); break;
-    case MINYI__V1__FRAME__BODY_INSTRUCT: do_instruct(s, f); break;
+    case MINYI__V1__FRAME__BODY_RENEW: do_lease(c, f, op); break;
+    case MINYI__V1__FRAME__BODY_RELEASE: do_release(c, f); break;
+    case MINYI__V1__FRAME__BODY_EDIT: do_edit(c, f); break;
+    case MINYI__V1__FRAME__BODY_DECIDE: do_decide(c, f); break;
+    case MINYI__V1__FRAME__BODY_WATCH: do_watch(c, f); break;
+    case MINYI__V1__FRAME__BODY_ATTACHMENT: do_attachment(c, f); break;
+    case MINYI__V1__FRAME__BODY_INSTRUCT: do_instruct(c, f); break;
     default: break;
     }
     return true;

@@ -11,11 +11,12 @@
 #include <stdbool.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 
 /* Handles f when its body is one of the above and returns true (the
  * request is then answered, now or later); false for any other body.
  * f is only read during the call. */
-bool dispatch_triage_frame(struct session *s, const Frame *f);
+bool dispatch_triage_frame(struct caller *c, const Frame *f);
 
 #endif

@@ -66,7 +66,7 @@ static void on_recheck(void *arg, int code, const struct principal *p)
             /* The database is down: keep the connection; the next reload
              * or the next connection checks again. */
             log_warnx("event=recheck_failed sid=%llu principal=%lld code=%d",
-                      (unsigned long long)s->sid, (long long)s->principal.id, code);
+                      (unsigned long long)s->sid, (long long)s->caller.principal.id, code);
     }
     session_unref(s);
 }

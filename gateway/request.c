@@ -47,31 +47,31 @@ const char *request_op_name(int op)
     }
 }
 
-void request_fail(struct session *s, uint64_t id, int op, int code, const char *field,
+void request_fail(struct caller *c, uint64_t id, int op, int code, const char *field,
                   const char *message, const char *message_zh)
 {
     if (op == MINYI__V1__FRAME__BODY_SUBMIT)
         metrics.reports_rejected[metrics_code_slot(code)]++;
     log_info("event=request sid=%llu id=%llu op=%s result=%d field=%s",
-             (unsigned long long)s->sid, (unsigned long long)id, request_op_name(op), code,
+             (unsigned long long)c->sid, (unsigned long long)id, request_op_name(op), code,
              field != NULL ? field : "");
-    session_send_error(s, id, code, field != NULL ? field : "", message, message_zh);
-    session_request_done(s);
+    caller_send_error(c, id, code, field != NULL ? field : "", message, message_zh);
+    caller_done(c);
 }
 
-struct request *request_new(struct session *s, uint64_t id, int op)
+struct request *request_new(struct caller *c, uint64_t id, int op)
 {
     struct request *r = malloc(sizeof(*r));
     if (r == NULL) {
-        request_fail(s, id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
+        request_fail(c, id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "", "out of memory",
                      "服务器内存不足");
         return NULL;
     }
-    r->s = s;
+    r->c = c;
     r->id = id;
     r->op = op;
     r->start_us = clock_mono_us();
-    s->refs++;
+    caller_hold(c);
     return r;
 }
 
@@ -177,12 +177,12 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
 void request_on_reply(void *arg, struct store_reply *reply)
 {
     struct request *req = arg;
-    struct session *s = req->s;
+    struct caller *c = req->c;
 
-    if (s->state == SESSION_DEAD) {
-        session_request_done(s);
+    if (!caller_live(c)) {
+        caller_done(c);
     } else if (reply->code != 0) {
-        request_fail(s, req->id, req->op, reply->code, reply->field, reply->message,
+        request_fail(c, req->id, req->op, reply->code, reply->field, reply->message,
                      reply->message_zh);
     } else {
         Frame f = MINYI__V1__FRAME__INIT;
@@ -197,14 +197,14 @@ void request_on_reply(void *arg, struct store_reply *reply)
             metrics_observe(&metrics.ack_seconds,
                             (double)(clock_mono_us() - req->start_us) / 1e6);
         }
-        log_debug("event=request sid=%llu id=%llu op=%s result=0", (unsigned long long)s->sid,
+        log_debug("event=request sid=%llu id=%llu op=%s result=0", (unsigned long long)c->sid,
                   (unsigned long long)req->id, request_op_name(req->op));
-        session_send(s, &f);
-        session_request_done(s);
+        caller_send(c, &f);
+        caller_done(c);
     }
     if (reply->msg != NULL)
         protobuf_c_message_free_unpacked(reply->msg, NULL);
-    session_unref(s);
+    caller_release(c);
     free(req);
 }
 
@@ -221,12 +221,12 @@ bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
     return true;
 }
 
-bool request_take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
+bool request_take_receipt(struct caller *c, uint64_t id, int op, const ProtobufCBinaryData *b,
                           const char *field, char out[REQUEST_RECEIPT_MAX + 1])
 {
     if (b->len > 0 && request_take_short(b, REQUEST_RECEIPT_MAX, out))
         return true;
-    request_fail(s, id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field,
+    request_fail(c, id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field,
                  "receipt is missing or malformed", "回执编号缺失或格式错误");
     return false;
 }

@@ -1,9 +1,9 @@
 /*
- * request: one request of a session on its way through storage.
+ * request: one request of a caller (caller.h) on its way through storage.
  *
  * Every dispatcher (intake, triage, forwarding) hands storage a request
- * record that holds a reference on its session.  request_on_reply() is the
- * one storage callback for all of them: it sends the answer when the session
+ * record that holds a reference on its caller.  request_on_reply() is the
+ * one storage callback for all of them: it sends the answer when the caller
  * is still there, accounts for the request either way and frees the record.
  */
 #ifndef MINYI_REQUEST_H
@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 #include "frame.h"
-#include "session.h"
+#include "caller.h"
+#include "server.h"
 #include "store.h"
 #include "triage.h"
 #include "validate.h"
@@ -26,7 +27,7 @@
 #define REQUEST_REGION_LEN VALIDATE_REGION_LEN
 
 struct request {
-    struct session *s;
+    struct caller *c;
     uint64_t id;
     int op;                      /* Frame body case of the request */
     int64_t start_us;            /* handed to storage (clock_mono_us), for the ack latency */
@@ -37,10 +38,10 @@ const char *request_op_name(int op);
 
 /* A new record holding a reference on s.  On allocation failure the request
  * is answered RESOURCE_EXHAUSTED here and NULL is returned. */
-struct request *request_new(struct session *s, uint64_t id, int op);
+struct request *request_new(struct caller *c, uint64_t id, int op);
 
 /* Answers a request that never reached storage with an Error frame. */
-void request_fail(struct session *s, uint64_t id, int op, int code, const char *field,
+void request_fail(struct caller *c, uint64_t id, int op, int code, const char *field,
                   const char *message, const char *message_zh);
 
 /* The store_reply_cb for every request; arg is a struct request. */
@@ -54,7 +55,7 @@ bool request_take_short(const ProtobufCBinaryData *b, size_t max, char *out)
 
 /* A non-empty receipt in out, or the request answered INVALID_ARGUMENT on
  * field and false. */
-bool request_take_receipt(struct session *s, uint64_t id, int op, const ProtobufCBinaryData *b,
+bool request_take_receipt(struct caller *c, uint64_t id, int op, const ProtobufCBinaryData *b,
                           const char *field, char out[REQUEST_RECEIPT_MAX + 1])
     __attribute__((warn_unused_result));
 

@@ -94,7 +94,7 @@ void session_close(struct session *s, const char *reason)
         return;
     struct gw *gw = s->gw;
     log_info("event=close sid=%llu peer=%s principal=%lld inflight=%d reason=\"%s\"",
-             (unsigned long long)s->sid, s->peer, (long long)s->principal.id, s->inflight,
+             (unsigned long long)s->sid, s->peer, (long long)s->caller.principal.id, s->inflight,
              reason);
     session_set_state(s, SESSION_DEAD);
     event_del(s->deadline);
@@ -169,20 +169,54 @@ void session_send(struct session *s, const Frame *f)
 void session_send_error(struct session *s, uint64_t id, int code, const char *field,
                         const char *message, const char *message_zh)
 {
-    Minyi__V1__Error e = MINYI__V1__ERROR__INIT;
-    Frame f = MINYI__V1__FRAME__INIT;
-    metrics.errors[metrics_code_slot(code)]++;
-    e.code = code;
-    e.field = frame_bytes(field);
-    e.message = frame_bytes(message);
-    e.message_zh = frame_bytes(message_zh);
-    if (code == MINYI__V1__ERROR_CODE__UNAVAILABLE)
-        e.retry_after_ms = 1000;
-    f.id = id;
-    f.body_case = MINYI__V1__FRAME__BODY_ERROR;
-    f.error = &e;
-    session_send(s, &f);
+    caller_send_error(&s->caller, id, code, field, message, message_zh);
 }
+
+/* ---- the session as a caller of the dispatchers (caller.h) ---------------- */
+
+static struct session *of_caller(const struct caller *c)
+{
+    return (struct session *)((const char *)c - offsetof(struct session, caller));
+}
+
+static void caller_session_send(struct caller *c, const Frame *f)
+{
+    session_send(of_caller(c), f);
+}
+
+static void caller_session_done(struct caller *c)
+{
+    session_request_done(of_caller(c));
+}
+
+static void caller_session_hold(struct caller *c)
+{
+    of_caller(c)->refs++;
+}
+
+static void caller_session_release(struct caller *c)
+{
+    session_unref(of_caller(c));
+}
+
+static bool caller_session_live(const struct caller *c)
+{
+    return of_caller(c)->state != SESSION_DEAD;
+}
+
+static bool caller_session_watch(struct caller *c, uint64_t id)
+{
+    return watch_add(of_caller(c), id);
+}
+
+static const struct caller_ops session_caller_ops = {
+    .send = caller_session_send,
+    .done = caller_session_done,
+    .hold = caller_session_hold,
+    .release = caller_session_release,
+    .live = caller_session_live,
+    .watch = caller_session_watch,
+};
 
 static void session_pause_read(struct session *s)
 {
@@ -378,7 +412,7 @@ static bool session_take_frame(struct session *s, Frame *f, struct frame_arena *
         return false;
     }
     uint32_t retry_after_ms = 0;
-    if (!quota_take_token(s->gw->lim, s->principal.id, cfg->rate_per_s, cfg->rate_burst,
+    if (!quota_take_token(s->gw->lim, s->caller.principal.id, cfg->rate_per_s, cfg->rate_burst,
                           &retry_after_ms)) {
         /* Refusals take no slot in flight, so max_inflight does not stop a
          * client that floods and never reads them: once its unread answers
@@ -390,7 +424,7 @@ static bool session_take_frame(struct session *s, Frame *f, struct frame_arena *
         return true;
     }
     s->inflight++;
-    dispatch_frame(s, f, arena);
+    dispatch_frame(&s->caller, f, arena);
     return true;
 }
 
@@ -591,7 +625,7 @@ static void on_lookup(void *arg, int code, const struct principal *p)
     }
     event_del(s->deadline);
     if (code == 0 && p != NULL && p->active) {
-        s->principal = *p;
+        s->caller.principal = *p;
         log_info("event=auth sid=%llu peer=%s principal=%lld kind=%s", (unsigned long long)s->sid,
                  s->peer, (long long)p->id, principal_kind_name(p->kind));
         session_set_state(s, SESSION_READY);
@@ -693,6 +727,9 @@ bool session_accept(struct gw *gw, evutil_socket_t fd, const struct sockaddr *sa
         goto fail;
     s->gw = gw;
     s->sid = ++gw->next_sid;
+    s->caller.ops = &session_caller_ops;
+    s->caller.gw = gw;
+    s->caller.sid = s->sid;
     s->state = SESSION_HANDSHAKE;
     format_peer(sa, s->peer, sizeof(s->peer));
     /* Each answer is written whole as soon as it exists; Nagle's algorithm

@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/util.h>
 
+#include "caller.h"
 #include "frame.h"
 #include "membudget.h"
 #include "quota.h"
@@ -65,7 +66,7 @@ struct session {
     int inflight;                    /* requests waiting for an answer */
     bool watching;                   /* on the live queue's watch list: not idle */
     int refs;                        /* outstanding callbacks holding this struct */
-    struct principal principal;
+    struct caller caller;            /* what the dispatchers see: principal, answers */
     int deny_code;
     char peer[64];
     char addr[QUOTA_ADDR_LEN];      /* source address counted in gw->lim; "" when none */

@@ -18,9 +18,16 @@ struct watcher {
     struct watcher *next;
 };
 
+struct watch_sub {
+    watch_event_cb cb;
+    void *arg;
+    struct watch_sub *next;
+};
+
 struct watch {
     struct store_listener *listener;
     struct watcher *head;
+    struct watch_sub *subs;
 };
 
 static void on_event(void *arg, const Minyi__V1__QueueEvent *ev)
@@ -44,6 +51,37 @@ static void on_event(void *arg, const Minyi__V1__QueueEvent *ev)
         f.queue_event = (Minyi__V1__QueueEvent *)ev;
         session_send(s, &f);
     }
+    for (struct watch_sub *sub = gw->watch->subs, *after; sub != NULL; sub = after) {
+        /* The callback may unsubscribe (and free) sub. */
+        after = sub->next;
+        sub->cb(sub->arg, ev);
+    }
+}
+
+struct watch_sub *watch_subscribe(struct gw *gw, watch_event_cb cb, void *arg)
+{
+    struct watch *w = gw->watch;
+    struct watch_sub *sub = w != NULL ? malloc(sizeof(*sub)) : NULL;
+    if (sub == NULL)
+        return NULL;
+    sub->cb = cb;
+    sub->arg = arg;
+    sub->next = w->subs;
+    w->subs = sub;
+    return sub;
+}
+
+void watch_unsubscribe(struct gw *gw, struct watch_sub *sub)
+{
+    struct watch *w = gw->watch;
+    for (struct watch_sub **pp = w != NULL ? &w->subs : NULL; pp != NULL && *pp != NULL;
+         pp = &(*pp)->next) {
+        if (*pp == sub) {
+            *pp = sub->next;
+            break;
+        }
+    }
+    free(sub);
 }
 
 bool watch_start(struct gw *gw)
@@ -71,6 +109,11 @@ void watch_stop(struct gw *gw)
     while (w->head != NULL) {
         struct watcher *x = w->head;
         w->head = x->next;
+        free(x);
+    }
+    while (w->subs != NULL) {
+        struct watch_sub *x = w->subs;
+        w->subs = x->next;
         free(x);
     }
     store_listen_free(w->listener);
@@ -101,7 +144,7 @@ bool watch_add(struct session *s, uint64_t id)
     w->head = x;
     s->watching = true;
     log_info("event=watch sid=%llu principal=%lld", (unsigned long long)s->sid,
-             (long long)s->principal.id);
+             (long long)s->caller.principal.id);
     return true;
 }
 

@@ -29,4 +29,13 @@ bool watch_add(struct session *s, uint64_t id) __attribute__((warn_unused_result
 /* Takes s off the list, if it is on it (called when a session closes). */
 void watch_remove(struct session *s);
 
+/* Another door's listener to the same events (the console's server-sent
+ * events): cb(arg, ev) for every event until unsubscribed.  cb may
+ * unsubscribe itself.  NULL when out of memory or the watch is not running. */
+typedef void (*watch_event_cb)(void *arg, const Minyi__V1__QueueEvent *ev);
+struct watch_sub;
+struct watch_sub *watch_subscribe(struct gw *gw, watch_event_cb cb, void *arg)
+    __attribute__((warn_unused_result));
+void watch_unsubscribe(struct gw *gw, struct watch_sub *sub);
+
 #endif

@@ -12,9 +12,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "webkit.h"
 
 #define TWEB_TIMEOUT_S 10            /* for the handshake and each read */
@@ -53,6 +56,37 @@ static bool send_all(SSL *ssl, const char *p, size_t n)
     return true;
 }
 
+/* A TLS connection to gw's console with certname's certificate (NULL:
+ * none); NULL with the reason in err.  *fd and *ctx are set for cleanup. */
+static SSL *console_connect(const struct tgw *gw, const char *certname, SSL_CTX **ctx, int *fd,
+                            char *err, size_t errlen)
+{
+    SSL *ssl = NULL;
+    *fd = -1;
+    *ctx = client_ctx(certname, err, errlen);
+    if (*ctx == NULL)
+        return NULL;
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)gw->console_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct timeval tv = { .tv_sec = TWEB_TIMEOUT_S };
+    if (*fd < 0 || setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        connect(*fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        snprintf(err, errlen, "cannot connect to the console port %d", gw->console_port);
+        return NULL;
+    }
+    ssl = SSL_new(*ctx);
+    if (ssl == NULL || SSL_set_fd(ssl, *fd) != 1 || SSL_set1_host(ssl, "127.0.0.1") != 1 ||
+        SSL_connect(ssl) != 1) {
+        const char *why = ERR_reason_error_string(ERR_peek_last_error());
+        snprintf(err, errlen, "handshake failed: %s", why != NULL ? why : "closed");
+        ERR_clear_error();
+        SSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
 int tweb_call(const struct tgw *gw, const char *certname, const char *method, const char *path,
               const char *extra_headers, const char *body, struct tweb_answer *a)
 {
@@ -67,26 +101,9 @@ int tweb_call(const struct tgw *gw, const char *certname, const char *method, co
     /* A server that refuses in the handshake closes the socket under our
      * writes: that is an answer to check, not a reason to die. */
     signal(SIGPIPE, SIG_IGN);
-    ctx = client_ctx(certname, a->err, sizeof(a->err));
-    if (ctx == NULL)
+    ssl = console_connect(gw, certname, &ctx, &fd, a->err, sizeof(a->err));
+    if (ssl == NULL)
         goto out;
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)gw->console_port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    struct timeval tv = { .tv_sec = TWEB_TIMEOUT_S };
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        snprintf(a->err, sizeof(a->err), "cannot connect to the console port %d", gw->console_port);
-        goto out;
-    }
-    ssl = SSL_new(ctx);
-    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_set1_host(ssl, "127.0.0.1") != 1 ||
-        SSL_connect(ssl) != 1) {
-        snprintf(a->err, sizeof(a->err), "handshake failed: %s",
-                 ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error()) : "closed");
-        ERR_clear_error();
-        goto out;
-    }
     size_t blen = body != NULL ? strlen(body) : 0;
     size_t rlen = strlen(method) + strlen(path) + (extra_headers ? strlen(extra_headers) : 0) + 256;
     req = malloc(rlen);
@@ -177,4 +194,77 @@ void tweb_answer_free(struct tweb_answer *a)
 {
     free(a->body);
     a->body = NULL;
+}
+
+struct tweb_stream {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int fd;
+    char buf[65536];
+    size_t got;
+};
+
+void tweb_stream_close(struct tweb_stream *st)
+{
+    if (st == NULL)
+        return;
+    if (st->ssl != NULL)
+        SSL_free(st->ssl);
+    if (st->fd >= 0)
+        close(st->fd);
+    SSL_CTX_free(st->ctx);
+    free(st);
+}
+
+struct tweb_stream *tweb_stream_open(const struct tgw *gw, const char *certname, const char *path)
+{
+    char err[256], req[512];
+    struct tweb_stream *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    signal(SIGPIPE, SIG_IGN);
+    st->ssl = console_connect(gw, certname, &st->ctx, &st->fd, err, sizeof(err));
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path,
+                     gw->console_port);
+    if (st->ssl == NULL || n < 0 || (size_t)n >= sizeof(req) || !send_all(st->ssl, req, (size_t)n) ||
+        !tweb_stream_wait(st, "HTTP/1.1 200 ", TWEB_TIMEOUT_S * 1000) ||
+        !tweb_stream_wait(st, "\r\n\r\n", TWEB_TIMEOUT_S * 1000)) {
+        fprintf(stderr, "webkit: cannot open the stream %s: %s\n", path,
+                st->ssl == NULL ? err : "no 200 answer");
+        tweb_stream_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+bool tweb_stream_wait(struct tweb_stream *st, const char *needle, int timeout_ms)
+{
+    long long deadline = clock_mono_ms() + timeout_ms;
+    for (;;) {
+        st->buf[st->got] = '\0';
+        char *at = strstr(st->buf, needle);
+        if (at != NULL) {
+            /* Keep what follows the needle for the next wait. */
+            size_t used = (size_t)(at - st->buf) + strlen(needle);
+            memmove(st->buf, st->buf + used, st->got - used);
+            st->got -= used;
+            st->buf[st->got] = '\0';
+            return true;
+        }
+        long long left = deadline - clock_mono_ms();
+        if (left <= 0)
+            return false;
+        if (st->got + 1 >= sizeof(st->buf)) {
+            /* Keep the tail, where a needle may be starting. */
+            memmove(st->buf, st->buf + st->got / 2, st->got - st->got / 2);
+            st->got -= st->got / 2;
+        }
+        struct pollfd pfd = { .fd = st->fd, .events = POLLIN };
+        if (SSL_pending(st->ssl) == 0 && poll(&pfd, 1, (int)left) <= 0)
+            return false;
+        int r = SSL_read(st->ssl, st->buf + st->got, (int)(sizeof(st->buf) - 1 - st->got));
+        if (r <= 0)
+            return false;
+        st->got += (size_t)r;
+    }
 }

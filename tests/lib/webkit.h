@@ -34,4 +34,14 @@ int tweb_call(const struct tgw *gw, const char *certname, const char *method, co
 bool tweb_header(const struct tweb_answer *a, const char *name, char *out, size_t len);
 void tweb_answer_free(struct tweb_answer *a);
 
+/* An answer read as it streams (server-sent events). */
+struct tweb_stream;
+/* Sends GET path with certname's certificate and keeps the connection;
+ * NULL (printed) when it cannot be opened or the answer is not 200. */
+struct tweb_stream *tweb_stream_open(const struct tgw *gw, const char *certname, const char *path);
+/* Reads until the bytes received contain needle or timeout_ms pass; true
+ * when it was found (what was read before it stays consumed). */
+bool tweb_stream_wait(struct tweb_stream *st, const char *needle, int timeout_ms);
+void tweb_stream_close(struct tweb_stream *st);
+
 #endif
