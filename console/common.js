@@ -40,6 +40,29 @@ const minyi = (() => {
     return node;
   }
 
+  const states = { RECEIVED: '已接收', IN_REVIEW: '审核中', ADOPTED: '本级采用', REJECTED: '不予采用',
+    RETURNED: '退回修改', MERGED: '已合并', FORWARDED: '已上报', ADOPTED_ABOVE: '上级采用',
+    NOT_ADOPTED_ABOVE: '上级未采用' };
+  const categories = { ECONOMY: '经济', POLITICS: '政治', CULTURE: '文化', SOCIETY: '社会',
+    ECOLOGY: '生态', PARTY_BUILDING: '党建', OTHER: '其他' };
+  const urgencies = { NORMAL: '一般', URGENT: '急事急报' };
+  const reporterKinds = { MEMBER: '委员', PARTY_GROUP: '党派团体', SECTOR: '界别', LOWER_BODY: '下级政协',
+    COMMITTEE: '委室', CONTACT_POINT: '联系点', CITIZEN: '群众' };
+  const actions = { received: '接收', claim: '认领', renew: '续期', release: '释放', edit: '编辑',
+    adopt: '采用', reject: '不予采用', return: '退回修改', merge: '合并', forward: '上报',
+    resubmit: '重新提交', instruct: '批示', result_adopt: '上级采用', result_reject: '上级未采用',
+    result_return: '上级退回', delivered: '已送达' };
+
+  // A select filled from a code -> name table, with an optional empty choice.
+  function options(select, table, empty) {
+    const list = empty === undefined ? [] : [el('option', { value: '' }, empty)];
+    for (const [code, name] of Object.entries(table)) list.push(el('option', { value: code }, name));
+    select.replaceChildren(...list);
+    return select;
+  }
+
+  function param(name) { return new URLSearchParams(location.search).get(name); }
+
   const kinds = { contact: '联系点', editor: '信息编辑', office: '办公室', admin: '管理员', peer: '上下级平台' };
 
   function when(ms) {
@@ -69,5 +92,6 @@ const minyi = (() => {
     if (node) node.replaceChildren(el('p', { class: 'error', role: 'alert' }, e.message));
   }
 
-  return { api, el, kinds, when, whoami, showError };
+  return { api, el, kinds, states, categories, urgencies, reporterKinds, actions, options, param,
+    when, whoami, showError };
 })();

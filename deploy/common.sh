@@ -22,6 +22,10 @@ MINYI_PACKAGES=(
     # their test reading the code back, and the photo test's real pictures.
     libqrencode-dev libpng-dev libfreetype-dev libfontconfig-dev fonts-noto-cjk
     libjpeg-dev zbar-tools
+    # the web console's browser tests: Debian's chromium driven by
+    # playwright-core (pinned in tests/browser/package-lock.json; it needs
+    # Node.js 20 or later and npm, which tests/run checks).
+    chromium nodejs
 )
 
 # The user that runs PostgreSQL when we are root (PostgreSQL refuses root).
