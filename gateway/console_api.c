@@ -209,7 +209,7 @@ static void api_op(struct console_req *r)
     call->caller.ops = &console_caller_ops;
     call->caller.gw = r->gw;
     call->caller.principal = r->principal;
-    call->caller.sid = r->gw->next_sid;
+    call->caller.sid = ++r->gw->next_sid;
     call->r = r;
     call->refs = 1;
     dispatch_frame(&call->caller, f, arena);

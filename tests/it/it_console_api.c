@@ -23,6 +23,8 @@
 
 /* An event must reach an open stream within this. */
 #define EVENT_WAIT_MS 5000
+/* Below the console's ping interval (CONSOLE_EVENTS_PING_MS, 15 s). */
+#define CONSOLE_TEST_PING_MS 10000
 
 static struct itenv env;
 static char csrf[256];               /* the headers a console page sends with a POST */
@@ -218,6 +220,29 @@ static void test_peer_calls_not_on_this_door(void **state)
     }
 }
 
+/* Disabling a principal closes its open event stream at once, as it
+ * closes its protocol connections. */
+static void test_disabled_editor_stream_closes(void **state)
+{
+    (void)state;
+    int64_t id = tprincipal_add(env.conninfo, "editor2", "editor", "330400", true);
+    assert_true(id > 0);
+    struct tweb_stream *st = tweb_stream_open(&env.gw, "editor2", "/api/events");
+    assert_non_null(st);
+    assert_true(tweb_stream_wait(st, ": open", EVENT_WAIT_MS));
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)id);
+    assert_true(tdb_exec(env.conninfo, "UPDATE principals SET active = false WHERE id = $1", 1,
+                         (const char *const[]){ text }));
+    long long t0 = itnow_ms();
+    /* Nothing more comes: the wait ends when the gateway closes the stream,
+     * long before the ping that would otherwise arrive. */
+    assert_false(tweb_stream_wait(st, "never sent", CONSOLE_TEST_PING_MS));
+    if (itnow_ms() - t0 >= CONSOLE_TEST_PING_MS)
+        fail_msg("the disabled editor's stream stayed open");
+    tweb_stream_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_editor_works_the_queue),
         cmocka_unit_test(test_contact_point_sees_only_its_own),
         cmocka_unit_test(test_peer_calls_not_on_this_door),
+        cmocka_unit_test(test_disabled_editor_stream_closes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
