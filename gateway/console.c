@@ -264,6 +264,9 @@ void console_stream_start(struct console_req *r, const char *content_type)
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     add_security_headers(h);
     evhttp_add_header(h, "Content-Type", content_type);
+    /* A stream is never followed by another request on its connection, and
+     * ending it must end the connection, so the browser sees the close. */
+    evhttp_add_header(h, "Connection", "close");
     evhttp_send_reply_start(r->req, 200, "OK");
 }
 

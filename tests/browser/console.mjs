@@ -18,7 +18,7 @@ const [group, configPath] = process.argv.slice(2);
 const cfg = JSON.parse(readFileSync(configPath, 'utf8'));
 mkdirSync(cfg.shots, { recursive: true });
 
-const WAIT_MS = 30000;          // a result from above may take the forwarder's rounds
+const WAIT_MS = 90000;          // a result from above may take the forwarder's rounds on a busy machine
 const LIVE_MS = 5000;           // a queue update must arrive this fast, without reload
 const city = `https://127.0.0.1:${cfg.city_console}`;
 const province = `https://127.0.0.1:${cfg.province_console}`;
