@@ -118,6 +118,11 @@ struct gw_config {
     char public_token_key[CONFIG_PATH_MAX]; /* signs posters' tokens; empty: no posters */
     char public_base_url[256];       /* the public form's address as printed on posters */
     int audit_check_interval_s;      /* the sealer verifies the whole chain this often */
+    int public_pow_bits;             /* the proof of work's difficulty (public_pow.h) */
+    int public_rate_addr;            /* calls a minute from one address */
+    int public_rate_token;           /* messages a minute to one contact point */
+    int public_inflight_max;         /* messages waiting for the database at once */
+    int public_photo_max;            /* bytes of one photo */
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];
     int n_peers;

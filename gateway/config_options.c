@@ -246,6 +246,19 @@ const struct config_option config_options[] = {
     OPT("public", "base_url", CONFIG_STR, public_base_url, 0, 0, "", RELOAD,
         "The public form's address as printed on posters, e.g. "
         "https://minyi.example.org:8443 (the path /public/ and the token are added)."),
+    OPT("public", "pow_difficulty", CONFIG_INT, public_pow_bits, 0, 32, "14", RELOAD,
+        "The proof of work a sender's browser does before a message is taken: about "
+        "2^difficulty SHA-256 hashes (14: a second or two on a phone); 0 turns it off."),
+    OPT("public", "rate_per_address", CONFIG_INT, public_rate_addr, 1, 1000000, "20", RELOAD,
+        "Calls of the public form a minute from one address (the form, a message, a pickup "
+        "code look-up), with as many at once."),
+    OPT("public", "rate_per_token", CONFIG_INT, public_rate_token, 1, 1000000, "60", RELOAD,
+        "Messages a minute to one contact point, with as many at once."),
+    OPT("public", "inflight_max", CONFIG_INT, public_inflight_max, 1, 10000, "4", RELOAD,
+        "Messages from the public waiting for the database at once; more are refused at once "
+        "(503), so a flood never holds up the work of contact points and editors."),
+    OPT("public", "photo_max_bytes", CONFIG_INT, public_photo_max, 1024, 262144, "262144",
+        RELOAD, "Largest photo a sender may attach (at most a report's attachment size)."),
     OPT("audit", "check_interval_s", CONFIG_INT, audit_check_interval_s, 1, 86400, "600", FIXED,
         "Seconds between the sealer's checks of the whole chain: it recomputes every hash and "
         "signature as `minyid audit verify` does and keeps the verdict, which offices and "
