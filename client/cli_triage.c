@@ -50,6 +50,7 @@ static const char *const cmd_names[CLI_TRIAGE_N_CMDS] = {
     [CLI_TRIAGE_RETURN] = "return",   [CLI_TRIAGE_MERGE] = "merge",
     [CLI_TRIAGE_FORWARD] = "forward", [CLI_TRIAGE_WATCH] = "watch",
     [CLI_TRIAGE_ATTACHMENT] = "attachment", [CLI_TRIAGE_INSTRUCT] = "instruct",
+    [CLI_TRIAGE_RESPOND] = "respond",
 };
 
 #define C(x) (1u << CLI_TRIAGE_##x)
@@ -91,6 +92,9 @@ enum topt {
     T_LEADER,
     T_DATE,
     T_PAPER,
+    T_DOC,
+    T_DOC_DATE,
+    T_KIND,
 };
 
 /* Each option with the commands it belongs to. */
@@ -104,9 +108,9 @@ static const struct cli_opt_def topts[] = {
     {{"region", required_argument, NULL, T_REGION}, C(QUEUE)},
     {{"contact-point", required_argument, NULL, T_CONTACT_POINT}, C(QUEUE)},
     {{"from", required_argument, NULL, T_FROM}, C(QUEUE)},
-    {{"to", required_argument, NULL, T_TO}, C(QUEUE) | C(FORWARD)},
+    {{"to", required_argument, NULL, T_TO}, C(QUEUE) | C(FORWARD) | C(RESPOND)},
     {{"mine", no_argument, NULL, T_MINE}, C(QUEUE)},
-    {{"text", required_argument, NULL, T_TEXT}, C(QUEUE) | C(INSTRUCT)},
+    {{"text", required_argument, NULL, T_TEXT}, C(QUEUE) | C(INSTRUCT) | C(RESPOND)},
     {{"overdue", no_argument, NULL, T_OVERDUE}, C(QUEUE)},
     {{"dead", no_argument, NULL, T_DEAD}, C(QUEUE)},
     {{"dead-delivery", no_argument, NULL, T_DEAD}, C(QUEUE)},
@@ -126,12 +130,15 @@ static const struct cli_opt_def topts[] = {
     {{"reason", required_argument, NULL, T_REASON}, C(REJECT) | C(RETURN)},
     {{"into", required_argument, NULL, T_INTO}, C(MERGE)},
     {{"instruction", required_argument, NULL, T_INSTRUCTION}, C(ADOPT)},
-    {{"level", required_argument, NULL, T_LEVEL}, C(ADOPT) | C(INSTRUCT)},
+    {{"level", required_argument, NULL, T_LEVEL}, C(ADOPT) | C(INSTRUCT) | C(RESPOND)},
     {{"index", required_argument, NULL, T_INDEX}, C(ATTACHMENT)},
     {{"out", required_argument, NULL, T_OUT}, C(ATTACHMENT)},
-    {{"leader", required_argument, NULL, T_LEADER}, C(INSTRUCT)},
-    {{"date", required_argument, NULL, T_DATE}, C(INSTRUCT)},
+    {{"leader", required_argument, NULL, T_LEADER}, C(INSTRUCT) | C(RESPOND)},
+    {{"date", required_argument, NULL, T_DATE}, C(INSTRUCT) | C(RESPOND)},
     {{"paper", no_argument, NULL, T_PAPER}, C(INSTRUCT)},
+    {{"doc", required_argument, NULL, T_DOC}, C(FORWARD)},
+    {{"doc-date", required_argument, NULL, T_DOC_DATE}, C(FORWARD)},
+    {{"kind", required_argument, NULL, T_KIND}, C(RESPOND)},
 };
 #define N_TOPTS (sizeof(topts) / sizeof(topts[0]))
 
@@ -175,8 +182,14 @@ void cli_triage_usage(FILE *out)
         "  reject RECEIPT --reason R           不予采用\n"
         "  return RECEIPT --reason R           退回修改 (the contact point sees the reason)\n"
         "  merge RECEIPT --into OTHER [--note N]\n"
-        "  forward RECEIPT --to DEST [--to DEST2]... [--note N]    上报\n"
-        "        Decisions; each prints the receipt and its new state.\n"
+        "  forward RECEIPT --to DEST [--to DEST2]... [--note N] [--doc NUMBER\n"
+        "        [--doc-date DATE]]    上报 / 报送\n"
+        "        Decisions; each prints the receipt and its new state.  forward takes\n"
+        "        gateway and external destinations (市委办公室 ...) together, by their\n"
+        "        ids; an unknown one is refused with the list.  An external 报送 needs\n"
+        "        --doc, the document number it is sent under (--doc-date: its date,\n"
+        "        default today).  After a return from above, forward again only to\n"
+        "        the destinations that returned it.\n"
         "  instruct RECEIPT --level LEVEL --text 批示 [--leader WHO] [--date DATE]\n"
         "        [--paper]\n"
         "        Records a leader's 批示 on an adopted or forwarded report, at any time\n"
@@ -184,6 +197,12 @@ void cli_triage_usage(FILE *out)
         "        or 部门 (or NATIONAL_LEADER ... DEPARTMENT); --date when it was given\n"
         "        (default now); --paper when it came on paper.  Every body below and\n"
         "        the writer see it in their history.\n"
+        "  respond RECEIPT --to DEST --kind adopted|instruction|reply [--text T]\n"
+        "        [--level LEVEL] [--leader WHO] [--date DATE]\n"
+        "        Records what an external destination answered on a 报送: 采纳\n"
+        "        (adopted), a leader's 批示 (instruction: --text and --level) or a\n"
+        "        department's 办理答复 (reply: --text); --date when (default now).\n"
+        "        Every body below and every writer see it in their history.\n"
         "  watch\n"
         "        Prints one line per queue event (new, claimed, released, decided,\n"
         "        edited, resubmitted, resync: list the queue again) until interrupted;\n"
@@ -323,6 +342,12 @@ static bool apply_opt(struct cli_triage_args *a, const struct cli_raw_opt *o, ch
             return cli_fail(err, errlen, "--from wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s", val);
         return true;
     case T_TO:
+        if (a->cmd == CLI_TRIAGE_RESPOND) {
+            if (a->n_destinations == 1)
+                return cli_fail(err, errlen, "respond takes one --to DEST");
+            a->destinations[a->n_destinations++] = val;
+            return true;
+        }
         if (a->cmd == CLI_TRIAGE_FORWARD) {
             if (a->n_destinations == CLI_TRIAGE_MAX_REPEAT)
                 return cli_fail(err, errlen, "too many --to options");
@@ -422,6 +447,24 @@ static bool apply_opt(struct cli_triage_args *a, const struct cli_raw_opt *o, ch
     case T_PAPER:
         a->on_paper = true;
         return true;
+    case T_DOC:
+        a->document_number = val;
+        return true;
+    case T_DOC_DATE:
+        if (!cli_triage_parse_time(val, false, &a->document_date_ms))
+            return cli_fail(err, errlen,
+                            "--doc-date wants YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], not %s", val);
+        return true;
+    case T_KIND:
+        if (strcmp(val, "adopted") == 0 || strcmp(val, "采纳") == 0)
+            a->response_kind = MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_ADOPTED;
+        else if (strcmp(val, "instruction") == 0 || strcmp(val, "批示") == 0)
+            a->response_kind = MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION;
+        else if (strcmp(val, "reply") == 0 || strcmp(val, "办理答复") == 0)
+            a->response_kind = MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_REPLY;
+        else
+            return cli_fail(err, errlen, "--kind wants adopted, instruction or reply, not %s", val);
+        return true;
     default:
         abort(); /* every option in topts has a case */
     }
@@ -471,6 +514,22 @@ static bool check_args(struct cli_triage_args *a, char *err, size_t errlen)
     case CLI_TRIAGE_FORWARD:
         if (a->n_destinations == 0)
             return cli_fail(err, errlen, "forward wants at least one --to DEST");
+        if (a->document_date_ms != 0 && a->document_number == NULL)
+            return cli_fail(err, errlen, "--doc-date goes with --doc NUMBER");
+        break;
+    case CLI_TRIAGE_RESPOND:
+        if (a->n_destinations != 1)
+            return cli_fail(err, errlen, "respond wants --to DEST (the external destination)");
+        if (a->response_kind == 0)
+            return cli_fail(err, errlen, "respond wants --kind adopted|instruction|reply");
+        if ((a->response_kind == MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION) !=
+            (a->level != NULL))
+            return cli_fail(err, errlen, "--level goes with --kind instruction, and it needs one");
+        if (a->level != NULL && level_parse(a->level) == 0)
+            return cli_fail(err, errlen, "--level wants 国家领导人|省领导|市领导|县领导|部门");
+        if (a->response_kind != MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_ADOPTED &&
+            (a->text == NULL || a->text[0] == '\0'))
+            return cli_fail(err, errlen, "respond --kind instruction or reply wants --text T");
         break;
     case CLI_TRIAGE_QUEUE:
         if (a->from_ms != 0 && a->to_ms != 0 && a->to_ms <= a->from_ms)
@@ -589,6 +648,7 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
     r->watch = (Minyi__V1__WatchRequest)MINYI__V1__WATCH_REQUEST__INIT;
     r->attachment = (Minyi__V1__AttachmentRequest)MINYI__V1__ATTACHMENT_REQUEST__INIT;
     r->instruct = (Minyi__V1__InstructRequest)MINYI__V1__INSTRUCT_REQUEST__INIT;
+    r->respond = (Minyi__V1__ExternalResponseRequest)MINYI__V1__EXTERNAL_RESPONSE_REQUEST__INIT;
     Frame *f = &r->frame;
     ProtobufCBinaryData receipt = opt_bytes(a->receipt);
 
@@ -676,6 +736,8 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
             r->destinations[i] = frame_bytes(a->destinations[i]);
         r->decide.n_destinations = a->n_destinations;
         r->decide.destinations = a->n_destinations > 0 ? r->destinations : NULL;
+        r->decide.document_number = opt_bytes(a->document_number);
+        r->decide.document_date_ms = a->document_date_ms;
         f->body_case = MINYI__V1__FRAME__BODY_DECIDE;
         f->decide = &r->decide;
         r->answer = MINYI__V1__FRAME__BODY_DECIDE_OK;
@@ -694,6 +756,20 @@ bool cli_triage_build(const struct cli_triage_args *a, struct cli_triage_request
         r->instruct.on_paper = a->on_paper;
         f->body_case = MINYI__V1__FRAME__BODY_INSTRUCT;
         f->instruct = &r->instruct;
+        r->answer = MINYI__V1__FRAME__BODY_DECIDE_OK;
+        return true;
+    case CLI_TRIAGE_RESPOND:
+        r->respond.receipt = receipt;
+        r->respond.destination = opt_bytes(a->destinations[0]);
+        r->respond.kind = a->response_kind;
+        r->respond.text = opt_bytes(a->text);
+        r->respond.level = a->level != NULL
+                               ? (Minyi__V1__InstructionLevel)level_parse(a->level)
+                               : MINYI__V1__INSTRUCTION_LEVEL__INSTRUCTION_LEVEL_UNSPECIFIED;
+        r->respond.leader = opt_bytes(a->leader);
+        r->respond.responded_at_ms = a->given_at_ms;
+        f->body_case = MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE;
+        f->external_response = &r->respond;
         r->answer = MINYI__V1__FRAME__BODY_DECIDE_OK;
         return true;
     case CLI_TRIAGE_ATTACHMENT:
@@ -958,11 +1034,14 @@ static void print_show_json(const Minyi__V1__ShowResponse *s)
         const Minyi__V1__Delivery *d = s->deliveries[i];
         json_array_append_new(
             deliveries,
-            json_pack("{s:o,s:o,s:I,s:I,s:o,s:o}", "destination", cli_jbytes(&d->destination),
-                      "state", cli_jbytes(&d->state), "attempts", (json_int_t)d->attempts,
-                      "next_attempt_ms", (json_int_t)d->next_attempt_ms, "last_error",
-                      cli_jbytes(&d->last_error), "upstream_receipt",
-                      cli_jbytes(&d->upstream_receipt)));
+            json_pack("{s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:b,s:o,s:I}", "destination",
+                      cli_jbytes(&d->destination), "state", cli_jbytes(&d->state), "attempts",
+                      (json_int_t)d->attempts, "next_attempt_ms", (json_int_t)d->next_attempt_ms,
+                      "last_error", cli_jbytes(&d->last_error), "upstream_receipt",
+                      cli_jbytes(&d->upstream_receipt), "display_name",
+                      cli_jbytes(&d->display_name), "external", (int)d->external,
+                      "document_number", cli_jbytes(&d->document_number), "document_date_ms",
+                      (json_int_t)d->document_date_ms));
     }
     cli_state_text(s->state, st, sizeof(st));
     urgency_text(s->urgency, urg, sizeof(urg));
@@ -979,6 +1058,17 @@ static void print_show_json(const Minyi__V1__ShowResponse *s)
     if (j != NULL) {
         json_object_set_new(j, "attachments", attachments_json(s));
         json_object_set_new(j, "returned_above", cli_jbytes(&s->returned_above));
+        json_t *credited = json_array();
+        for (size_t i = 0; i < s->n_credited; i++) {
+            const Minyi__V1__Reporter *c = s->credited[i];
+            cli_enum_text(&minyi__v1__reporter_kind__descriptor, c->kind, "KIND_", kind,
+                          sizeof(kind));
+            json_array_append_new(credited, json_pack("{s:o,s:o,s:s,s:o}", "name",
+                                                      cli_jbytes(&c->name), "unit",
+                                                      cli_jbytes(&c->unit), "kind", kind,
+                                                      "sector", cli_jbytes(&c->sector)));
+        }
+        json_object_set_new(j, "credited", credited);
         cli_print_json(j);
     }
 }
@@ -1095,6 +1185,21 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
             print_field("sector", &s->reporter->sector);
     }
     print_field("phone", &s->phone);
+    for (size_t i = 0; i < s->n_credited; i++) {
+        const Minyi__V1__Reporter *c = s->credited[i];
+        cli_enum_text(&minyi__v1__reporter_kind__descriptor, c->kind, "KIND_", kind,
+                      sizeof(kind));
+        fputs("also credited: ", stdout);
+        if (c->name.len > 0)
+            cli_print_bytes(&c->name);
+        else
+            fputs("-", stdout);
+        if (c->unit.len > 0) {
+            fputs(", ", stdout);
+            cli_print_bytes(&c->unit);
+        }
+        printf(" (%s)\n", kind);
+    }
     if (s->returned_above.len > 0)
         print_field("returned from above", &s->returned_above);
     if (s->merged_into.len > 0)
@@ -1137,7 +1242,14 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
     for (size_t i = 0; i < s->n_deliveries; i++) {
         const Minyi__V1__Delivery *d = s->deliveries[i];
         fputs("  ", stdout);
-        cli_print_bytes(&d->destination);
+        if (d->display_name.len > 0) {
+            cli_print_bytes(&d->display_name);
+            fputs(" (", stdout);
+            cli_print_bytes(&d->destination);
+            fputs(d->external ? ", external)" : ")", stdout);
+        } else {
+            cli_print_bytes(&d->destination);
+        }
         fputc('\t', stdout);
         cli_print_bytes(&d->state);
         printf("\tattempts=%u", d->attempts);
@@ -1146,7 +1258,12 @@ static void print_show(bool json, const Minyi__V1__ShowResponse *s)
             cli_format_time(d->next_attempt_ms, when, sizeof(when));
             printf("\tnext=%s", when);
         }
-        if (d->upstream_receipt.len > 0) {
+        if (d->external && d->document_number.len > 0) {
+            cli_format_time(d->document_date_ms, when, sizeof(when));
+            fputs("\tdocument=", stdout);
+            cli_print_bytes(&d->document_number);
+            printf("\tsent=%s", when);
+        } else if (d->upstream_receipt.len > 0) {
             fputs("\tupstream=", stdout);
             cli_print_bytes(&d->upstream_receipt);
         }
@@ -1256,7 +1373,8 @@ static void print_answer(const struct cli_triage_args *a, const Frame *ans)
     case CLI_TRIAGE_RETURN:
     case CLI_TRIAGE_MERGE:
     case CLI_TRIAGE_FORWARD:
-    case CLI_TRIAGE_INSTRUCT: {
+    case CLI_TRIAGE_INSTRUCT:
+    case CLI_TRIAGE_RESPOND: {
         const Minyi__V1__DecideResponse *d = ans->decide_ok;
         cli_state_text(d->state, st, sizeof(st));
         if (json) {

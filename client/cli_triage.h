@@ -1,8 +1,8 @@
 /*
  * cli_triage: the editors' commands of the `minyi` CLI — queue, show,
  * claim, renew, release, edit, adopt, reject, return, merge, forward,
- * watch, attachment and instruct.  cli.c hands the whole command line over when the command word is
- * one of these (cli_triage_is_command).
+ * watch, attachment, instruct and respond.  cli.c hands the whole command
+ * line over when the command word is one of these (cli_triage_is_command).
  *
  * Parsing and request building are separate from sending, so the unit
  * tests can check what a command line turns into without a gateway.
@@ -46,6 +46,7 @@ enum cli_triage_cmd {
     CLI_TRIAGE_WATCH,
     CLI_TRIAGE_ATTACHMENT,
     CLI_TRIAGE_INSTRUCT,
+    CLI_TRIAGE_RESPOND,
     CLI_TRIAGE_N_CMDS
 };
 
@@ -100,6 +101,11 @@ struct cli_triage_args {
     bool on_paper;
     const char *destinations[CLI_TRIAGE_MAX_REPEAT];
     size_t n_destinations;
+    /* forward with an external destination: the 报送's document */
+    const char *document_number;
+    int64_t document_date_ms;
+    /* respond (with --to DEST, --text, --level, --leader, --date) */
+    Minyi__V1__ExternalResponseKind response_kind;
 };
 
 /* A request ready to send: the frame and the messages it points to.  Texts
@@ -118,6 +124,7 @@ struct cli_triage_request {
     Minyi__V1__WatchRequest watch;
     Minyi__V1__AttachmentRequest attachment;
     Minyi__V1__InstructRequest instruct;
+    Minyi__V1__ExternalResponseRequest respond;
     ProtobufCBinaryData destinations[CLI_TRIAGE_MAX_REPEAT];
     uint8_t *owned[3];
 };

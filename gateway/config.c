@@ -13,6 +13,7 @@
 
 #include "addrlist.h"
 #include "config.h"
+#include "config_dests.h"
 #include "config_points.h"
 #include "keyfile.h"
 #include "log.h"
@@ -89,6 +90,44 @@ static int on_peer_option(struct load_ctx *ctx, const char *pname, const char *n
     return 1;
 }
 
+#define EXTERNAL_PREFIX "external."
+
+/* One option of an [external.NAME] section; 1 when taken, 0 when bad. */
+static int on_external_option(struct load_ctx *ctx, const char *xname, const char *name,
+                              const char *value)
+{
+    struct gw_config *cfg = ctx->cfg;
+    struct gw_external *x = (struct gw_external *)config_external(cfg, xname);
+    const struct config_option *o;
+
+    if (xname[0] == '\0' || strlen(xname) > CONFIG_PEER_NAME_MAX || strchr(xname, ',') ||
+        strchr(xname, ' ') || !config_names_ok(xname)) {
+        snprintf(ctx->err, sizeof(ctx->err), "bad destination name [external.%s]", xname);
+        return 0;
+    }
+    if (x == NULL) {
+        if (cfg->n_externals >= CONFIG_EXTERNALS_MAX) {
+            snprintf(ctx->err, sizeof(ctx->err), "more than %d [external.NAME] sections",
+                     CONFIG_EXTERNALS_MAX);
+            return 0;
+        }
+        x = &cfg->externals[cfg->n_externals++];
+        memset(x, 0, sizeof(*x));
+        snprintf(x->name, sizeof(x->name), "%s", xname);
+    }
+    o = config_option_find(config_external_options, NULL, name);
+    if (o == NULL) {
+        snprintf(ctx->err, sizeof(ctx->err), "unknown option [external.%s] %s", xname, name);
+        return 0;
+    }
+    if (!config_option_set(o, x, ctx->dir, value)) {
+        snprintf(ctx->err, sizeof(ctx->err), "bad value for [external.%s] %s: \"%s\"", xname,
+                 name, value);
+        return 0;
+    }
+    return 1;
+}
+
 /* A peer's host list: one to CONFIG_PEER_ADDRS_MAX well-formed addresses,
  * each with a port (its own or the section's port) that the port row of
  * the table accepts. */
@@ -149,6 +188,8 @@ static int on_option(void *user, const char *section, const char *name, const ch
 
     if (strncmp(section, PEER_PREFIX, strlen(PEER_PREFIX)) == 0)
         return on_peer_option(ctx, section + strlen(PEER_PREFIX), name, value);
+    if (strncmp(section, EXTERNAL_PREFIX, strlen(EXTERNAL_PREFIX)) == 0)
+        return on_external_option(ctx, section + strlen(EXTERNAL_PREFIX), name, value);
     o = config_option_find(config_options, section, name);
     if (o == NULL) {
         snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);
@@ -201,7 +242,8 @@ bool config_load(const char *path, struct gw_config *cfg, char *err, size_t errl
                  path, cfg->memory_budget_bytes, cfg->max_frame_bytes);
         return false;
     }
-    if (!peers_complete(cfg, ctx.err, sizeof(ctx.err))) {
+    if (!peers_complete(cfg, ctx.err, sizeof(ctx.err)) ||
+        !config_dests_check(cfg, ctx.err, sizeof(ctx.err))) {
         snprintf(err, errlen, "config %s: %s", path, ctx.err);
         return false;
     }

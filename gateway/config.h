@@ -25,6 +25,8 @@
 #define CONFIG_HOST_MAX 256
 #define CONFIG_PEER_ADDRS_MAX 8       /* addresses in one [peer.NAME] host list */
 #define CONFIG_PORT_TEXT_MAX 12       /* bytes of a port as text: an int and its NUL */
+#define CONFIG_DISPLAY_NAME_MAX 128   /* bytes of a destination's display name */
+#define CONFIG_EXTERNALS_MAX 32       /* [external.NAME] sections */
 
 /* [peer.NAME]: an instance above this one that FORWARD delivers to. */
 struct gw_peer {
@@ -36,6 +38,15 @@ struct gw_peer {
                                        * host, or with a list the address being tried) */
     char cert[CONFIG_PATH_MAX];       /* our client certificate for it */
     char key[CONFIG_PATH_MAX];
+    char display_name[CONFIG_DISPLAY_NAME_MAX + 1]; /* e.g. 浙江省政协; empty: name */
+};
+
+/* [external.NAME]: a destination of FORWARD that is not a minyi gateway
+ * (市委办公室, a department): a 报送 sent by the office's own channel,
+ * whose response an editor records (config_dests.h). */
+struct gw_external {
+    char name[CONFIG_PEER_NAME_MAX + 1];
+    char display_name[CONFIG_DISPLAY_NAME_MAX + 1];
 };
 
 struct gw_config {
@@ -126,6 +137,9 @@ struct gw_config {
     /* [peer.NAME] */
     struct gw_peer peers[CONFIG_PEERS_MAX];
     int n_peers;
+    /* [external.NAME] */
+    struct gw_external externals[CONFIG_EXTERNALS_MAX];
+    int n_externals;
     /* [points]: the 考核 points table (config_points.h) */
     struct office_rules points;
     bool points_replaced;            /* the file gave a table of its own */
@@ -174,6 +188,7 @@ struct config_option {
  * and the options of each [peer.NAME] section. */
 extern const struct config_option config_options[];
 extern const struct config_option config_peer_options[];
+extern const struct config_option config_external_options[];
 
 /* The row of [section] name in table (any section when NULL): the row of
  * that name, else the section's CONFIG_ANY_NAME row, else NULL. */

@@ -40,6 +40,11 @@
 #define PEER(key, type, field, lo, hi, example, flags, doc) \
     { "peer.NAME", key, type, FIELD(struct gw_peer, field), lo, hi, NULL, NULL, example, flags, doc }
 
+/* A row of an [external.NAME] section: field is the member of struct gw_external. */
+#define EXTERNAL(key, type, field, lo, hi, example, flags, doc)                                \
+    { "external.NAME", key, type, FIELD(struct gw_external, field), lo, hi, NULL, NULL, example, \
+      flags, doc }
+
 /* The [points] table's default, config_points.c's (def_fn of its row). */
 static void points_default(char *out, size_t len)
 {
@@ -299,6 +304,14 @@ const struct config_option config_peer_options[] = {
          "Our client certificate for this peer, PEM."),
     PEER("key", CONFIG_PATH, key, 1, 0, "peer-client.key", CONFIG_REQUIRED,
          "The private key of that certificate, PEM."),
+    PEER("display_name", CONFIG_STR, display_name, 0, 0, "浙江省政协", 0,
+         "What histories and listings call this destination (default: NAME)."),
+    { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL },
+};
+
+const struct config_option config_external_options[] = {
+    EXTERNAL("display_name", CONFIG_STR, display_name, 1, 0, "市委办公室", CONFIG_REQUIRED,
+             "What histories and listings call this destination."),
     { NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL },
 };
 
@@ -624,6 +637,16 @@ bool config_example_write(FILE *f)
                   "our client certificate as a principal of kind peer.");
     fputs("; [peer.province]\n", f);
     for (const struct config_option *o = config_peer_options; o->name != NULL; o++)
+        write_option(f, o, true);
+    fputs("\n", f);
+    write_comment(f, "; ",
+                  "[external.NAME]: a destination of FORWARD that is not a minyi gateway "
+                  "(市委办公室, 市政府办公室, a department), at most " TEXT(CONFIG_EXTERNALS_MAX)
+                  ".  NAME is its id for `forward --to`; a 报送 there is recorded with its "
+                  "document number and sent by the office's own channel, and an editor records "
+                  "what comes back (`respond`).");
+    fputs("; [external.swb]\n", f);
+    for (const struct config_option *o = config_external_options; o->name != NULL; o++)
         write_option(f, o, true);
     return fflush(f) == 0 && !ferror(f);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "dispatch_forward.h"
@@ -24,6 +25,8 @@
 #define FWD_BODY_NAME_MAX 128   /* bytes of the origin body's display name */
 #define FWD_REGION_LEN    REQUEST_REGION_LEN
 #define FWD_CRID_DOMAIN   "minyi.forward.v1"
+#define FWD_CREDITED_MAX  64    /* credited reporters one forward may carry */
+#define FWD_CREDIT_TEXT_MAX 128 /* bytes of a credited reporter's name, unit or sector */
 
 struct freq {
     struct caller *c;
@@ -34,6 +37,7 @@ struct freq {
     char chain[TRIAGE_CHAIN_MAX][FWD_REGION_LEN + 1];
     size_t n_chain;
     struct triage_audit_head head;  /* the peer's, kept with the provenance */
+    char *credited;                 /* the credited reporters as JSON (malloc'd) */
 };
 
 static void answer_error(struct caller *c, uint64_t id, int code, const char *field,
@@ -56,6 +60,7 @@ static bool freq_live(struct freq *req)
         return true;
     caller_done(req->c);
     caller_release(req->c);
+    free(req->credited);
     free(req);
     return false;
 }
@@ -63,6 +68,7 @@ static bool freq_live(struct freq *req)
 static void freq_done(struct freq *req)
 {
     caller_release(req->c);
+    free(req->credited);
     free(req);
 }
 
@@ -123,7 +129,7 @@ static void on_stored(void *arg, struct store_reply *reply)
     /* req moves on to the second step with its hold on the caller. */
     triage_forward_note(c->gw->store, c->principal.id, receipt, req->origin_region,
                         req->origin_receipt, req->origin_body, chain, req->n_chain, &req->head,
-                        on_note, req);
+                        req->credited, on_note, req);
 out:
     if (reply->msg != NULL)
         protobuf_c_message_free_unpacked(reply->msg, NULL);
@@ -151,6 +157,47 @@ static bool receipt_ok(const ProtobufCBinaryData *b, char out[FWD_RECEIPT_MAX + 
 static bool name_ok(const ProtobufCBinaryData *b, char out[FWD_BODY_NAME_MAX + 1])
 {
     return request_take_short(b, FWD_BODY_NAME_MAX, out);
+}
+
+/* The credited reporters of fr as the JSON array the provenance note keeps
+ * (objects name, unit, kind, sector) into *out; false with the field at
+ * fault in *bad when one is malformed, or with *bad NULL when out of
+ * memory. */
+static bool credited_json(const Minyi__V1__ForwardRequest *fr, char **out, const char **bad)
+{
+    char name[FWD_CREDIT_TEXT_MAX + 1], unit[FWD_CREDIT_TEXT_MAX + 1];
+    char sector[FWD_CREDIT_TEXT_MAX + 1];
+    json_t *arr;
+
+    *out = NULL;
+    *bad = "forward.credited";
+    if (fr->n_credited > FWD_CREDITED_MAX)
+        return false;
+    if (!(arr = json_array())) {
+        *bad = NULL;
+        return false;
+    }
+    for (size_t i = 0; i < fr->n_credited; i++) {
+        const Minyi__V1__Reporter *c = fr->credited[i];
+        if (c == NULL || c->kind == 0 ||
+            !protobuf_c_enum_descriptor_get_value(&minyi__v1__reporter_kind__descriptor,
+                                                  (int)c->kind) ||
+            !request_take_short(&c->name, FWD_CREDIT_TEXT_MAX, name) ||
+            !request_take_short(&c->unit, FWD_CREDIT_TEXT_MAX, unit) ||
+            !request_take_short(&c->sector, FWD_CREDIT_TEXT_MAX, sector))
+            goto out;
+        if (json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:s}", "name", name, "unit",
+                                                 unit, "kind", (int)c->kind, "sector",
+                                                 sector)) != 0) {
+            *bad = NULL;
+            goto out;
+        }
+    }
+    *bad = NULL;
+    *out = json_dumps(arr, JSON_COMPACT);
+out:
+    json_decref(arr);
+    return *out != NULL;
 }
 
 bool dispatch_forward_crid(const char *origin_region, const char *origin_receipt,
@@ -280,6 +327,21 @@ static void do_forward(struct caller *c, const Frame *f)
         free(r);
         free(req);
         answer_error(c, f->id, verr.code, verr.field, verr.message, verr.message_zh);
+        return;
+    }
+    const char *bad_credit;
+    if (!credited_json(fr, &req->credited, &bad_credit)) {
+        intake_report_free(r);
+        free(r);
+        free(req);
+        if (bad_credit != NULL)
+            answer_invalid(c, f->id, bad_credit,
+                           "at most 64 credited reporters, each with a known kind and short "
+                           "name, unit and sector",
+                           "共同署名的反映人至多 64 名，须有已知类别及较短的姓名、单位和界别");
+        else
+            answer_error(c, f->id, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
+                         "out of memory", "服务器内存不足");
         return;
     }
     r->principal_id = c->principal.id;

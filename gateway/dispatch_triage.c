@@ -9,6 +9,8 @@
 
 #include <utf8proc.h>
 
+#include "config.h"
+#include "config_dests.h"
 #include "dispatch_triage.h"
 #include "level.h"
 #include "log.h"
@@ -210,6 +212,82 @@ out:
     free(leader);
 }
 
+/* What an external destination answered on a 报送
+ * (ExternalResponseRequest): a kind of the closed list; a text for a 批示
+ * or a 办理答复; a level for a 批示 and only for one. */
+static void do_external_response(struct caller *c, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE;
+    const Minyi__V1__ExternalResponseRequest *q = f->external_response;
+    char receipt[TRIAGE_RECEIPT_MAX + 1], dest[TRIAGE_DEST_NAME_MAX + 1];
+    char *text = NULL, *leader = NULL;
+    struct validation_error verr;
+    const char *kind = NULL, *label = "";
+
+    if (!request_take_receipt(c, f->id, op, &q->receipt, "external_response.receipt", receipt))
+        return;
+    if (q->destination.len == 0 ||
+        !request_take_short(&q->destination, TRIAGE_DEST_NAME_MAX, dest)) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "external_response.destination", "the destination's id is required",
+                     "须注明报送去向");
+        return;
+    }
+    switch (q->kind) {
+    case MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_ADOPTED: kind = "adopted"; break;
+    case MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION: kind = "instruction"; break;
+    case MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_REPLY: kind = "reply"; break;
+    default: break;
+    }
+    if (kind == NULL) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "external_response.kind",
+                     "kind must be EXTERNAL_ADOPTED, EXTERNAL_INSTRUCTION or EXTERNAL_REPLY",
+                     "反馈类型须为采纳、批示或办理答复");
+        return;
+    }
+    bool instruction = q->kind == MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION;
+    if (instruction && (label = level_label((int)q->level)) == NULL) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "external_response.level",
+                     "a 批示 needs its level: NATIONAL_LEADER, PROVINCIAL_LEADER, CITY_LEADER, "
+                     "COUNTY_LEADER or DEPARTMENT",
+                     "批示须注明领导级别：国家领导人、省领导、市领导、县领导或部门");
+        return;
+    }
+    if (!instruction && (q->level != 0 || q->leader.len > 0)) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     q->level != 0 ? "external_response.level" : "external_response.leader",
+                     "a leader and level go only with a 批示", "领导及其级别只用于批示");
+        return;
+    }
+    if (q->responded_at_ms < 0) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "external_response.responded_at_ms", "a date must not be negative",
+                     "日期不能为负数");
+        return;
+    }
+    if (!validate_text(&q->text, VALIDATE_TEXT_INSTRUCTION, "external_response.text", "反馈内容",
+                       q->kind != MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_ADOPTED,
+                       &c->gw->limits, &text, &verr) ||
+        !validate_text(&q->leader, VALIDATE_TEXT_LEVEL, "external_response.leader", "批示领导",
+                       false, &c->gw->limits, &leader, &verr)) {
+        answer_invalid(c, f->id, op, &verr);
+        goto out;
+    }
+    struct triage_external_response r = {
+        .destination = dest, .kind = kind, .text = text, .level = label, .leader = leader,
+        .at_ms = q->responded_at_ms,
+    };
+    struct request *req = request_new(c, f->id, op);
+    if (req != NULL)
+        triage_external_response(c->gw->store, c->principal.id, receipt, &r, request_on_reply,
+                                 req);
+out:
+    free(text);
+    free(leader);
+}
+
 static void do_lease(struct caller *c, const Frame *f, int op)
 {
     char receipt[TRIAGE_RECEIPT_MAX + 1];
@@ -300,14 +378,93 @@ out:
     free(note);
 }
 
+/* The destinations of a FORWARD resolved against the config into fwd
+ * (names copied into names); false, having answered INVALID_ARGUMENT on
+ * decide.destinations with every destination this gateway has (ids and
+ * display names), when one is missing, unknown or named twice, or on
+ * decide.document_number / decide.document_date_ms when an external one
+ * lacks its document. */
+static bool take_destinations(struct caller *c, const Frame *f,
+                              char names[][TRIAGE_DEST_NAME_MAX + 1],
+                              struct triage_dest *dests, char *doc,
+                              struct triage_forward_to *fwd)
+{
+    const int op = MINYI__V1__FRAME__BODY_DECIDE;
+    const Minyi__V1__DecideRequest *d = f->decide;
+    const char *bad = NULL;
+    bool any_external = false;
+
+    fwd->dests = dests;
+    fwd->n_dests = 0;
+    if (d->n_destinations == 0)
+        bad = "at least one destination is required";
+    else if (d->n_destinations > TRIAGE_DEST_MAX)
+        bad = "too many destinations";
+    for (size_t i = 0; bad == NULL && i < d->n_destinations; i++) {
+        struct triage_dest *t = &dests[i];
+        if (!request_take_short(&d->destinations[i], TRIAGE_DEST_NAME_MAX, names[i]) ||
+            !config_dest_find(&c->gw->cfg, names[i], &t->display, &t->external)) {
+            bad = "not a configured destination";
+            break;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(names[k], names[i]) == 0)
+                bad = "a destination is named twice";
+        t->name = names[i];
+        any_external |= t->external;
+        fwd->n_dests++;
+    }
+    if (bad != NULL) {
+        /* Name the destinations this gateway has, so the editor can
+         * correct the name without asking the operator. */
+        char known[(CONFIG_PEERS_MAX + CONFIG_EXTERNALS_MAX) *
+                   (CONFIG_PEER_NAME_MAX + CONFIG_DISPLAY_NAME_MAX + 16)];
+        char msg[sizeof known + 128], msg_zh[sizeof known + 128];
+
+        config_dests_describe(&c->gw->cfg, known, sizeof known);
+        snprintf(msg, sizeof(msg), "%s; configured destinations: %s", bad, known);
+        snprintf(msg_zh, sizeof(msg_zh), "报送去向缺失、重复或未配置；已配置的去向：%s", known);
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "decide.destinations", msg, msg_zh);
+        return false;
+    }
+    doc[0] = '\0';
+    fwd->document_number = doc;
+    fwd->document_date_ms = d->document_date_ms;
+    if (!any_external) {
+        if (d->document_number.len == 0 && d->document_date_ms == 0)
+            return true;
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "decide.document_number",
+                     "a document number goes only with an external destination",
+                     "文号只用于报送至外部去向");
+        return false;
+    }
+    if (d->document_number.len == 0 ||
+        !request_take_short(&d->document_number, TRIAGE_DOC_NUMBER_MAX, doc)) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "decide.document_number",
+                     "a 报送 to an external destination needs its document number (short text)",
+                     "报送至外部去向须填写文号（简短文字）");
+        return false;
+    }
+    if (d->document_date_ms < 0) {
+        answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "decide.document_date_ms", "a date must not be negative", "日期不能为负数");
+        return false;
+    }
+    return true;
+}
+
 static void do_decide(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_DECIDE;
     const Minyi__V1__DecideRequest *d = f->decide;
     char receipt[TRIAGE_RECEIPT_MAX + 1], into[TRIAGE_RECEIPT_MAX + 1] = "";
-    char dests[TRIAGE_DEST_MAX][TRIAGE_DEST_NAME_MAX + 1];
-    const char *dest_ptrs[TRIAGE_DEST_MAX];
-    size_t n_dests = 0;
+    char names[TRIAGE_DEST_MAX][TRIAGE_DEST_NAME_MAX + 1];
+    char doc[TRIAGE_DOC_NUMBER_MAX + 1] = "";
+    struct triage_dest dests[TRIAGE_DEST_MAX];
+    struct triage_forward_to fwd = { 0 };
     char *note = NULL, *instruction = NULL, *level = NULL;
     struct validation_error verr;
     bool need_note = d->decision == MINYI__V1__DECISION__REJECT ||
@@ -324,36 +481,9 @@ static void do_decide(struct caller *c, const Frame *f)
     if (d->decision == MINYI__V1__DECISION__MERGE &&
         !request_take_receipt(c, f->id, op, &d->into_receipt, "decide.into_receipt", into))
         return;
-    if (d->decision == MINYI__V1__DECISION__FORWARD) {
-        const char *bad = NULL;
-        if (d->n_destinations == 0)
-            bad = "at least one destination is required";
-        else if (d->n_destinations > TRIAGE_DEST_MAX)
-            bad = "too many destinations";
-        for (size_t i = 0; bad == NULL && i < d->n_destinations; i++) {
-            if (!request_take_short(&d->destinations[i], TRIAGE_DEST_NAME_MAX, dests[i]) ||
-                !config_destination_known(&c->gw->cfg, dests[i])) {
-                bad = "not a configured destination";
-                break;
-            }
-            for (size_t k = 0; k < i; k++)
-                if (strcmp(dests[k], dests[i]) == 0)
-                    bad = "a destination is named twice";
-            dest_ptrs[n_dests++] = dests[i];
-        }
-        if (bad != NULL) {
-            /* Name the destinations this gateway has, so the editor can
-             * correct the name without asking the operator. */
-            char msg[CONFIG_DEST_LIST_MAX + 128], msg_zh[CONFIG_DEST_LIST_MAX + 128];
-            const char *known = c->gw->cfg.destinations[0] != '\0' ? c->gw->cfg.destinations
-                                                                    : "(none)";
-            snprintf(msg, sizeof(msg), "%s; configured destinations: %s", bad, known);
-            snprintf(msg_zh, sizeof(msg_zh), "报送去向缺失、重复或未配置；已配置的去向：%s", known);
-            answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
-                         "decide.destinations", msg, msg_zh);
-            return;
-        }
-    }
+    if (d->decision == MINYI__V1__DECISION__FORWARD &&
+        !take_destinations(c, f, names, dests, doc, &fwd))
+        return;
     /* A 批示 is recorded with an adoption, and its level only with its text. */
     if (d->instruction.len > 0 && d->decision != MINYI__V1__DECISION__ADOPT) {
         answer_error(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.instruction",
@@ -379,7 +509,8 @@ static void do_decide(struct caller *c, const Frame *f)
     struct request *req = request_new(c, f->id, op);
     if (req != NULL)
         triage_decide(c->gw->store, c->principal.id, receipt, (int)d->decision, note, into,
-                      dest_ptrs, n_dests, instruction, level, request_on_reply, req);
+                      d->decision == MINYI__V1__DECISION__FORWARD ? &fwd : NULL, instruction,
+                      level, request_on_reply, req);
 out:
     free(note);
     free(instruction);
@@ -468,6 +599,7 @@ bool dispatch_triage_frame(struct caller *c, const Frame *f)
     case MINYI__V1__FRAME__BODY_WATCH:
     case MINYI__V1__FRAME__BODY_ATTACHMENT:
     case MINYI__V1__FRAME__BODY_INSTRUCT:
+    case MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE:
         break;
     default:
         return false;
@@ -491,6 +623,7 @@ bool dispatch_triage_frame(struct caller *c, const Frame *f)
     case MINYI__V1__FRAME__BODY_WATCH: do_watch(c, f); break;
     case MINYI__V1__FRAME__BODY_ATTACHMENT: do_attachment(c, f); break;
     case MINYI__V1__FRAME__BODY_INSTRUCT: do_instruct(c, f); break;
+    case MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE: do_external_response(c, f); break;
     default: break;
     }
     return true;

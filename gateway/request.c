@@ -29,6 +29,7 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_OUTBOX_ACTION: return "outbox_action";
     case MINYI__V1__FRAME__BODY_ATTACHMENT: return "attachment";
     case MINYI__V1__FRAME__BODY_INSTRUCT: return "instruct";
+    case MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE: return "external_response";
     case MINYI__V1__FRAME__BODY_STATS: return "stats";
     case MINYI__V1__FRAME__BODY_POINTS: return "points";
     case MINYI__V1__FRAME__BODY_ISSUE_NEW: return "issue_new";
@@ -118,6 +119,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
         break;
     case MINYI__V1__FRAME__BODY_DECIDE:
     case MINYI__V1__FRAME__BODY_INSTRUCT:
+    case MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE:
         f->body_case = MINYI__V1__FRAME__BODY_DECIDE_OK;
         f->decide_ok = (Minyi__V1__DecideResponse *)msg;
         break;

@@ -161,6 +161,29 @@ static bool kind_ok(const ProtobufCBinaryData *b)
     return true;
 }
 
+/* A result about an external 报送 names the document it went under where
+ * other results name a receipt above. */
+static bool about_external(const ProtobufCBinaryData *kind)
+{
+    static const char *const kinds[] = {"external", "external_response"};
+
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kind->len == strlen(kinds[i]) && memcmp(kind->data, kinds[i], kind->len) == 0)
+            return true;
+    return false;
+}
+
+/* The receipt there, or for an external 报送 its document number (short
+ * text). */
+static bool dest_receipt_ok(const Minyi__V1__Result *x)
+{
+    char doc[TRIAGE_DOC_NUMBER_MAX + 1];
+
+    if (about_external(&x->kind))
+        return request_take_short(&x->destination_receipt, TRIAGE_DOC_NUMBER_MAX, doc);
+    return receipt_ok(&x->destination_receipt, true);
+}
+
 static bool short_ok(const ProtobufCBinaryData *b, size_t max)
 {
     char buf[RESULTS_DEST_MAX + 1];
@@ -185,7 +208,7 @@ static bool result_ok(const struct gw *gw, const Minyi__V1__Result *x, char **no
            : !short_ok(&x->body, RESULTS_BODY_MAX)             ? "body"
            : !digits6(&x->body_region, true)                   ? "body_region"
            : !short_ok(&x->destination, RESULTS_DEST_MAX)      ? "destination"
-           : !receipt_ok(&x->destination_receipt, true)        ? "destination_receipt"
+           : !dest_receipt_ok(x)                               ? "destination_receipt"
                                                                : NULL;
     if (*bad != NULL)
         return false;

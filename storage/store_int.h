@@ -115,6 +115,7 @@ enum op_kind {
 #define STMT_T_ATTACH   "minyi_t_attachment"
 #define STMT_T_INSTRUCT "minyi_t_instruct"
 #define STMT_T_SHOW_OWN "minyi_t_show_own"
+#define STMT_T_EXTRESP  "minyi_t_external_response"
 #define TRIAGE_PREPARE_SQL                                                                  \
     "PREPARE " STMT_T_QUEUE "(int8, text[], int2[], int2, text, int8, int8, int8, bool, text," \
     " bool, bool, int2, int8, int8, int4, int4, int4) AS SELECT minyi_t_queue($1, $2, $3, $4," \
@@ -126,12 +127,12 @@ enum op_kind {
     "PREPARE " STMT_T_RELEASE "(int8, text) AS SELECT minyi_t_release($1, $2);"             \
     "PREPARE " STMT_T_EDIT "(int8, text, text, text, text, text, int2, text) AS"           \
     " SELECT minyi_t_edit($1, $2, $3, $4, $5, $6, $7, $8);"                                 \
-    "PREPARE " STMT_T_DECIDE "(int8, text, text, text, text, text[], text, text) AS"        \
-    " SELECT minyi_t_decide($1, $2, $3, $4, $5, $6, $7, $8);"                               \
+    "PREPARE " STMT_T_DECIDE "(int8, text, text, text, text, jsonb, text, text, text, int8,"  \
+    " int4) AS SELECT minyi_t_decide($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);"       \
     "PREPARE " STMT_T_RESUBMIT "(int8, text, uuid, text, text, text, text, int2, int2) AS"  \
     " SELECT minyi_t_resubmit($1, $2, $3, $4, $5, $6, $7, $8, $9);"                       \
-    "PREPARE " STMT_F_NOTE "(int8, text, text, text, text, text[], int8, text, text) AS"    \
-    " SELECT minyi_f_note($1, $2, $3, $4, $5, $6)"                                         \
+    "PREPARE " STMT_F_NOTE "(int8, text, text, text, text, text[], int8, text, text, jsonb)" \
+    " AS SELECT minyi_f_note($1, $2, $3, $4, $5, $6, $10)"                                 \
     " || minyi_audit_witness_put($1, $7, $8, $9);"                                          \
     "PREPARE " STMT_FW_CLAIM "(text[], int4, int4) AS"                                      \
     " SELECT minyi_fw_claim($1, $2, $3) || minyi_audit_head();"                             \
@@ -147,7 +148,9 @@ enum op_kind {
     "PREPARE " STMT_T_ATTACH "(int8, text, int4) AS SELECT minyi_t_attachment($1, $2, $3);" \
     "PREPARE " STMT_T_INSTRUCT "(int8, text, text, text, text, int8, bool, int4) AS"        \
     " SELECT minyi_t_instruct($1, $2, $3, $4, $5, $6, $7, $8);"                             \
-    "PREPARE " STMT_T_SHOW_OWN "(int8, text, int4) AS SELECT minyi_t_show_own($1, $2, $3);"
+    "PREPARE " STMT_T_SHOW_OWN "(int8, text, int4) AS SELECT minyi_t_show_own($1, $2, $3);" \
+    "PREPARE " STMT_T_EXTRESP "(int8, text, text, text, text, text, text, int8, int4) AS"   \
+    " SELECT minyi_t_external_response($1, $2, $3, $4, $5, $6, $7, $8, $9);"
 
 /* The office's reads (office.c, migration 0023): periods arrive as
  * milliseconds since the epoch. */

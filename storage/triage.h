@@ -36,6 +36,7 @@
 #define TRIAGE_TEXT_FILTER_MAX 200     /* bytes of the queue's text filter */
 #define TRIAGE_DEST_MAX        16      /* destinations of one FORWARD */
 #define TRIAGE_DEST_NAME_MAX   64      /* bytes of a destination name */
+#define TRIAGE_DOC_NUMBER_MAX  128     /* bytes of an external 报送's document number */
 #define TRIAGE_SIMILAR_MAX     5       /* duplicate hints shown with a report */
 #define TRIAGE_SIMILAR_MIN     0.2     /* least shingle similarity worth showing */
 #define TRIAGE_CHAIN_MAX       16      /* bodies a forwarded report may have passed through */
@@ -110,16 +111,53 @@ void triage_release(struct store *st, int64_t actor, const char *receipt,
 /* Reply msg: Minyi__V1__EditResponse (the new version). */
 void triage_edit(struct store *st, int64_t actor, const char *receipt,
                  const struct triage_edit *e, store_reply_cb cb, void *arg);
+/* One destination of a FORWARD as the gateway's config names it. */
+struct triage_dest {
+    const char *name;                  /* its stable id ([peer.NAME] or [external.NAME]) */
+    const char *display;               /* its display name, e.g. 浙江省政协 or 市委办公室 */
+    bool external;                     /* a 报送 outside the hierarchy: sent at once, no delivery */
+};
+
+/* The destinations of one FORWARD, and the document an external 报送 goes
+ * under. */
+struct triage_forward_to {
+    const struct triage_dest *dests;
+    size_t n_dests;
+    const char *document_number;       /* required when a destination is external */
+    int64_t document_date_ms;          /* 0: now */
+};
+
 /* Reply msg: Minyi__V1__DecideResponse.  decision is MINYI__V1__DECISION__*;
- * into (MERGE) and dests (FORWARD, names already checked against the
+ * into (MERGE) and fwd (FORWARD, names already checked against the
  * configuration) may be NULL otherwise.  instruction and level are the
  * 批示 of an ADOPT ("" or NULL for none); INVALID_ARGUMENT on
  * decide.instruction with another decision, on decide.instruction_level
- * for a level without a text. */
+ * for a level without a text, on decide.document_number when an external
+ * destination has no document; CONFLICT on decide.destinations when the
+ * report went to a destination before and was not returned from there. */
 void triage_decide(struct store *st, int64_t actor, const char *receipt, int decision,
-                   const char *note, const char *into, const char *const *dests,
-                   size_t n_dests, const char *instruction, const char *level,
-                   store_reply_cb cb, void *arg);
+                   const char *note, const char *into, const struct triage_forward_to *fwd,
+                   const char *instruction, const char *level, store_reply_cb cb, void *arg);
+
+/* What an external destination answered on a 报送 (migration 0027). */
+struct triage_external_response {
+    const char *destination;           /* the external destination's id */
+    const char *kind;                  /* "adopted", "instruction" or "reply" */
+    const char *text;                  /* "" for none */
+    const char *level;                 /* instruction: the level's label, else "" */
+    const char *leader;                /* instruction: who gave it, "" for none */
+    int64_t at_ms;                     /* 0: now */
+};
+
+/* Records r as an 'external_response' event.  Reply msg:
+ * Minyi__V1__DecideResponse with the unchanged state; NOT_FOUND on
+ * external_response.destination (naming where it was sent) when the
+ * report was not sent there, INVALID_ARGUMENT on
+ * external_response.responded_at_ms for a date in the future or before
+ * the 报送. */
+void triage_external_response(struct store *st, int64_t actor, const char *receipt,
+                              const struct triage_external_response *r, store_reply_cb cb,
+                              void *arg);
 /* Records a leader's 批示 as an event of its own (migration 0015): level is
  * the label of a level of the closed list (checked by the caller), leader
  * who gave it ("" for none), text the 批示, given_at_ms when (0: now),
@@ -155,11 +193,14 @@ struct triage_audit_head {
  * Minyi__V1__SubmitResponse (duplicate when the provenance was recorded
  * already); CONFLICT when the origin was forwarded by another peer.  The
  * peer's audit head (NULL or seq 0: none) is kept in the same transaction
- * (migration 0021). */
+ * (migration 0021), and so are the reporters credited on the report below
+ * (credited: a JSON array of objects name, unit, kind, sector; NULL for
+ * none; migration 0027). */
 void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
                          const char *origin_region, const char *origin_receipt,
                          const char *origin_body, const char *const *chain, size_t n_chain,
-                         const struct triage_audit_head *head, store_reply_cb cb, void *arg);
+                         const struct triage_audit_head *head, const char *credited,
+                         store_reply_cb cb, void *arg);
 
 /* The forwarder's side of the outbox (migration 0004).  Claims up to limit
  * due rows for dests with a lease of lease_s seconds; reply msg:

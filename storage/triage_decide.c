@@ -1,6 +1,7 @@
 /*
  * triage_decide: an editor's work on one report — claim, renew, release,
- * edit, decide, and the leaders' 批示 recorded after the decision — and
+ * edit, decide, the leaders' 批示 recorded after the decision and the
+ * responses to an external 报送 — and
  * the contact point's resubmission of a returned report (triage.h).
  */
 #include "triage_int.h"
@@ -119,15 +120,35 @@ void triage_edit(struct store *st, int64_t actor, const char *receipt,
     store_op_enqueue(st, op);
 }
 
+/* The destinations of a FORWARD as the jsonb array minyi_t_decide takes
+ * (migration 0027): objects name, display and external.  NULL when out of
+ * memory; "[]" for none. */
+static char *dests_json(const struct triage_forward_to *fwd)
+{
+    json_t *arr = json_array();
+    char *text = NULL;
+
+    if (arr == NULL)
+        return NULL;
+    for (size_t i = 0; fwd != NULL && i < fwd->n_dests; i++) {
+        const struct triage_dest *d = &fwd->dests[i];
+        if (json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "name", d->name, "display",
+                                                 d->display, "external", d->external)) != 0)
+            goto out;
+    }
+    text = json_dumps(arr, JSON_COMPACT);
+out:
+    json_decref(arr);
+    return text;
+}
+
 void triage_decide(struct store *st, int64_t actor, const char *receipt, int decision,
-                   const char *note, const char *into, const char *const *dests,
-                   size_t n_dests, const char *instruction, const char *level,
-                   store_reply_cb cb, void *arg)
+                   const char *note, const char *into, const struct triage_forward_to *fwd,
+                   const char *instruction, const char *level, store_reply_cb cb, void *arg)
 {
     struct store_op *op = triage_op_new(STMT_T_DECIDE, decide_reply, cb, arg);
     const char *name = triage_enum_name(&minyi__v1__decision__descriptor, decision);
-    char arr[TRIAGE_DEST_MAX * (TRIAGE_DEST_NAME_MAX + 3) + 4];
-    size_t i, n;
+    char *dests;
 
     triage_param_i64(op, 0, actor);
     if (!triage_param_receipt(st, op, 1, receipt, "decide.receipt"))
@@ -148,23 +169,38 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
     } else {
         triage_param_null(op, 4);
     }
-    if (n_dests > TRIAGE_DEST_MAX) {
+    if (fwd != NULL && fwd->n_dests > TRIAGE_DEST_MAX) {
         triage_invalid(st, op, "decide.destinations", "too many destinations", "报送去向过多");
         return;
     }
-    n = (size_t)snprintf(arr, sizeof arr, "{");
-    for (i = 0; i < n_dests; i++) {
-        if (!triage_dest_name_ok(dests[i])) {
-            triage_invalid(st, op, "decide.destinations", "not a configured destination",
-                           "不是已配置的报送去向");
-            return;
-        }
-        n += (size_t)snprintf(arr + n, sizeof arr - n, "%s\"%s\"", i ? "," : "", dests[i]);
-    }
-    snprintf(arr + n, sizeof arr - n, "}");
-    triage_param_str(op, 5, arr);
+    if (!(dests = dests_json(fwd)))
+        triage_oom_abort();
+    triage_param_str(op, 5, dests);
+    free(dests);
     triage_param_str(op, 6, instruction ? instruction : "");
     triage_param_str(op, 7, level ? level : "");
+    triage_param_str(op, 8, fwd != NULL && fwd->document_number ? fwd->document_number : "");
+    triage_param_i64(op, 9, fwd != NULL && fwd->document_date_ms > 0 ? fwd->document_date_ms : 0);
+    triage_param_i64(op, 10, TRIAGE_INSTRUCT_FUTURE_SLACK_S);
+    store_op_enqueue(st, op);
+}
+
+void triage_external_response(struct store *st, int64_t actor, const char *receipt,
+                              const struct triage_external_response *r, store_reply_cb cb,
+                              void *arg)
+{
+    struct store_op *op = triage_op_new(STMT_T_EXTRESP, decide_reply, cb, arg);
+
+    triage_param_i64(op, 0, actor);
+    if (!triage_param_receipt(st, op, 1, receipt, "external_response.receipt"))
+        return;
+    triage_param_str(op, 2, r->destination);
+    triage_param_str(op, 3, r->kind);
+    triage_param_str(op, 4, r->text != NULL ? r->text : "");
+    triage_param_str(op, 5, r->level != NULL ? r->level : "");
+    triage_param_str(op, 6, r->leader != NULL ? r->leader : "");
+    triage_param_i64(op, 7, r->at_ms > 0 ? r->at_ms : 0);
+    triage_param_i64(op, 8, TRIAGE_INSTRUCT_FUTURE_SLACK_S);
     store_op_enqueue(st, op);
 }
 

@@ -56,7 +56,8 @@ static bool build_outbox_item(const struct store *st, const json_t *x, Minyi__V1
     }
     if (!triage_open_sealed(st, tj_str(x, "phone_enc"), STORE_AAD_PHONE, tj_str(x, "pii_key"),
                             &r->phone) ||
-        !attach_report_list(json_object_get(x, "attachments"), r))
+        !attach_report_list(json_object_get(x, "attachments"), r) ||
+        !triage_reporters(json_object_get(x, "credited"), &fr->credited, &fr->n_credited))
         return false;
     if (json_is_string(json_object_get(x, "origin_receipt"))) {
         if (!tj_bytes(&fr->origin_region, x, "origin_region") ||
@@ -148,7 +149,8 @@ static bool outbox_claim_reply(const struct store *st, const struct store_op *op
 void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
                          const char *origin_region, const char *origin_receipt,
                          const char *origin_body, const char *const *chain, size_t n_chain,
-                         const struct triage_audit_head *head, store_reply_cb cb, void *arg)
+                         const struct triage_audit_head *head, const char *credited,
+                         store_reply_cb cb, void *arg)
 {
     struct store_op *op = triage_op_new(STMT_F_NOTE, triage_build_submit, cb, arg);
     char arr[TRIAGE_CHAIN_MAX * 9 + 4];
@@ -172,6 +174,7 @@ void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
     snprintf(arr + n, sizeof arr - n, "}");
     triage_param_str(op, 5, arr);
     triage_param_head(op, 6, head);
+    triage_param_str(op, 9, credited != NULL ? credited : "[]");
     store_op_enqueue(st, op);
 }
 

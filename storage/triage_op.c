@@ -30,6 +30,8 @@ static const char *const known_fields[] = {
     "inbox.status", "inbox_show.id", "inbox_answer.id", "inbox_convert.ids",
     "inbox_convert.report", "poster.contact_point_id", "token", "message.what", "pickup",
     "audit.receipt",
+    "decide.document_number", "decide.document_date_ms", "external_response.receipt",
+    "external_response.destination", "external_response.responded_at_ms",
 };
 
 static const char *static_field(const char *f)
@@ -348,4 +350,28 @@ static void triage_done(struct store_conn *c)
     ok = op->tbuild(st, op, j, &msg);
     json_decref(j);
     query_answer(st, op, msg, ok);
+}
+
+bool triage_reporters(const json_t *arr, Minyi__V1__Reporter ***out, size_t *n_out)
+{
+    size_t n = json_array_size(arr), i;
+
+    if (n == 0)
+        return true;
+    if (!(*out = calloc(n, sizeof **out)))
+        return false;
+    for (i = 0; i < n; i++) {
+        const json_t *c = json_array_get(arr, i);
+        Minyi__V1__Reporter *rep = malloc(sizeof *rep);
+
+        if (!rep)
+            return false;
+        minyi__v1__reporter__init(rep);
+        (*out)[(*n_out)++] = rep;
+        rep->kind = (Minyi__V1__ReporterKind)tj_int(c, "kind");
+        if (!tj_bytes(&rep->name, c, "name") || !tj_bytes(&rep->unit, c, "unit") ||
+            !tj_bytes(&rep->sector, c, "sector"))
+            return false;
+    }
+    return true;
 }

@@ -323,7 +323,14 @@ static bool build_show(const struct store *st, const json_t *j, bool diff,
             return false;
         d->attempts = (uint32_t)tj_int(x, "attempts");
         d->next_attempt_ms = tj_int(x, "next_attempt_ms");
+        d->external = json_is_true(json_object_get(x, "external"));
+        d->document_date_ms = tj_int(x, "document_date_ms");
+        if (!tj_bytes(&d->display_name, x, "display_name") ||
+            !tj_bytes(&d->document_number, x, "document_number"))
+            return false;
     }
+    if (!triage_reporters(json_object_get(j, "credited"), &m->credited, &m->n_credited))
+        return false;
     return attach_show_list(json_object_get(j, "attachments"), m);
 }
 
