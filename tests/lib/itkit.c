@@ -664,11 +664,17 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
 bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
                      struct itinst *dist, int results_ms)
 {
+    return itinst_chain_up_ini(pg, prov, city, dist, results_ms, NULL);
+}
+
+bool itinst_chain_up_ini(struct tpg *pg, struct itinst *prov, struct itinst *city,
+                         struct itinst *dist, int results_ms, const char *city_extra)
+{
     return itinst_up(pg, prov, "province", IT_PROV_REGION, IT_PROV_NAME, NULL, NULL, NULL,
                      results_ms) &&
            tprincipal_add(prov->conninfo, "peer2", "peer", IT_CITY_REGION, true) > 0 &&
-           itinst_up(pg, city, "city", IT_CITY_REGION, IT_CITY_NAME, "province", prov, "peer2",
-                     results_ms) &&
+           itinst_up_ini(pg, city, "city", IT_CITY_REGION, IT_CITY_NAME, "province", prov,
+                         "peer2", results_ms, city_extra) &&
            tprincipal_add(city->conninfo, "peer1", "peer", IT_DIST_REGION, true) > 0 &&
            itinst_up(pg, dist, "district", IT_DIST_REGION, IT_DIST_NAME, "city", city, "peer1",
                      results_ms);

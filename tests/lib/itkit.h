@@ -141,6 +141,11 @@ bool itinst_up_ini(struct tpg *pg, struct itinst *in, const char *db, const char
  * results pulled every results_ms.  False (printed) when anything fails. */
 bool itinst_chain_up(struct tpg *pg, struct itinst *prov, struct itinst *city,
                      struct itinst *dist, int results_ms) __attribute__((warn_unused_result));
+/* itinst_chain_up with extra config text for the city (NULL: none), e.g.
+ * its external destinations. */
+bool itinst_chain_up_ini(struct tpg *pg, struct itinst *prov, struct itinst *city,
+                         struct itinst *dist, int results_ms, const char *city_extra)
+    __attribute__((warn_unused_result));
 
 /* Starts the instance's second gateway in->gw2: on its database, with its
  * config and its key for personal fields, as a second minyid of one body
