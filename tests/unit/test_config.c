@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_dests.h"
 #include "log.h"
 
 /* The whole of a stream written by config_example_write, malloc'd. */
@@ -265,8 +266,54 @@ static void test_reload_keeps_fixed(void **state)
     assert_false(next.points.split);
 }
 
+/* External destinations and display names: found by id with their display
+ * names, listed for an editor who named an unknown one; an external id
+ * that is a gateway destination too, or one without a display name, is
+ * refused. */
+static void test_external_destinations(void **state)
+{
+    struct gw_config cfg;
+    char err[512], list[1024];
+    const char *display = NULL;
+    bool external = true;
+
+    (void)state;
+    assert_true(load_text("[triage]\ndestinations = province\n"
+                          "[peer.province]\nhost = h\nport = 1\nca = /c\ncert = /c\nkey = /k\n"
+                          "display_name = 浙江省政协\n"
+                          "[external.swb]\ndisplay_name = 市委办公室\n"
+                          "[external.jtj]\ndisplay_name = 市交通运输局\n",
+                          &cfg, err, sizeof(err)));
+    assert_int_equal(cfg.n_externals, 2);
+    assert_true(config_dest_find(&cfg, "province", &display, &external));
+    assert_string_equal(display, "浙江省政协");
+    assert_false(external);
+    assert_true(config_dest_find(&cfg, "jtj", &display, &external));
+    assert_string_equal(display, "市交通运输局");
+    assert_true(external);
+    assert_false(config_dest_find(&cfg, "szf", &display, &external));
+    config_dests_describe(&cfg, list, sizeof(list));
+    assert_string_equal(list, "province (浙江省政协), swb (市委办公室, external), "
+                              "jtj (市交通运输局, external)");
+
+    /* A gateway destination without a display name is called by its id. */
+    assert_true(load_text("[triage]\ndestinations = city\n", &cfg, err, sizeof(err)));
+    assert_true(config_dest_find(&cfg, "city", &display, &external));
+    assert_string_equal(display, "city");
+    assert_false(external);
+
+    assert_false(load_text("[external.province]\ndisplay_name = 省里\n", &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "[external.province]: the name is a gateway destination too"));
+    assert_false(load_text("[external.swb]\naddress = x\n", &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "unknown option [external.swb] address"));
+    assert_false(load_text("[external.swb]\ndisplay_name =\n", &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "[external.swb] display_name"));
+    assert_false(load_text("[external.s w]\ndisplay_name = x\n", &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "bad destination name [external.s w]"));
+}
+
 /* The text between the man page's entry for section (".B [section]", or
- * ".BI [peer. NAME ]") and the next section's entry or the next .SH,
+ * ".BI [peer. NAME ]", ".BI [external. NAME ]") and the next section's entry or the next .SH,
  * malloc'd; NULL when the page has no such entry. */
 static char *man_section(const char *page, const char *section)
 {
@@ -275,6 +322,8 @@ static char *man_section(const char *page, const char *section)
 
     if (strcmp(section, "peer.NAME") == 0)
         snprintf(head, sizeof(head), "\n.BI [peer. NAME ]\n");
+    else if (strcmp(section, "external.NAME") == 0)
+        snprintf(head, sizeof(head), "\n.BI [external. NAME ]\n");
     else
         snprintf(head, sizeof(head), "\n.B [%s]\n", section);
     start = strstr(page, head);
@@ -314,7 +363,8 @@ static bool names_term(const char *text, const char *word)
  * section's entry. */
 static void test_man_page_names_every_option(void **state)
 {
-    const struct config_option *tables[] = { config_options, config_peer_options };
+    const struct config_option *tables[] = { config_options, config_peer_options,
+                                             config_external_options };
     FILE *f = fopen(MINYI_SOURCE_DIR "/deploy/man/minyid.conf.5", "rb");
     char *page;
     long len;
@@ -353,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_peer_host_list),
         cmocka_unit_test(test_points),
         cmocka_unit_test(test_man_page_names_every_option),
+        cmocka_unit_test(test_external_destinations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
