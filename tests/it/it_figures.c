@@ -8,7 +8,9 @@
  * The district merges M into B, adopts E, rejects F, returns G and
  * forwards A and B to the city.  The city adopts A with a 市领导 批示 and
  * records a second 市领导 批示 on it; it forwards B to the province, which
- * adopts it and records a 省领导 批示.  Every result flows back down.
+ * adopts it and records a 省领导 批示, and in the same request sends B to
+ * 市委办公室 (an external destination) under a document number, whose
+ * 办理答复 the city's editor records.  Every result flows back down.
  *
  * Figures (each report once per figure) at the district:
  *   received 6, adopted 1 (E), forwarded 2 (A, B), rejected 1 (F),
@@ -17,7 +19,9 @@
  *   contact1: received 3, forwarded 2, returned 1, city 1, province 1,
  *   市领导 1, 省领导 1; contact2: received 3, adopted 1, rejected 1, merged 1.
  * At the city: received 2, adopted 1, forwarded 1, province 1, 市领导 1,
- * 省领导 1.  At the province: received 1, adopted 1, 省领导 1.
+ * 省领导 1, 报送 outside the hierarchy 1 and its response 1 (the district
+ * hears of both but counts neither: they are the city's).  At the
+ * province: received 1, adopted 1, 省领导 1.
  *
  * Points at the district under the default table (adopted 2, city 3,
  * province 5, 市领导 3, 省领导 8, merged writers split):
@@ -65,7 +69,8 @@ static int setup(void **state)
     if (!tpg_start(&pg))
         return -1;
     pg_up = true;
-    if (!itinst_chain_up(&pg, &prov, &city, &dist, RESULTS_INTERVAL_MS) ||
+    if (!itinst_chain_up_ini(&pg, &prov, &city, &dist, RESULTS_INTERVAL_MS,
+                             "[external.swb]\ndisplay_name = 市委办公室\n") ||
         tprincipal_add(prov.conninfo, "office1", "office", IT_PROV_REGION, true) <= 0 ||
         tprincipal_add(city.conninfo, "office1", "office", IT_CITY_REGION, true) <= 0 ||
         tprincipal_add(dist.conninfo, "office1", "office", IT_DIST_REGION, true) <= 0)
@@ -126,6 +131,49 @@ static void instruct_ok(const struct itinst *in, const char *receipt, int level,
     frame_arena_free(a);
 }
 
+/* The city's editor forwards B to the province and, in the same request,
+ * to 市委办公室 under a document number; then records 市委办公室's
+ * 办理答复.  The receipt at the province goes to up. */
+static void city_forward_and_send_out(const char *receipt, char *up)
+{
+    struct frame_arena *a = NULL;
+    struct client_conn *ed = itconnect_gw(&city.gw, "editor1");
+    ProtobufCBinaryData dests[] = {frame_bytes("province"), frame_bytes("swb")};
+    Minyi__V1__DecideRequest q = MINYI__V1__DECIDE_REQUEST__INIT;
+    itclaim_ok(ed, receipt);
+    q.receipt = frame_bytes(receipt);
+    q.decision = MINYI__V1__DECISION__FORWARD;
+    q.destinations = dests;
+    q.n_destinations = 2;
+    q.document_number = frame_bytes("嘉政协信〔2026〕7号");
+    itdecide_req_ok(ed, &q);
+    const char *sql = "SELECT o.upstream_receipt FROM outbox o JOIN reports r"
+                      " ON r.id = o.report_id WHERE r.receipt = $1"
+                      " AND o.destination = 'province' AND o.state = 'delivered'";
+    long long until = itnow_ms() + IT_INST_WITHIN_MS;
+    char *v = NULL;
+    while ((v = itdb_text(city.conninfo, sql, 1, (const char *const[]){receipt})) == NULL &&
+           itnow_ms() < until)
+        itsleep_ms(50);
+    if (v == NULL)
+        fail_msg("the city's %s was not delivered to the province", receipt);
+    snprintf(up, IT_RECEIPT_MAX, "%s", v);
+    free(v);
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ExternalResponseRequest r = MINYI__V1__EXTERNAL_RESPONSE_REQUEST__INIT;
+    r.receipt = frame_bytes(receipt);
+    r.destination = frame_bytes("swb");
+    r.kind = MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_REPLY;
+    r.text = frame_bytes("已转市民政局办理。");
+    f.body_case = MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE;
+    f.external_response = &r;
+    Frame *ans = itcall(ed, &f, &a);
+    if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
+        itexpect_error(ans, 0, NULL); /* fails, naming the error */
+    frame_arena_free(a);
+    client_close(ed);
+}
+
 static long long events_at(const struct itinst *in, const char *receipt, const char *action)
 {
     return tdb_scalar(in->conninfo,
@@ -167,7 +215,7 @@ static void test_history_through_three_levels(void **state)
     decide(&city, a_city, MINYI__V1__DECISION__ADOPT, NULL, NULL, "请市卫健委研究办理。",
            "市领导");
     instruct_ok(&city, a_city, MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER, "请抓紧落实。");
-    itinst_forward(&city, b_city, "province", b_prov);
+    city_forward_and_send_out(b_city, b_prov);
     decide(&prov, b_prov, MINYI__V1__DECISION__ADOPT, NULL, NULL, NULL, NULL);
     instruct_ok(&prov, b_prov, MINYI__V1__INSTRUCTION_LEVEL__PROVINCIAL_LEADER,
                 "请省民政厅研究，完善运营补贴政策。");
@@ -178,6 +226,7 @@ static void test_history_through_three_levels(void **state)
     wait_events(&dist, ra, "result_instruction", 1);
     wait_events(&dist, rb, "result_instruction", 1);
     wait_events(&city, b_city, "result_instruction", 1);
+    wait_events(&dist, rb, "result_external_response", 1);
 }
 
 /* ---- figures ---------------------------------------------------------------- */
@@ -308,7 +357,8 @@ static void test_figures(void **state)
 
     /* The levels above count their own part of the same history. */
     ans = stats(&city, "office1", MINYI__V1__STATS_BY__STATS_BY_TOTAL, &a);
-    expect_row(ans->stats_ok->total, "adopted=1 adopted_above:provincial=1 forwarded=1 "
+    expect_row(ans->stats_ok->total, "adopted=1 adopted_above:provincial=1 "
+                                     "external_responses=1 external_sent=1 forwarded=1 "
                                      "instruction:市领导=1 instruction:省领导=1 received=2");
     frame_arena_free(a);
     ans = stats(&prov, "office1", MINYI__V1__STATS_BY__STATS_BY_TOTAL, &a);
