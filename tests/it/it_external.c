@@ -78,18 +78,6 @@ static int64_t wall_ms(void)
     return (int64_t)time(NULL) * 1000;
 }
 
-static bool text_is(const ProtobufCBinaryData *b, const char *want)
-{
-    return b->len == strlen(want) && memcmp(b->data, want, b->len) == 0;
-}
-
-static bool text_has(const ProtobufCBinaryData *b, const char *want)
-{
-    char buf[TEXT_MAX];
-    itcopy(b, buf, sizeof buf);
-    return strstr(buf, want) != NULL;
-}
-
 /* certname submits a report with this situation and reporter at the
  * district; its receipt goes to out. */
 static void submit(const char *certname, const char *situation, const char *reporter, char *out)
@@ -160,17 +148,6 @@ static void wait_events(const struct itinst *in, const char *receipt, const char
         fail_msg("%s: %s never had %d %s events", in->name, receipt, n, action);
 }
 
-/* The history entry of a status with this action whose note has note. */
-static const Minyi__V1__HistoryEntry *entry(const Minyi__V1__StatusResponse *s, const char *action,
-                                            const char *note)
-{
-    for (size_t i = 0; i < s->n_history; i++)
-        if (text_is(&s->history[i]->action, action) && text_has(&s->history[i]->note, note))
-            return s->history[i];
-    fail_msg("no history entry %s with note %s", action, note);
-    return NULL;
-}
-
 /* The district's report r_dist goes up to the city (its receipt there in
  * r_city), where the editor claims it. */
 static void up_to_city(const char *r_dist, char *r_city)
@@ -208,23 +185,23 @@ static void test_external_and_gateway_in_one_forward(void **state)
     const Minyi__V1__ShowResponse *s = itshow_ok(ed, r_city, &a);
     assert_int_equal(s->n_deliveries, 2);
     const Minyi__V1__Delivery *gw = s->deliveries[0], *ext = s->deliveries[1];
-    assert_true(text_is(&gw->destination, "province"));
-    assert_true(text_is(&gw->display_name, IT_PROV_NAME));
+    assert_true(itbytes_is(&gw->destination, "province"));
+    assert_true(itbytes_is(&gw->display_name, IT_PROV_NAME));
     assert_false(gw->external);
-    assert_true(text_is(&ext->destination, "swb"));
-    assert_true(text_is(&ext->display_name, SWB_NAME));
+    assert_true(itbytes_is(&ext->destination, "swb"));
+    assert_true(itbytes_is(&ext->display_name, SWB_NAME));
     assert_true(ext->external);
-    assert_true(text_is(&ext->document_number, DOC_NUMBER));
+    assert_true(itbytes_is(&ext->document_number, DOC_NUMBER));
     assert_true(ext->document_date_ms / 1000 == doc_ms / 1000);
-    assert_true(text_is(&ext->state, "delivered"));
+    assert_true(itbytes_is(&ext->state, "delivered"));
     bool forward_named = false, delivered_named = false, sent = false;
     for (size_t i = 0; i < s->n_history; i++) {
         const Minyi__V1__HistoryEntry *h = s->history[i];
-        forward_named |= text_is(&h->action, "forward") &&
-                         text_has(&h->note, IT_PROV_NAME ", " SWB_NAME);
-        delivered_named |= text_is(&h->action, "delivered") && text_has(&h->note, IT_PROV_NAME);
-        sent |= text_is(&h->action, "external") && text_has(&h->note, SWB_NAME) &&
-                text_has(&h->note, DOC_NUMBER);
+        forward_named |= itbytes_is(&h->action, "forward") &&
+                         itbytes_has(&h->note, IT_PROV_NAME ", " SWB_NAME);
+        delivered_named |= itbytes_is(&h->action, "delivered") && itbytes_has(&h->note, IT_PROV_NAME);
+        sent |= itbytes_is(&h->action, "external") && itbytes_has(&h->note, SWB_NAME) &&
+                itbytes_has(&h->note, DOC_NUMBER);
     }
     assert_true(forward_named);
     assert_true(delivered_named);
@@ -278,17 +255,17 @@ static void test_external_and_gateway_in_one_forward(void **state)
     struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
     ans = itstatus(c, r_dist, &a);
     assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
-    const Minyi__V1__HistoryEntry *h = entry(ans->status_ok, "result_external", DOC_NUMBER);
-    assert_true(text_has(&h->note, SWB_NAME));
-    assert_true(text_is(&h->body, IT_CITY_NAME));
-    h = entry(ans->status_ok, "result_external_response", REPLY_TEXT);
-    assert_true(text_is(&h->body, SWB_NAME));
-    assert_true(text_has(&h->note, "办理答复"));
-    h = entry(ans->status_ok, "result_external_response", "批示");
-    assert_true(text_is(&h->body, SWB_NAME));
-    assert_true(text_is(&h->instruction, INSTRUCTION_SWB));
-    assert_true(text_is(&h->instruction_level, "市领导"));
-    entry(ans->status_ok, "result_forward", IT_PROV_NAME);
+    const Minyi__V1__HistoryEntry *h = itstatus_entry(ans->status_ok, "result_external", DOC_NUMBER);
+    assert_true(itbytes_has(&h->note, SWB_NAME));
+    assert_true(itbytes_is(&h->body, IT_CITY_NAME));
+    h = itstatus_entry(ans->status_ok, "result_external_response", REPLY_TEXT);
+    assert_true(itbytes_is(&h->body, SWB_NAME));
+    assert_true(itbytes_has(&h->note, "办理答复"));
+    h = itstatus_entry(ans->status_ok, "result_external_response", "批示");
+    assert_true(itbytes_is(&h->body, SWB_NAME));
+    assert_true(itbytes_is(&h->instruction, INSTRUCTION_SWB));
+    assert_true(itbytes_is(&h->instruction_level, "市领导"));
+    itstatus_entry(ans->status_ok, "result_forward", IT_PROV_NAME);
     frame_arena_free(a);
     client_close(c);
 
@@ -448,13 +425,13 @@ static void expect_writer_sees_province(const char *certname, const char *receip
     Frame *ans = itstatus(c, receipt, &a);
     assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
     assert_int_equal(ans->status_ok->state, MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
-    const Minyi__V1__HistoryEntry *h = entry(ans->status_ok, "result_adopt", "");
-    assert_true(text_is(&h->body, IT_PROV_NAME));
-    assert_true(text_is(&h->instruction, "省领导批示：请省民政厅研究。"));
-    h = entry(ans->status_ok, "result_instruction", "");
-    assert_true(text_is(&h->instruction, "市领导批示：市里配套落实。"));
-    assert_true(text_is(&h->instruction_level, "市领导"));
-    assert_true(text_is(&h->body, IT_PROV_NAME));
+    const Minyi__V1__HistoryEntry *h = itstatus_entry(ans->status_ok, "result_adopt", "");
+    assert_true(itbytes_is(&h->body, IT_PROV_NAME));
+    assert_true(itbytes_is(&h->instruction, "省领导批示：请省民政厅研究。"));
+    h = itstatus_entry(ans->status_ok, "result_instruction", "");
+    assert_true(itbytes_is(&h->instruction, "市领导批示：市里配套落实。"));
+    assert_true(itbytes_is(&h->instruction_level, "市领导"));
+    assert_true(itbytes_is(&h->body, IT_PROV_NAME));
     frame_arena_free(a);
     client_close(c);
 }
@@ -465,9 +442,9 @@ static void expect_province_credits(const char *r_prov, const char *own, const c
     struct frame_arena *a = NULL;
     struct client_conn *pe = itconnect_gw(&prov.gw, "editor1");
     const Minyi__V1__ShowResponse *s = itshow_ok(pe, r_prov, &a);
-    assert_true(text_is(&s->reporter->name, own));
+    assert_true(itbytes_is(&s->reporter->name, own));
     assert_int_equal(s->n_credited, 1);
-    assert_true(text_is(&s->credited[0]->name, other));
+    assert_true(itbytes_is(&s->credited[0]->name, other));
     assert_int_equal(s->credited[0]->kind, MINYI__V1__REPORTER_KIND__MEMBER);
     frame_arena_free(a);
     client_close(pe);

@@ -74,18 +74,6 @@ static int teardown(void **state)
     return itinst_down((struct itinst *[]){&dist, &city, &prov}, 3, &pg, pg_up, dir);
 }
 
-static bool text_is(const ProtobufCBinaryData *b, const char *want)
-{
-    return b->len == strlen(want) && memcmp(b->data, want, b->len) == 0;
-}
-
-static bool text_has(const ProtobufCBinaryData *b, const char *want)
-{
-    char buf[TEXT_MAX];
-    itcopy(b, buf, sizeof buf);
-    return strstr(buf, want) != NULL;
-}
-
 /* in's editor1 claims receipt and decides RETURN with reason. */
 static void return_with(const struct itinst *in, const char *receipt, const char *reason)
 {
@@ -121,12 +109,12 @@ static void expect_queue_marked(const struct itinst *in, const char *receipt, co
     assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_QUEUE_OK);
     const Minyi__V1__QueueItem *found = NULL;
     for (size_t i = 0; i < ans->queue_ok->n_items; i++)
-        if (text_is(&ans->queue_ok->items[i]->receipt, receipt))
+        if (itbytes_is(&ans->queue_ok->items[i]->receipt, receipt))
             found = ans->queue_ok->items[i];
     if (found == NULL)
         fail_msg("%s: %s is not in the queue", in->name, receipt);
     assert_int_equal(found->state, MINYI__V1__REPORT_STATE__RECEIVED);
-    if (!text_is(&found->returned_above, reason))
+    if (!itbytes_is(&found->returned_above, reason))
         fail_msg("%s: %s is not marked returned from above with the reason", in->name, receipt);
     frame_arena_free(a);
     client_close(ed);
@@ -189,25 +177,14 @@ static void expect_version2(const struct itinst *in, const char *receipt, const 
     itinst_expect_state(in, receipt, "RECEIVED");
     const Minyi__V1__ShowResponse *s = show(in, receipt, &a);
     assert_int_equal(s->latest_version, 2);
-    if (!text_is(&s->version->situation, text))
+    if (!itbytes_is(&s->version->situation, text))
         fail_msg("%s: version 2 of %s does not have the revised text", in->name, receipt);
     bool resubmitted = false;
     for (size_t i = 0; i < s->n_history; i++)
-        if (text_is(&s->history[i]->action, "resubmit"))
+        if (itbytes_is(&s->history[i]->action, "resubmit"))
             resubmitted = true;
     assert_true(resubmitted);
     frame_arena_free(a);
-}
-
-/* The history entry of the writer's status with this action and note. */
-static const Minyi__V1__HistoryEntry *entry(const Minyi__V1__StatusResponse *s, const char *action,
-                                            const char *note)
-{
-    for (size_t i = 0; i < s->n_history; i++)
-        if (text_is(&s->history[i]->action, action) && text_has(&s->history[i]->note, note))
-            return s->history[i];
-    fail_msg("no history entry %s with note %s", action, note);
-    return NULL;
 }
 
 /* contact1 submits situation at the district; it goes up to the province.
@@ -240,7 +217,7 @@ static void test_return_revise_forward_again(void **state)
     itinst_expect_state(&city, r_city, "RECEIVED");
     expect_queue_marked(&city, r_city, REASON_PROV);
     const Minyi__V1__ShowResponse *s = show(&city, r_city, &a);
-    assert_true(text_is(&s->returned_above, REASON_PROV));
+    assert_true(itbytes_is(&s->returned_above, REASON_PROV));
     frame_arena_free(a);
     if (!itwait_text(dist.conninfo,
                      "SELECT count(*)::text FROM events e JOIN reports r ON r.id = e.report_id"
@@ -265,9 +242,9 @@ static void test_return_revise_forward_again(void **state)
     struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
     Frame *ans = itstatus(c, r_dist, &a);
     assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
-    const Minyi__V1__HistoryEntry *h = entry(ans->status_ok, "result_returned_above", REASON_PROV);
-    assert_true(text_is(&h->body, PROV_NAME));
-    entry(ans->status_ok, "result_forward", "");
+    const Minyi__V1__HistoryEntry *h = itstatus_entry(ans->status_ok, "result_returned_above", REASON_PROV);
+    assert_true(itbytes_is(&h->body, PROV_NAME));
+    itstatus_entry(ans->status_ok, "result_forward", "");
     frame_arena_free(a);
     client_close(c);
     if (!itwait_text(dist.conninfo,
@@ -305,11 +282,11 @@ static void test_return_to_the_writer_and_up_again(void **state)
     Frame *ans = itstatus(c, r_dist, &a);
     assert_int_equal(ans->status_ok->state, MINYI__V1__REPORT_STATE__RETURNED);
     const Minyi__V1__HistoryEntry *h =
-        entry(ans->status_ok, "result_returned_above", REASON_PROV);
-    assert_true(text_is(&h->body, PROV_NAME));
-    h = entry(ans->status_ok, "result_return", REASON_CITY);
-    assert_true(text_is(&h->body, CITY_NAME));
-    entry(ans->status_ok, "return", REASON_DIST);
+        itstatus_entry(ans->status_ok, "result_returned_above", REASON_PROV);
+    assert_true(itbytes_is(&h->body, PROV_NAME));
+    h = itstatus_entry(ans->status_ok, "result_return", REASON_CITY);
+    assert_true(itbytes_is(&h->body, CITY_NAME));
+    itstatus_entry(ans->status_ok, "return", REASON_DIST);
     frame_arena_free(a);
 
     /* The contact point resubmits; the district forwards the revision to
@@ -396,7 +373,7 @@ static void test_revision_rules(void **state)
     f.forward = &q;
     Frame *ans = itcall(c, &f, &a);
     assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_SUBMIT_OK);
-    assert_true(text_is(&ans->submit_ok->receipt, r_prov));
+    assert_true(itbytes_is(&ans->submit_ok->receipt, r_prov));
     assert_true(ans->submit_ok->duplicate);
     frame_arena_free(a);
     assert_int_equal(tdb_scalar(prov.conninfo, "SELECT version FROM reports WHERE receipt = $1", 1,
@@ -407,7 +384,7 @@ static void test_revision_rules(void **state)
     q.revision = 3;
     ans = itcall(c, &f, &a);
     itexpect_error(ans, MINYI__V1__ERROR_CODE__CONFLICT, "resubmit.receipt");
-    assert_true(text_has(&ans->error->message, "RECEIVED"));
+    assert_true(itbytes_has(&ans->error->message, "RECEIVED"));
     frame_arena_free(a);
 
     /* A revision without its number is malformed. */
@@ -455,10 +432,10 @@ static void test_writer_view(void **state)
     const Minyi__V1__ShowResponse *s = itshow_ok(c, receipt, &a);
     assert_int_equal(s->state, MINYI__V1__REPORT_STATE__RETURNED);
     assert_int_equal(s->latest_version, 2);
-    assert_true(text_has(&s->version->analysis, "编辑改写"));
+    assert_true(itbytes_has(&s->version->analysis, "编辑改写"));
     assert_int_equal(s->n_submitted, 1);
     assert_int_equal(s->submitted[0]->version, 1);
-    assert_true(text_is(&s->submitted[0]->author, "contact1"));
+    assert_true(itbytes_is(&s->submitted[0]->author, "contact1"));
     assert_null(s->reporter);
     assert_int_equal(s->phone.len, 0);
     assert_int_equal(s->contact_point.len, 0);

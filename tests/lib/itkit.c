@@ -442,6 +442,28 @@ Frame *itlist(struct client_conn *c, uint32_t limit, const char *cursor,
     return wait_for(c, id, arena);
 }
 
+bool itbytes_is(const ProtobufCBinaryData *b, const char *want)
+{
+    return b->len == strlen(want) && memcmp(b->data, want, b->len) == 0;
+}
+
+bool itbytes_has(const ProtobufCBinaryData *b, const char *want)
+{
+    char buf[IT_TEXT_MAX];
+    itcopy(b, buf, sizeof buf);
+    return strstr(buf, want) != NULL;
+}
+
+const Minyi__V1__HistoryEntry *itstatus_entry(const Minyi__V1__StatusResponse *s,
+                                              const char *action, const char *note)
+{
+    for (size_t i = 0; i < s->n_history; i++)
+        if (itbytes_is(&s->history[i]->action, action) && itbytes_has(&s->history[i]->note, note))
+            return s->history[i];
+    fail_msg("no history entry %s with note %s", action, note);
+    return NULL;
+}
+
 void itcopy(const ProtobufCBinaryData *b, char *out, size_t outlen)
 {
     size_t n = b->len < outlen - 1 ? b->len : outlen - 1;

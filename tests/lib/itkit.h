@@ -19,6 +19,7 @@
 
 #define IT_REGION "330402"            /* region of the test contact points */
 #define IT_RECEIPT_MAX 64             /* bytes of a receipt copied out of a frame */
+#define IT_TEXT_MAX 1024              /* bytes of a text field itbytes_has searches */
 
 /* A cluster, its database, a gateway and the test principals. */
 struct itenv {
@@ -242,6 +243,13 @@ void itsubmit_invalid(struct client_conn *c, Minyi__V1__Report *r, const char *f
 
 /* True when s matches ^[0-9]{6}-[0-9]{4}-[0-9]{6}$. */
 bool itreceipt_well_formed(const char *s);
+/* Whether a bytes field is exactly want, or contains it. */
+bool itbytes_is(const ProtobufCBinaryData *b, const char *want);
+bool itbytes_has(const ProtobufCBinaryData *b, const char *want);
+/* The first history entry of a status with this action whose note
+ * contains note; fails the test when there is none. */
+const Minyi__V1__HistoryEntry *itstatus_entry(const Minyi__V1__StatusResponse *s,
+                                              const char *action, const char *note);
 /* Copies a bytes field into a NUL-terminated buffer (truncating). */
 void itcopy(const ProtobufCBinaryData *b, char *out, size_t outlen);
 
