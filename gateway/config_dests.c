@@ -80,16 +80,20 @@ bool config_dest_find(const struct gw_config *cfg, const char *id, const char **
 }
 
 /* Appends "id (display[, external])" to out at *n, with a separator after
- * the first. */
+ * the first; a gateway destination called by its id is just "id". */
 static void describe_one(char *out, size_t len, size_t *n, const char *id, const char *display,
                          bool external)
 {
+    const char *sep = *n > 0 ? ", " : "";
     int k;
 
     if (*n >= len)
         return;
-    k = snprintf(out + *n, len - *n, "%s%s (%s%s)", *n > 0 ? ", " : "", id, display,
-                 external ? ", external" : "");
+    if (!external && strcmp(id, display) == 0)
+        k = snprintf(out + *n, len - *n, "%s%s", sep, id);
+    else
+        k = snprintf(out + *n, len - *n, "%s%s (%s%s)", sep, id, display,
+                     external ? ", external" : "");
     if (k > 0)
         *n += (size_t)k;
 }

@@ -53,7 +53,9 @@ static void expect_rc(struct run *r, int rc, const char *profile, const char *co
 static int setup(void **state)
 {
     (void)state;
-    if (!itenv_up(&env, NULL))
+    /* An external destination besides the default gateway one (province),
+     * so a refused forward lists both kinds. */
+    if (!itenv_up(&env, "[external.swb]\ndisplay_name = 市委办公室\n"))
         return -1;
     snprintf(dir, sizeof(dir), "/tmp/minyi-it-cli-XXXXXX");
     if (mkdtemp(dir) == NULL)
@@ -299,6 +301,7 @@ static void test_rough_edges(void **state)
     expect_rc(&r, 3, editor_profile,
               (const char *const[]){"forward", receipt, "--to", "省政协", NULL});
     itexpect_contains(r.err, "configured destinations: province");
+    itexpect_contains(r.err, "swb (市委办公室, external)");
     expect_rc(&r, 0, editor_profile,
               (const char *const[]){"forward", receipt, "--to", "province", NULL});
 
