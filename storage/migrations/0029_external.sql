@@ -1,4 +1,4 @@
--- 0027_external: 报送 to destinations outside the hierarchy, destinations
+-- 0029_external: 报送 to destinations outside the hierarchy, destinations
 -- named by their display names, forwarding again only where the report
 -- was returned from, and merged credit carried upward.
 --
@@ -167,6 +167,31 @@ RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(p_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')
 $$;
 
+-- Sends report p_report to the external destination p_dest (display name
+-- p_display) under document p_doc of date p_at, on behalf of p_actor: its
+-- outbox row (made here unless the decision made it) is delivered at once,
+-- external, with the document, and an 'external' event records it.  For
+-- whatever sends an item outside the hierarchy: a FORWARD here, a 专报
+-- issue.
+CREATE FUNCTION minyi_external_send(p_report bigint, p_actor bigint, p_dest text,
+                                    p_display text, p_doc text, p_at timestamptz)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM outbox WHERE report_id = p_report AND destination = p_dest) THEN
+        INSERT INTO outbox (report_id, destination) VALUES (p_report, p_dest);
+    END IF;
+    UPDATE outbox
+       SET display_name = p_display, external = true, returned = false,
+           document_number = p_doc, document_date = p_at, state = 'delivered',
+           upstream_receipt = p_doc, last_error = ''
+     WHERE report_id = p_report AND destination = p_dest;
+    INSERT INTO events (report_id, actor, action, state, note, destination, dest_receipt)
+    SELECT r.id, p_actor, 'external', r.state,
+           format('报送%s，文号 %s，%s', p_display, p_doc, minyi_doc_date(p_at)), p_dest, p_doc
+      FROM reports r WHERE r.id = p_report;
+END
+$$;
+
 -- minyi_t_decide of 0005_results.sql for a FORWARD to several destinations,
 -- gateway and external mixed: p_dests is a jsonb array of objects name
 -- (the id), display and external, which the gateway resolved from its
@@ -243,22 +268,14 @@ BEGIN
     -- The rows the decision wrote (or made due again) keep the names, and
     -- an external one is sent at once under its document.
     UPDATE outbox o
-       SET display_name = d.x->>'display', external = (d.x->>'external')::boolean,
-           returned = false,
-           document_number = CASE WHEN (d.x->>'external')::boolean THEN p_doc_number END,
-           document_date = CASE WHEN (d.x->>'external')::boolean THEN v_doc_at END,
-           state = CASE WHEN (d.x->>'external')::boolean THEN 'delivered' ELSE o.state END,
-           upstream_receipt = CASE WHEN (d.x->>'external')::boolean THEN p_doc_number
-                                   ELSE o.upstream_receipt END
+       SET display_name = d.x->>'display', returned = false
       FROM jsonb_array_elements(p_dests) AS d(x)
      WHERE o.report_id = r.id AND o.destination = d.x->>'name';
-    INSERT INTO events (report_id, actor, action, state, note, destination, dest_receipt)
-    SELECT r.id, p_actor, 'external', 'FORWARDED',
-           format('报送%s，文号 %s，%s', d.x->>'display', p_doc_number, minyi_doc_date(v_doc_at)),
-           d.x->>'name', p_doc_number
-      FROM jsonb_array_elements(p_dests) WITH ORDINALITY AS d(x, n)
-     WHERE (d.x->>'external')::boolean
-     ORDER BY d.n;
+    PERFORM minyi_external_send(r.id, p_actor, d.x->>'name', d.x->>'display', p_doc_number,
+                                v_doc_at)
+       FROM jsonb_array_elements(p_dests) WITH ORDINALITY AS d(x, n)
+      WHERE (d.x->>'external')::boolean
+      ORDER BY d.n;
     RETURN v;
 END
 $$;
