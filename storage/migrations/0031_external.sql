@@ -1,4 +1,4 @@
--- 0029_external: 报送 to destinations outside the hierarchy, destinations
+-- 0031_external: 报送 to destinations outside the hierarchy, destinations
 -- named by their display names, forwarding again only where the report
 -- was returned from, and merged credit carried upward.
 --
@@ -27,6 +27,9 @@
 -- return it would be sent a revision of an item that is not open for one,
 -- and the delivery would go dead with CONFLICT up there.  The decision is
 -- refused instead, naming the destinations and which of them returned it.
+--
+-- The results' lists below are those of 0029_issue_results.sql (which keeps
+-- 'issue') with 'external' and 'external_response' added.
 --
 -- Merged credit upward.  A forwarded report carries, besides its own
 -- reporter, every reporter credited on it: the writers of the reports merged
@@ -65,7 +68,7 @@ CREATE OR REPLACE FUNCTION minyi_result_kind(p_action text)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE
         WHEN p_action IN ('adopt', 'reject', 'return', 'merge', 'forward', 'delivered',
-                          'instruction', 'external', 'external_response')
+                          'instruction', 'issue', 'external', 'external_response')
             THEN p_action
         WHEN p_action IN ('result_return', 'result_returned_above') THEN 'returned_above'
         WHEN starts_with(p_action, 'result_') THEN substr(p_action, 8)
@@ -98,7 +101,7 @@ $$;
 DROP TRIGGER events_results ON events;
 CREATE TRIGGER events_results AFTER INSERT ON events
     FOR EACH ROW WHEN (NEW.action IN ('adopt', 'reject', 'return', 'merge', 'forward',
-                                      'delivered', 'instruction', 'external',
+                                      'delivered', 'instruction', 'issue', 'external',
                                       'external_response')
                        OR starts_with(NEW.action, 'result_'))
     EXECUTE FUNCTION minyi_results_owe();
