@@ -139,7 +139,7 @@ void triage_decide(struct store *st, int64_t actor, const char *receipt, int dec
                    const char *note, const char *into, const struct triage_forward_to *fwd,
                    const char *instruction, const char *level, store_reply_cb cb, void *arg);
 
-/* What an external destination answered on a 报送 (migration 0031). */
+/* What an external destination answered on a 报送 (migration 0034). */
 struct triage_external_response {
     const char *destination;           /* the external destination's id */
     const char *kind;                  /* "adopted", "instruction" or "reply" */
@@ -195,7 +195,7 @@ struct triage_audit_head {
  * peer's audit head (NULL or seq 0: none) is kept in the same transaction
  * (migration 0021), and so are the reporters credited on the report below
  * (credited: a JSON array of objects name, unit, kind, sector; NULL for
- * none; migration 0031). */
+ * none; migration 0034). */
 void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
                          const char *origin_region, const char *origin_receipt,
                          const char *origin_body, const char *const *chain, size_t n_chain,

@@ -121,7 +121,7 @@ void triage_edit(struct store *st, int64_t actor, const char *receipt,
 }
 
 /* The destinations of a FORWARD as the jsonb array minyi_t_decide takes
- * (migration 0031): objects name, display and external.  NULL when out of
+ * (migration 0034): objects name, display and external.  NULL when out of
  * memory; "[]" for none. */
 static char *dests_json(const struct triage_forward_to *fwd)
 {

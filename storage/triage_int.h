@@ -95,7 +95,7 @@ bool triage_open_sealed(const struct store *st, const char *hex, const char *aad
                         const char *key_hex, ProtobufCBinaryData *out)
     __attribute__((warn_unused_result));
 
-/* The reporters credited on a report (minyi_credited, migration 0031: a
+/* The reporters credited on a report (minyi_credited, migration 0034: a
  * JSON array of objects name, unit, kind, sector) into the repeated field
  * *out of *n; false only when out of memory. */
 bool triage_reporters(const json_t *arr, Minyi__V1__Reporter ***out, size_t *n)

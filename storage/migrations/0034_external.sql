@@ -1,4 +1,4 @@
--- 0031_external: 报送 to destinations outside the hierarchy, destinations
+-- 0034_external: 报送 to destinations outside the hierarchy, destinations
 -- named by their display names, forwarding again only where the report
 -- was returned from, and merged credit carried upward.
 --
