@@ -29,6 +29,8 @@ enum iopt {
     I_HTML,
     I_PLAIN,
     I_OUT,
+    I_TO,
+    I_DATE,
 };
 
 #define C(cmd) (1u << CLI_ISSUE_##cmd)
@@ -49,6 +51,8 @@ static const struct cli_opt_def iopts[] = {
     {{"html", no_argument, NULL, I_HTML}, C(EXPORT)},
     {{"text-only", no_argument, NULL, I_PLAIN}, C(EXPORT)},
     {{"out", required_argument, NULL, I_OUT}, C(EXPORT)},
+    {{"to", required_argument, NULL, I_TO}, C(SEND)},
+    {{"date", required_argument, NULL, I_DATE}, C(SEND)},
 };
 #define N_IOPTS (sizeof(iopts) / sizeof(iopts[0]))
 /* Options of one command line, at most this many in all. */
@@ -64,7 +68,7 @@ static const struct sub {
     {"new", CLI_ISSUE_NEW, 0},         {"add", CLI_ISSUE_ADD, 2},
     {"remove", CLI_ISSUE_REMOVE, 2},   {"publish", CLI_ISSUE_PUBLISH, 1},
     {"show", CLI_ISSUE_SHOW, 1},       {"list", CLI_ISSUE_LIST, 0},
-    {"export", CLI_ISSUE_EXPORT, 1},
+    {"export", CLI_ISSUE_EXPORT, 1},     {"send", CLI_ISSUE_SEND, 1},
 };
 #define N_SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -87,7 +91,13 @@ void cli_issue_usage(FILE *out)
         "  issue show ID                The issue and its items.\n"
         "  issue list [--year Y]        Issues, newest first.\n"
         "  issue export ID [--html | --text-only] [--out FILE]\n"
-        "        The issue as printable HTML (A4, default) or plain text.\n",
+        "        The issue as printable HTML (A4, default) or plain text.\n"
+        "  issue send ID --to DEST [--date D]\n"
+        "        报送: sends the published issue to an external destination of the\n"
+        "        gateway ([external.NAME]): each item's report goes there with the\n"
+        "        issue's number as its document, dated D (default: now).  Record\n"
+        "        what comes back on an item (采纳, 批示, 办理答复) with `respond` on\n"
+        "        the item's receipt; it reaches the writers.\n",
         out);
 }
 
@@ -159,6 +169,15 @@ static bool apply_opt(struct cli_issue_args *a, int id, const char *val, char *e
             return cli_fail(err, errlen, "--out wants a file name");
         a->out_path = val;
         return true;
+    case I_TO:
+        if (val[0] == '\0')
+            return cli_fail(err, errlen, "--to wants a destination");
+        a->destination = val;
+        return true;
+    case I_DATE:
+        if (!cli_triage_parse_time(val, false, &a->date_ms))
+            return cli_fail(err, errlen, "--date wants YYYY-MM-DD[THH:MM[:SS]], not %s", val);
+        return true;
     default:
         abort(); /* every option in iopts has a case */
     }
@@ -221,6 +240,8 @@ bool cli_issue_parse(int argc, char **argv, struct cli_issue_args *a, char *err,
         return cli_fail(err, errlen, "--text and --text-file exclude each other");
     if (a->cmd == CLI_ISSUE_NEW && (a->series == NULL || a->title == NULL))
         return cli_fail(err, errlen, "issue new wants --series and --title");
+    if (a->cmd == CLI_ISSUE_SEND && a->destination == NULL)
+        return cli_fail(err, errlen, "issue send wants --to DEST");
     return true;
 }
 
@@ -289,6 +310,14 @@ bool cli_issue_build(const struct cli_issue_args *a, struct cli_issue_request *r
         f->issue_list = &r->list;
         r->answer = MINYI__V1__FRAME__BODY_ISSUE_LIST_OK;
         return true;
+    case CLI_ISSUE_SEND:
+        r->send = (Minyi__V1__IssueSendRequest)MINYI__V1__ISSUE_SEND_REQUEST__INIT;
+        r->send.issue_id = a->issue_id;
+        r->send.destination = opt_bytes(a->destination);
+        r->send.sent_at_ms = a->date_ms;
+        f->body_case = MINYI__V1__FRAME__BODY_ISSUE_SEND;
+        f->issue_send = &r->send;
+        return true;
     case CLI_ISSUE_SHOW:
     case CLI_ISSUE_EXPORT:
     default:
@@ -319,14 +348,23 @@ static json_t *issue_json(const Minyi__V1__Issue *m)
                              cli_jbytes(&it->title), "text", cli_jbytes(&it->text), "source",
                              cli_jbytes(&it->source), "category", (json_int_t)it->category));
     }
-    return json_pack("{s:I,s:o,s:i,s:I,s:o,s:o,s:o,s:I,s:I,s:o,s:I,s:o}", "id",
+    json_t *sends = json_array();
+    for (size_t i = 0; i < m->n_sends; i++) {
+        const Minyi__V1__IssueSend *x = m->sends[i];
+        json_array_append_new(sends, json_pack("{s:o,s:o,s:I,s:o}", "destination",
+                                               cli_jbytes(&x->destination), "display_name",
+                                               cli_jbytes(&x->display_name), "sent_at_ms",
+                                               (json_int_t)x->sent_at_ms, "sent_by",
+                                               cli_jbytes(&x->sent_by)));
+    }
+    return json_pack("{s:I,s:o,s:i,s:I,s:o,s:o,s:o,s:I,s:I,s:o,s:I,s:o,s:o}", "id",
                      (json_int_t)m->id, "series", cli_jbytes(&m->series), "year", (int)m->year,
                      "number", (json_int_t)m->number, "title", cli_jbytes(&m->title),
                      "editor_note", cli_jbytes(&m->editor_note), "body_name",
                      cli_jbytes(&m->body_name), "created_at_ms", (json_int_t)m->created_at_ms,
                      "published_at_ms", (json_int_t)m->published_at_ms, "published_by",
                      cli_jbytes(&m->published_by), "item_count", (json_int_t)m->item_count,
-                     "items", items);
+                     "items", items, "sends", sends);
 }
 
 /* The first line: `issue ID draft` or `issue ID 《series》YYYY年第N期`. */
@@ -362,6 +400,16 @@ static void print_issue(const Minyi__V1__Issue *m)
     if (m->editor_note.len > 0) {
         fputs("编者按: ", stdout);
         cli_print_bytes(&m->editor_note);
+        fputc('\n', stdout);
+    }
+    for (size_t i = 0; i < m->n_sends; i++) {
+        cli_format_time(m->sends[i]->sent_at_ms, when, sizeof when);
+        fputs("sent to: ", stdout);
+        cli_print_bytes(&m->sends[i]->display_name);
+        fputs(" (", stdout);
+        cli_print_bytes(&m->sends[i]->destination);
+        printf(") %s by ", when);
+        cli_print_bytes(&m->sends[i]->sent_by);
         fputc('\n', stdout);
     }
     printf("items: %zu\n", m->n_items);

@@ -7,7 +7,8 @@
  *   minyi issue publish ID
  *   minyi issue show ID
  *   minyi issue list [--year Y]
- *   minyi issue export ID [--html | --text] [--out FILE]
+ *   minyi issue export ID [--html | --text-only] [--out FILE]
+ *   minyi issue send ID --to DEST [--date D]
  *
  * cli.c hands the whole command line over when the command word is
  * "issue".  Parsing and request building are separate from sending, so
@@ -32,6 +33,7 @@ enum cli_issue_cmd {
     CLI_ISSUE_SHOW,
     CLI_ISSUE_LIST,
     CLI_ISSUE_EXPORT,
+    CLI_ISSUE_SEND,
     CLI_ISSUE_N_CMDS
 };
 
@@ -56,6 +58,8 @@ struct cli_issue_args {
     enum cli_issue_format format;
     bool format_given;
     const char *out_path;          /* export: NULL for standard output */
+    const char *destination;       /* send */
+    int64_t date_ms;               /* send: the document's date, 0 for now */
 };
 
 /* A request ready to send: the frame and the messages it points to; the
@@ -69,6 +73,7 @@ struct cli_issue_request {
     Minyi__V1__IssuePublishRequest publish;
     Minyi__V1__IssueShowRequest show;
     Minyi__V1__IssueListRequest list;
+    Minyi__V1__IssueSendRequest send;
     uint8_t *owned;
 };
 

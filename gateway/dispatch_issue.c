@@ -3,9 +3,11 @@
  */
 #include <stdlib.h>
 
+#include "config_dests.h"
 #include "dispatch_issue.h"
 #include "issue.h"
 #include "request.h"
+#include "triage.h"
 #include "validate.h"
 
 static bool is_issue_body(int op)
@@ -17,6 +19,7 @@ static bool is_issue_body(int op)
     case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH:
     case MINYI__V1__FRAME__BODY_ISSUE_SHOW:
     case MINYI__V1__FRAME__BODY_ISSUE_LIST:
+    case MINYI__V1__FRAME__BODY_ISSUE_SEND:
         return true;
     default:
         return false;
@@ -149,6 +152,38 @@ static void do_list(struct caller *c, const Frame *f)
         issue_list(c->gw->store, c->principal.id, year, request_on_reply, req);
 }
 
+/* An issue goes to an external destination of the config ([external.NAME]):
+ * the gateways above take reports, one by one, by FORWARD. */
+static void do_send(struct session *s, const Frame *f)
+{
+    const int op = MINYI__V1__FRAME__BODY_ISSUE_SEND;
+    const Minyi__V1__IssueSendRequest *q = f->issue_send;
+    char dest[TRIAGE_DEST_NAME_MAX + 1], known[512];
+    const char *display = NULL;
+    bool external = false;
+
+    if (!request_take_short(&q->destination, TRIAGE_DEST_NAME_MAX, dest) || dest[0] == '\0' ||
+        !config_dest_find(&s->gw->cfg, dest, &display, &external) || !external) {
+        char msg[640];
+        config_dests_describe(&s->gw->cfg, known, sizeof known);
+        snprintf(msg, sizeof msg,
+                 "an issue is sent to an external destination of this gateway; its "
+                 "destinations: %s", known);
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "issue_send.destination", msg, "专报只能报送至本级配置的外部去向");
+        return;
+    }
+    if (q->sent_at_ms < 0) {
+        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                     "issue_send.sent_at_ms", "a date must not be negative", "日期不能为负数");
+        return;
+    }
+    struct request *req = request_new(s, f->id, op);
+    if (req != NULL)
+        issue_send(s->gw->store, s->principal.id, q->issue_id, dest, display, q->sent_at_ms,
+                   TRIAGE_INSTRUCT_FUTURE_SLACK_S, request_on_reply, req);
+}
+
 /* publish and show name an issue by its id alone. */
 static void do_by_id(struct caller *c, const Frame *f, int64_t issue_id)
 {
@@ -187,6 +222,9 @@ bool dispatch_issue_frame(struct caller *c, const Frame *f)
         break;
     case MINYI__V1__FRAME__BODY_ISSUE_LIST:
         do_list(c, f);
+        break;
+    case MINYI__V1__FRAME__BODY_ISSUE_SEND:
+        do_send(s, f);
         break;
     case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH:
         do_by_id(c, f, f->issue_publish->issue_id);

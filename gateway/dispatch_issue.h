@@ -1,6 +1,7 @@
 /*
  * dispatch_issue: 专报 issues (PROTOCOL.md §3.15).  Editors compose
- * (issue_new, issue_add, issue_remove, issue_publish); editors, offices
+ * (issue_new, issue_add, issue_remove, issue_publish) and send a published
+ * issue to an external destination (issue_send); editors, offices
  * and admins read (issue_show, issue_list); anyone else is
  * PERMISSION_DENIED on "principal.kind".  Text is validated here like a
  * report's (clean UTF-8, NFC, limits); storage/issue.h does the rest.

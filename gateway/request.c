@@ -44,6 +44,7 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_INBOX_CONVERT: return "inbox_convert";
     case MINYI__V1__FRAME__BODY_POSTER: return "poster";
     case MINYI__V1__FRAME__BODY_AUDIT: return "audit";
+    case MINYI__V1__FRAME__BODY_ISSUE_SEND: return "issue_send";
     default: return "other";
     }
 }
@@ -148,6 +149,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_ISSUE_REMOVE:
     case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH:
     case MINYI__V1__FRAME__BODY_ISSUE_SHOW:
+    case MINYI__V1__FRAME__BODY_ISSUE_SEND:
         f->body_case = MINYI__V1__FRAME__BODY_ISSUE_OK;
         f->issue_ok = (Minyi__V1__Issue *)msg;
         break;

@@ -15,7 +15,28 @@ static bool build_item(const json_t *x, Minyi__V1__IssueItem *it)
            tj_bytes(&it->text, x, "text") && tj_bytes(&it->source, x, "source");
 }
 
-/* Fills m from the answer's issue object x, items and all. */
+static bool build_sends(const json_t *sends, Minyi__V1__Issue *m)
+{
+    size_t n = json_array_size(sends);
+
+    if (n > 0 && !(m->sends = calloc(n, sizeof *m->sends)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(sends, i);
+        Minyi__V1__IssueSend *s = malloc(sizeof *s);
+        if (!s)
+            return false;
+        minyi__v1__issue_send__init(s);
+        m->sends[m->n_sends++] = s;
+        s->sent_at_ms = tj_int(x, "sent_at_ms");
+        if (!tj_bytes(&s->destination, x, "destination") ||
+            !tj_bytes(&s->display_name, x, "display_name") || !tj_bytes(&s->sent_by, x, "sent_by"))
+            return false;
+    }
+    return true;
+}
+
+/* Fills m from the answer's issue object x, items, sends and all. */
 static bool build_issue(const json_t *x, Minyi__V1__Issue *m)
 {
     const json_t *items = json_object_get(x, "items");
@@ -43,7 +64,7 @@ static bool build_issue(const json_t *x, Minyi__V1__Issue *m)
         if (!build_item(json_array_get(items, i), it))
             return false;
     }
-    return true;
+    return build_sends(json_object_get(x, "sends"), m);
 }
 
 static bool issue_reply(const struct store *st, const struct store_op *op, const json_t *j,
@@ -145,6 +166,21 @@ void issue_show(struct store *st, int64_t actor, int64_t issue_id, store_reply_c
                 void *arg)
 {
     issue_by_id(st, STMT_ISSUE_SHOW, actor, issue_id, cb, arg);
+}
+
+void issue_send(struct store *st, int64_t actor, int64_t issue_id, const char *dest,
+                const char *display, int64_t at_ms, int future_slack_s, store_reply_cb cb,
+                void *arg)
+{
+    struct store_op *op = triage_op_new(STMT_ISSUE_SEND, issue_reply, cb, arg);
+
+    triage_param_i64(op, 0, actor);
+    triage_param_i64(op, 1, issue_id);
+    triage_param_str(op, 2, dest);
+    triage_param_str(op, 3, display);
+    triage_param_i64(op, 4, at_ms);
+    triage_param_i64(op, 5, future_slack_s);
+    store_op_enqueue(st, op);
 }
 
 void issue_list(struct store *st, int64_t actor, int year, store_reply_cb cb, void *arg)

@@ -1,7 +1,8 @@
 /*
  * issue: 专报 issues — editors compile adopted reports into a numbered
- * issue of a series (new, add, remove, publish), offices, admins and
- * editors read them (show, list).  The SQL functions of migration
+ * issue of a series (new, add, remove, publish) and send a published one
+ * outside the hierarchy (send); offices, admins and editors read them
+ * (show, list).  The SQL functions of migration
  * 0027_issues.sql decide under their row locks; a published issue is
  * frozen by a trigger there, so no path (this one or psql) changes it.
  *
@@ -47,6 +48,13 @@ void issue_remove(struct store *st, int64_t actor, int64_t issue_id, const char 
 void issue_publish(struct store *st, int64_t actor, int64_t issue_id, store_reply_cb cb,
                    void *arg);
 void issue_show(struct store *st, int64_t actor, int64_t issue_id, store_reply_cb cb,
+                void *arg);
+/* Sends the published issue_id to the external destination dest (display
+ * name display, from the gateway's config): each item's report is sent
+ * there under the issue's number, dated at_ms (0: now, at most
+ * future_slack_s ahead). */
+void issue_send(struct store *st, int64_t actor, int64_t issue_id, const char *dest,
+                const char *display, int64_t at_ms, int future_slack_s, store_reply_cb cb,
                 void *arg);
 /* The issues of year (0: every year), newest first, without their items. */
 void issue_list(struct store *st, int64_t actor, int year, store_reply_cb cb, void *arg);

@@ -170,6 +170,7 @@ enum op_kind {
 #define STMT_ISSUE_PUBLISH "minyi_issue_publish"
 #define STMT_ISSUE_SHOW    "minyi_issue_show"
 #define STMT_ISSUE_LIST    "minyi_issue_list"
+#define STMT_ISSUE_SEND    "minyi_issue_send"
 #define ISSUE_PREPARE_SQL                                                                   \
     "PREPARE " STMT_ISSUE_NEW "(int8, text, int4, text, text, text) AS"                     \
     " SELECT minyi_i_new($1, $2, $3, $4, $5, $6);"                                         \
@@ -178,7 +179,10 @@ enum op_kind {
     "PREPARE " STMT_ISSUE_REMOVE "(int8, int8, text) AS SELECT minyi_i_remove($1, $2, $3);" \
     "PREPARE " STMT_ISSUE_PUBLISH "(int8, int8) AS SELECT minyi_i_publish($1, $2);"         \
     "PREPARE " STMT_ISSUE_SHOW "(int8, int8) AS SELECT minyi_i_show($1, $2);"               \
-    "PREPARE " STMT_ISSUE_LIST "(int8, int4, int4) AS SELECT minyi_i_list($1, $2, $3);"
+    "PREPARE " STMT_ISSUE_LIST "(int8, int4, int4) AS SELECT minyi_i_list($1, $2, $3);"    \
+    "PREPARE " STMT_ISSUE_SEND "(int8, int8, text, text, int8, int4) AS"                    \
+    " SELECT minyi_i_send($1, $2, $3, $4, $5, $6);"
+
 /* 码上商 (inbox.c, public_msg.c; migration 0030). */
 #define STMT_P_POSTER "minyi_p_poster"
 #define STMT_P_SUBMIT "minyi_p_submit"

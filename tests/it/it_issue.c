@@ -48,7 +48,8 @@ static int setup(void **state)
     snprintf(ini, sizeof ini,
              "[triage]\ndestinations = nowhere\n"
              "[peer.nowhere]\nhost = 127.0.0.1\nport = 1\nca = %s\nserver_name = localhost\n"
-             "cert = %s\nkey = %s\n",
+             "cert = %s\nkey = %s\n"
+             "[external.swb]\ndisplay_name = 市委办公室\n",
              tcert("ca", "crt"), tcert("peer1", "crt"), tcert("peer1", "key"));
     if (!itmkdtemp(dir, sizeof dir, "issue") || !itenv_up(&env, ini) ||
         tprincipal_add(env.conninfo, "office1", "office", "330400", true) <= 0 ||
@@ -615,6 +616,124 @@ static void test_export(void **state)
     free(err);
 }
 
+static Frame *issue_send(struct client_conn *c, int64_t id, const char *dest,
+                         struct frame_arena **a)
+{
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__IssueSendRequest q = MINYI__V1__ISSUE_SEND_REQUEST__INIT;
+    q.issue_id = id;
+    q.destination = frame_bytes(dest);
+    f.body_case = MINYI__V1__FRAME__BODY_ISSUE_SEND;
+    f.issue_send = &q;
+    return itcall(c, &f, a);
+}
+
+static uint64_t total_figure(struct client_conn *c, const char *name)
+{
+    struct frame_arena *a = NULL;
+    char buf[128];
+    uint64_t n = 0;
+    long long now = (long long)time(NULL) * 1000;
+    Frame *ans = itstats(c, now - DAY_MS, now + DAY_MS, MINYI__V1__STATS_BY__STATS_BY_TOTAL, &a);
+    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATS_OK);
+    for (size_t i = 0; i < ans->stats_ok->total->n_figures; i++) {
+        itcopy(&ans->stats_ok->total->figures[i]->name, buf, sizeof buf);
+        if (strcmp(buf, name) == 0)
+            n = ans->stats_ok->total->figures[i]->count;
+    }
+    frame_arena_free(a);
+    return n;
+}
+
+/* The published issue goes to 市委办公室 (报送): each item's report is sent
+ * under the issue's number; a leader's 批示 on one item reaches its writer
+ * and the figures. */
+static void test_send(void **state)
+{
+    (void)state;
+    struct client_conn *c2 = itconnect(&env, "contact2");
+    struct client_conn *ed = itconnect(&env, "editor1");
+    struct client_conn *off = itconnect(&env, "office1");
+    struct frame_arena *a = NULL;
+    char buf[256], doc[128];
+    if (issue_id == 0)
+        itskip("test_compose did not publish an issue");
+
+    /* A draft is not sent; an office sends nothing; only external
+     * destinations of the config. */
+    int64_t draft = issue_ok(issue_new(ed, SERIES, "未印发的一期", "", &a))->id;
+    frame_arena_free(a);
+    itexpect_error(issue_send(ed, draft, "swb", &a), MINYI__V1__ERROR_CODE__CONFLICT, "issue_id");
+    frame_arena_free(a);
+    itexpect_error(issue_send(off, issue_id, "swb", &a),
+                   MINYI__V1__ERROR_CODE__PERMISSION_DENIED, "principal.kind");
+    frame_arena_free(a);
+    itexpect_error(issue_send(ed, issue_id, "nowhere", &a),
+                   MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "issue_send.destination");
+    frame_arena_free(a);
+    itexpect_error(issue_send(ed, issue_id, "市委", &a), MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+                   "issue_send.destination");
+    frame_arena_free(a);
+    assert_int_equal(total_figure(off, "external_sent"), 0);
+
+    const Minyi__V1__Issue *m = issue_ok(issue_send(ed, issue_id, "swb", &a));
+    assert_int_equal(m->n_sends, 1);
+    itcopy(&m->sends[0]->display_name, buf, sizeof buf);
+    assert_string_equal(buf, "市委办公室");
+    frame_arena_free(a);
+    snprintf(doc, sizeof doc, "《%s》%d年第1期", SERIES, this_year());
+    assert_int_equal(db_count("SELECT count(*) FROM events WHERE action = 'external'"
+                              " AND destination = 'swb' AND dest_receipt = $1",
+                              doc),
+                     3);
+    itexpect_error(issue_send(ed, issue_id, "swb", &a), MINYI__V1__ERROR_CODE__CONFLICT,
+                   "issue_send.destination");
+    frame_arena_free(a);
+    assert_int_equal(total_figure(off, "external_sent"), 3);
+
+    /* A 市领导's 批示 on the first item (d1, contact2's). */
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ExternalResponseRequest q = MINYI__V1__EXTERNAL_RESPONSE_REQUEST__INIT;
+    q.receipt = frame_bytes(d1);
+    q.destination = frame_bytes("swb");
+    q.kind = MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION;
+    q.level = MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER;
+    q.text = frame_bytes("请市邮政管理局研究解决快递进村问题。");
+    q.leader = frame_bytes("市长");
+    f.body_case = MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE;
+    f.external_response = &q;
+    assert_int_equal(itcall(ed, &f, &a)->body_case, MINYI__V1__FRAME__BODY_DECIDE_OK);
+    frame_arena_free(a);
+    Frame *ans = itstatus(c2, d1, &a);
+    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+    bool sent = false, instructed = false;
+    for (size_t i = 0; i < ans->status_ok->n_history; i++) {
+        const Minyi__V1__HistoryEntry *h = ans->status_ok->history[i];
+        itcopy(&h->action, buf, sizeof buf);
+        if (strcmp(buf, "external") == 0) {
+            itcopy(&h->note, buf, sizeof buf);
+            itexpect_contains(buf, doc);
+            sent = true;
+        } else if (strcmp(buf, "external_response") == 0) {
+            itcopy(&h->instruction, buf, sizeof buf);
+            assert_string_equal(buf, "请市邮政管理局研究解决快递进村问题。");
+            itcopy(&h->instruction_level, buf, sizeof buf);
+            assert_string_equal(buf, "市领导");
+            itcopy(&h->body, buf, sizeof buf);
+            assert_string_equal(buf, "市委办公室");
+            instructed = true;
+        }
+    }
+    assert_true(sent);
+    assert_true(instructed);
+    frame_arena_free(a);
+    assert_int_equal(total_figure(off, "external_responses"), 1);
+    assert_int_equal(total_figure(off, "instruction:市领导"), 1);
+    client_close(c2);
+    client_close(ed);
+    client_close(off);
+}
+
 /* Credit follows chained merges: x (contact1) merged into y (contact2),
  * y later into z (contact1); z adopted and issued.  Its three writers
  * share its points, x's through y. */
@@ -726,6 +845,7 @@ int main(void)
         cmocka_unit_test(test_frozen_in_database),
         cmocka_unit_test(test_counted),
         cmocka_unit_test(test_export),
+        cmocka_unit_test(test_send),
         cmocka_unit_test(test_chained_merge),
         cmocka_unit_test(test_office_reads_outbox),
     };
