@@ -423,7 +423,7 @@ static void test_frozen_in_database(void **state)
         "DELETE FROM issue_items WHERE issue_id = %s",
         "INSERT INTO issue_items (issue_id, report_id, position, title, text)"
         " SELECT %s, id, 9, 'x', 'x' FROM reports ORDER BY id DESC LIMIT 1",
-        "TRUNCATE issue_items, issues",
+        "TRUNCATE issue_items, issues CASCADE",
     };
     for (size_t i = 0; i < sizeof attempts / sizeof attempts[0]; i++) {
         snprintf(sql, sizeof sql, attempts[i], id);
