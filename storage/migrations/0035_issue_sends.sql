@@ -1,10 +1,10 @@
--- 0031_issue_sends: a published 专报 issue is sent (报送) to destinations
+-- 0035_issue_sends: a published 专报 issue is sent (报送) to destinations
 -- outside the hierarchy — 市委办公室, 市政府办公室, departments — and what
 -- comes back on each item reaches its writers.
 --
 -- Sending an issue sends each item's report to the external destination
 -- the way a FORWARD's external 报送 does (minyi_external_send of
--- 0030_external.sql): its outbox row, delivered at once, with the issue's
+-- 0034_external.sql): its outbox row, delivered at once, with the issue's
 -- number as the document (《社情民意专报》2026年第3期), and an 'external'
 -- event, which the figures count as external_sent and which travels down
 -- to the writers as a result.  A response on an item — 采纳, a leader's
