@@ -154,7 +154,7 @@ static void do_list(struct caller *c, const Frame *f)
 
 /* An issue goes to an external destination of the config ([external.NAME]):
  * the gateways above take reports, one by one, by FORWARD. */
-static void do_send(struct session *s, const Frame *f)
+static void do_send(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_ISSUE_SEND;
     const Minyi__V1__IssueSendRequest *q = f->issue_send;
@@ -163,24 +163,24 @@ static void do_send(struct session *s, const Frame *f)
     bool external = false;
 
     if (!request_take_short(&q->destination, TRIAGE_DEST_NAME_MAX, dest) || dest[0] == '\0' ||
-        !config_dest_find(&s->gw->cfg, dest, &display, &external) || !external) {
+        !config_dest_find(&c->gw->cfg, dest, &display, &external) || !external) {
         char msg[640];
-        config_dests_describe(&s->gw->cfg, known, sizeof known);
+        config_dests_describe(&c->gw->cfg, known, sizeof known);
         snprintf(msg, sizeof msg,
                  "an issue is sent to an external destination of this gateway; its "
                  "destinations: %s", known);
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "issue_send.destination", msg, "专报只能报送至本级配置的外部去向");
         return;
     }
     if (q->sent_at_ms < 0) {
-        request_fail(s, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
+        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT,
                      "issue_send.sent_at_ms", "a date must not be negative", "日期不能为负数");
         return;
     }
-    struct request *req = request_new(s, f->id, op);
+    struct request *req = request_new(c, f->id, op);
     if (req != NULL)
-        issue_send(s->gw->store, s->principal.id, q->issue_id, dest, display, q->sent_at_ms,
+        issue_send(c->gw->store, c->principal.id, q->issue_id, dest, display, q->sent_at_ms,
                    TRIAGE_INSTRUCT_FUTURE_SLACK_S, request_on_reply, req);
 }
 
@@ -224,7 +224,7 @@ bool dispatch_issue_frame(struct caller *c, const Frame *f)
         do_list(c, f);
         break;
     case MINYI__V1__FRAME__BODY_ISSUE_SEND:
-        do_send(s, f);
+        do_send(c, f);
         break;
     case MINYI__V1__FRAME__BODY_ISSUE_PUBLISH:
         do_by_id(c, f, f->issue_publish->issue_id);
