@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli_util.h"
 #include "client_err.h"
@@ -392,6 +393,27 @@ bool cli_failure_is_transient(const char *err)
            client_err_is(err, CLIENT_ERR_CLOSED);
 }
 
+/* A long answer (a year of figures, a workbook's sheets) should not look
+ * like a hung command: once a second the waiting command says so on
+ * standard error.  MINYI_PROGRESS=on or off overrides asking whether
+ * standard error is a terminal. */
+static bool progress_wanted(void)
+{
+    const char *v = getenv("MINYI_PROGRESS");
+    if (v != NULL && strcmp(v, "on") == 0)
+        return true;
+    if (v != NULL && strcmp(v, "off") == 0)
+        return false;
+    return isatty(STDERR_FILENO) == 1;
+}
+
+static void say_waiting(void *arg, int64_t waited_ms)
+{
+    (void)arg;
+    fprintf(stderr, "minyi: 仍在等待网关答复（%lld 秒）/ still waiting for the gateway (%lld s)\n",
+            (long long)(waited_ms / 1000), (long long)(waited_ms / 1000));
+}
+
 Frame *cli_call_once(const struct client_profile *p, Frame *req, struct frame_arena **arena,
                      char *err, size_t errlen)
 {
@@ -399,6 +421,8 @@ Frame *cli_call_once(const struct client_profile *p, Frame *req, struct frame_ar
     struct client_conn *c = client_connect(p, err, errlen);
     if (c == NULL)
         return NULL;
+    if (progress_wanted())
+        client_on_wait(c, say_waiting, NULL);
     req->id = client_next_id(c);
     Frame *ans = client_call(c, req, arena, err, errlen);
     client_close(c);

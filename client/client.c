@@ -45,6 +45,8 @@ static const unsigned char client_alpn_wire[] = "\x07" CLIENT_ALPN;
  * the stream is not minyi frames, and we refuse before allocating. */
 #define CLIENT_MAX_INCOMING_FRAME (16u << 20)
 #define CLIENT_DEFAULT_TIMEOUT_MS 10000
+/* How often a waiting call tells its on_wait callback. */
+#define CLIENT_WAIT_TICK_MS 1000
 
 struct client_conn {
     SSL_CTX *ctx;
@@ -56,6 +58,10 @@ struct client_conn {
      * byte stream can no longer be split into frames, so every later call
      * fails at once instead of sending or reading garbage. */
     bool broken;
+    /* Set while client_await waits for an answer and on_wait is set. */
+    client_wait_fn on_wait;
+    void *on_wait_arg;
+    int64_t waiting_since_ms;
 };
 
 static void seterr(char *err, size_t errlen, const char *prefix, const char *fmt, ...)
@@ -103,6 +109,22 @@ static int wait_fd(int fd, short events, int64_t deadline)
             return 0;
         if (errno != EINTR)
             return -1;
+    }
+}
+
+/* wait_fd for a connection: while an answer is awaited and someone wants
+ * to know, the wait is cut at each whole tick since it began to tell them. */
+static int wait_conn(struct client_conn *c, short events, int64_t deadline)
+{
+    if (c->on_wait == NULL || c->waiting_since_ms == 0)
+        return wait_fd(c->fd, events, deadline);
+    for (;;) {
+        int64_t waited = clock_mono_ms() - c->waiting_since_ms;
+        int64_t tick = c->waiting_since_ms + (waited / CLIENT_WAIT_TICK_MS + 1) * CLIENT_WAIT_TICK_MS;
+        int w = wait_fd(c->fd, events, tick < deadline ? tick : deadline);
+        if (w != 0 || clock_mono_ms() >= deadline)
+            return w;
+        c->on_wait(c->on_wait_arg, clock_mono_ms() - c->waiting_since_ms);
     }
 }
 
@@ -350,7 +372,7 @@ static bool ssl_drive(struct client_conn *c, ssl_op_fn op, void *arg, int *ret_o
             describe_ssl_failure(c, r, what, err, errlen);
             break;
         }
-        int w = wait_fd(c->fd, ev, deadline);
+        int w = wait_conn(c, ev, deadline);
         if (w == 0) {
             seterr(err, errlen, CLIENT_ERR_TIMEOUT, "no progress in %s within %d ms", what,
                    c->timeout_ms);
@@ -669,17 +691,28 @@ Frame *client_await(struct client_conn *c, uint64_t id, struct frame_arena **are
     /* One deadline for the whole answer, so a stream of unrelated frames
      * cannot keep us waiting forever. */
     int64_t deadline = clock_mono_ms() + c->timeout_ms;
+    c->waiting_since_ms = clock_mono_ms();
     for (;;) {
         Frame *f = recv_frame(c, deadline, arena, err, errlen);
-        if (f == NULL)
+        if (f == NULL) {
+            c->waiting_since_ms = 0;
             return NULL;
+        }
         /* Id 0 carries errors about the connection itself (FRAME_TOO_LARGE,
          * MALFORMED_FRAME); they concern our request too. */
-        if (f->id == id || (f->id == 0 && f->body_case == MINYI__V1__FRAME__BODY_ERROR))
+        if (f->id == id || (f->id == 0 && f->body_case == MINYI__V1__FRAME__BODY_ERROR)) {
+            c->waiting_since_ms = 0;
             return f;
+        }
         frame_arena_free(*arena);
         *arena = NULL;
     }
+}
+
+void client_on_wait(struct client_conn *c, client_wait_fn fn, void *arg)
+{
+    c->on_wait = fn;
+    c->on_wait_arg = arg;
 }
 
 const char *client_error_code_name(int code)

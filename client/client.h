@@ -80,6 +80,12 @@ Frame *client_call(struct client_conn *c, Frame *req, struct frame_arena **arena
 Frame *client_await(struct client_conn *c, uint64_t id, struct frame_arena **arena, char *err,
                     size_t errlen) __attribute__((warn_unused_result));
 
+/* Called about once a second while a call waits for its answer, with the
+ * milliseconds waited so far: for a command line that shows it is still
+ * waiting on a long query.  NULL (the default) for none. */
+typedef void (*client_wait_fn)(void *arg, int64_t waited_ms);
+void client_on_wait(struct client_conn *c, client_wait_fn fn, void *arg);
+
 /* Underlying socket, e.g. for poll() in tests. */
 int client_fd(const struct client_conn *c);
 

@@ -17,9 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "itkit.h"
@@ -328,6 +331,63 @@ static void test_contact_point_sees_its_own(void **state)
 }
 
 /* A peer reads neither; bad periods and years name their field. */
+/* A figures query that takes seconds (here: held up by a lock on the
+ * history) shows the command is still waiting, once a second on standard
+ * error; the figures then come as usual.  An answer within the first second
+ * says nothing. */
+static void test_cli_says_it_is_waiting(void **state)
+{
+    (void)state;
+    char dir[256], profile[300], out_path[320], err_path[320], text[8192];
+    assert_true(itmkdtemp(dir, sizeof dir, "office-wait"));
+    snprintf(profile, sizeof profile, "%s/office.conf", dir);
+    snprintf(out_path, sizeof out_path, "%s/stats.out", dir);
+    snprintf(err_path, sizeof err_path, "%s/stats.err", dir);
+    assert_true(tprofile_write(profile, "office1", &env.gw));
+    char from[32], to[32];
+    time_t now = time(NULL);
+    struct tm today;
+    gmtime_r(&now, &today);
+    snprintf(from, sizeof from, "%04d-01-01", today.tm_year + 1900);
+    snprintf(to, sizeof to, "%04d-12-31", today.tm_year + 1900 + 1);
+    const char *const args[] = {"stats", "--from", from, "--to", to, NULL};
+
+    PGconn *lock = PQconnectdb(env.conninfo);
+    assert_int_equal(PQstatus(lock), CONNECTION_OK);
+    PQclear(PQexec(lock, "BEGIN"));
+    PGresult *r = PQexec(lock, "LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+
+    setenv("MINYI_PROGRESS", "on", 1);
+    pid_t pid = itspawn_cli(profile, args, out_path, err_path);
+    unsetenv("MINYI_PROGRESS");
+    struct timespec hold = {.tv_sec = 2, .tv_nsec = 600 * 1000 * 1000};
+    nanosleep(&hold, NULL);
+    PQclear(PQexec(lock, "COMMIT"));
+    PQfinish(lock);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    itslurp(err_path, text, sizeof text);
+    fprintf(stderr, "%s", text);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    itexpect_contains(text, "still waiting for the gateway (1 s)");
+    itexpect_contains(text, "still waiting for the gateway (2 s)");
+    itslurp(out_path, text, sizeof text);
+    itexpect_contains(text, "编报");
+
+    /* Nothing holds it up: no waiting line. */
+    setenv("MINYI_PROGRESS", "on", 1);
+    pid = itspawn_cli(profile, args, out_path, err_path);
+    unsetenv("MINYI_PROGRESS");
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    itslurp(err_path, text, sizeof text);
+    assert_null(strstr(text, "still waiting"));
+    itrmtree(dir);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -368,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_admin_is_an_office),
         cmocka_unit_test(test_contact_point_sees_its_own),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_cli_says_it_is_waiting),
     };
     return itexit(cmocka_run_group_tests(tests, setup, teardown));
 }
