@@ -108,13 +108,10 @@ static void on_noted(void *arg, struct store_reply *reply)
 /* A reload that changed options is an admin event in the audit chain: who
  * (the operator, who sends SIGHUP), the file, and the names of the options
  * whose values changed (those needing a restart included: the file says
- * so now), never the values. */
-static void note_changes(struct gw *gw, const struct gw_config *was, const struct gw_config *now)
+ * so now), never the values.  It is noted once the reload took effect, so a
+ * refused reload records nothing and the line goes out under the new [log]. */
+static void note_changes(struct gw *gw, const char *changed)
 {
-    char changed[RELOAD_CHANGED_MAX];
-
-    if (config_changed(was, now, changed, sizeof changed) == 0)
-        return;
     log_info("event=reload_changed options=\"%s\"", changed);
     audit_note(gw->store, "operator", "config_reload", gw->conf_path, changed, on_noted, NULL);
 }
@@ -136,7 +133,8 @@ bool reload_now(struct gw *gw)
         log_error("event=reload_failed reason=\"%s\"", err);
         return false;
     }
-    note_changes(gw, &gw->cfg, &next);
+    char changed[RELOAD_CHANGED_MAX];
+    bool any_changed = config_changed(&gw->cfg, &next, changed, sizeof changed) != 0;
     keep_fixed(&next, &gw->cfg);
     struct gw_config prev = gw->cfg;
     gw->cfg = next;
@@ -151,6 +149,8 @@ bool reload_now(struct gw *gw)
     gw->ssl_ctx = ctx;
     log_set_level(gw->cfg.log_level);
     log_set_syslog(gw->cfg.log_syslog, "minyid");
+    if (any_changed)
+        note_changes(gw, changed);
     forwarder_reload(gw);
 
     X509_CRL *crls[RELOAD_MAX_CRLS];
