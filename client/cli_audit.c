@@ -199,14 +199,14 @@ static void print_json(const Minyi__V1__AuditResponse *m)
     for (size_t i = 0; entries != NULL && i < m->n_entries; i++) {
         const Minyi__V1__AuditEntry *e = m->entries[i];
         json_array_append_new(
-            entries, json_pack("{sI sO sO sI sO sO sO sO sO sO sb}", "seq", (json_int_t)e->seq,
+            entries, json_pack("{sI so so sI so so so so so so sb}", "seq", (json_int_t)e->seq,
                                "hash", cli_jbytes(&e->hash), "source", cli_jbytes(&e->source),
                                "at_ms", (json_int_t)e->at_ms, "action", cli_jbytes(&e->action),
                                "actor", cli_jbytes(&e->actor), "receipt", cli_jbytes(&e->receipt),
                                "state", cli_jbytes(&e->state), "note", cli_jbytes(&e->note),
                                "subject", cli_jbytes(&e->subject), "missing", e->missing));
     }
-    json_t *j = json_pack("{s{sI sI sI sI sI sO} sO sb}", "chain", "head_seq",
+    json_t *j = json_pack("{s{sI sI sI sI sI so} sO sb}", "chain", "head_seq",
                           (json_int_t)m->head_seq, "signed_seq", (json_int_t)m->signed_seq,
                           "verified_seq", (json_int_t)m->verified_seq, "checked_at_ms",
                           (json_int_t)m->checked_at_ms, "broken_seq", (json_int_t)m->broken_seq,
