@@ -194,6 +194,8 @@ fail:
         if (faces[b] != NULL)
             FT_Done_Face(faces[b]);
     FT_Done_FreeType(ft);
+    /* One poster per run: fontconfig's configuration goes with it. */
+    FcFini();
     return ok;
 }
 

@@ -288,6 +288,11 @@ void console_stream_end(struct console_req *r)
     req_free(r);
 }
 
+void console_stream_drop(struct console_req *r)
+{
+    req_free(r);
+}
+
 void console_fail(struct console_req *r, int status, const char *code, const char *field,
                   const char *message, const char *message_zh)
 {

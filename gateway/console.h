@@ -110,6 +110,10 @@ void console_fail(struct console_req *r, int status, const char *code, const cha
  * it is not NULL, and end with console_stream_end, which frees r. */
 void console_stream_start(struct console_req *r, const char *content_type);
 void console_stream_end(struct console_req *r);
+/* Frees r of a stream without ending its answer, for a gateway that stops:
+ * the loop no longer runs to finish a reply, and evhttp_free frees the
+ * request with its connection. */
+void console_stream_drop(struct console_req *r);
 
 /* The console's static files (console_static.h). */
 struct console_static;

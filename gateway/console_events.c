@@ -1,6 +1,7 @@
 /*
  * console_events: see console_events.h.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,8 @@ struct stream {
 /* The open streams of this process; few (one per editor's open page). */
 static struct stream *streams;
 
-static void stream_close(struct stream *st, const char *reason)
+/* Ends st's answer (end) or, when the gateway stops, only forgets it. */
+static void stream_finish(struct stream *st, const char *reason, bool end)
 {
     for (struct stream **pp = &streams; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == st) {
@@ -39,8 +41,16 @@ static void stream_close(struct stream *st, const char *reason)
         watch_unsubscribe(st->r->gw, st->sub);
     if (st->ping != NULL)
         event_free(st->ping);
-    console_stream_end(st->r);
+    if (end)
+        console_stream_end(st->r);
+    else
+        console_stream_drop(st->r);
     free(st);
+}
+
+static void stream_close(struct stream *st, const char *reason)
+{
+    stream_finish(st, reason, true);
 }
 
 /* Sends text on st, or closes it when the browser has gone or does not
@@ -142,7 +152,7 @@ void console_events_stop(struct gw *gw)
 {
     (void)gw;
     while (streams != NULL)
-        stream_close(streams, "console stopping");
+        stream_finish(streams, "console stopping", false);
 }
 
 int console_events_principal_gone(struct gw *gw, int64_t principal_id)
