@@ -78,6 +78,19 @@ async function shot(page, name, texts) {
   console.log(`ok ${name} (${inked} dark pixels)`);
 }
 
+// Reloads page until selector shows, for what arrives from another
+// gateway in its own time.  Pages fill themselves from the API after the
+// load event, so each round waits for the selector rather than looking once.
+async function untilShown(page, selector, failure) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const el = await page.waitForSelector(selector, { timeout: 3000 }).catch(() => null);
+    if (el) return el;
+    if (Date.now() > deadline) fail(failure);
+    await page.reload();
+  }
+}
+
 async function journey() {
   const editor = await person('editor1', city);
   let navigations = 0;
@@ -131,17 +144,8 @@ async function journey() {
 
   // The provincial editor adopts it with a 批示.
   const prov = await person('editor1', province);
-  const deadline = Date.now() + WAIT_MS;
-  let row = null;
   await prov.goto(`${province}/queue.html`);
-  while (!row) {
-    row = await prov.$(`tr:has-text("${title}")`);
-    if (!row) {
-      if (Date.now() > deadline) fail('the report never reached the province');
-      await prov.waitForTimeout(500);
-      await prov.reload();
-    }
-  }
+  const row = await untilShown(prov, `tr:has-text("${title}")`, 'the report never reached the province');
   await shot(prov, 'province-queue', ['信息队列', title]);
   await row.$eval('a', (a) => a.click());
   await prov.waitForSelector('#claim');
@@ -156,13 +160,8 @@ async function journey() {
   await shot(prov, 'province-adopted', ['本级采用', instruction]);
 
   // The contact point's page shows the 批示.
-  const until = Date.now() + WAIT_MS;
   await contact.goto(`${city}/mine.html?r=${encodeURIComponent(receipt)}`);
-  while (!(await contact.$(`.instruction:has-text("${instruction}")`))) {
-    if (Date.now() > until) fail('the 批示 never reached the contact point');
-    await contact.waitForTimeout(1000);
-    await contact.reload();
-  }
+  await untilShown(contact, `.instruction:has-text("${instruction}")`, 'the 批示 never reached the contact point');
   await shot(contact, 'mine-instruction', ['我的信息', instruction, '省领导']);
 }
 
