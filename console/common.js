@@ -48,10 +48,17 @@ const minyi = (() => {
   const urgencies = { NORMAL: '一般', URGENT: '急事急报' };
   const reporterKinds = { MEMBER: '委员', PARTY_GROUP: '党派团体', SECTOR: '界别', LOWER_BODY: '下级政协',
     COMMITTEE: '委室', CONTACT_POINT: '联系点', CITIZEN: '群众' };
+  // Every action a history line may carry (PROTOCOL.md §3.4, §3.10); one the
+  // page does not know is shown as its code.
   const actions = { received: '接收', claim: '认领', renew: '续期', release: '释放', edit: '编辑',
-    adopt: '采用', reject: '不予采用', return: '退回修改', merge: '合并', forward: '上报',
-    resubmit: '重新提交', instruct: '批示', result_adopt: '上级采用', result_reject: '上级未采用',
-    result_return: '上级退回', delivered: '已送达' };
+    adopt: '采用', reject: '不予采用', return: '退回修改', merge: '合并', merged_from: '并入',
+    forward: '上报', resubmit: '重新提交', instruction: '批示', issue: '编发', erase: '删除个人信息',
+    external: '报送', external_response: '报送反馈', delivered: '已送达', delivery_dead: '报送失败',
+    delivery_retry: '重新报送', delivery_cancelled: '撤销报送',
+    result_adopt: '上级采用', result_reject: '上级未采用', result_return: '上级退回',
+    result_returned_above: '更上级退回', result_merge: '上级合并', result_forward: '上级上报',
+    result_delivered: '上级已送达', result_instruction: '上级批示', result_issue: '上级编发',
+    result_external: '上级报送', result_external_response: '上级报送反馈' };
 
   // A select filled from a code -> name table, with an optional empty choice.
   function options(select, table, empty) {

@@ -53,7 +53,7 @@
     $('attachments').replaceChildren(...(r.attachments || []).map((a) =>
       el('li', {}, a.name + '（' + a.media_type + '，' + a.size + ' 字节）')));
     $('deliveries').replaceChildren(...(r.deliveries || []).map((d) =>
-      el('li', {}, d.destination + '：' + d.state + '，尝试 ' + d.attempts + ' 次' +
+      el('li', {}, (d.display_name || d.destination) + '：' + d.state + '，尝试 ' + d.attempts + ' 次' +
         (d.last_error ? '，错误：' + d.last_error : '') + (d.upstream_receipt ? '，上级回执 ' + d.upstream_receipt : ''))));
     $('history').replaceChildren(...(r.history || []).map((h) => el('tr', {},
       el('td', {}, when(h.at_ms)), el('td', {}, actions[h.action] || h.action),

@@ -162,7 +162,7 @@ async function journey() {
   // The contact point's page shows the 批示.
   await contact.goto(`${city}/mine.html?r=${encodeURIComponent(receipt)}`);
   await untilShown(contact, `.instruction:has-text("${instruction}")`, 'the 批示 never reached the contact point');
-  await shot(contact, 'mine-instruction', ['我的信息', instruction, '省领导']);
+  await shot(contact, 'mine-instruction', ['我的信息', instruction, '省领导', '上级采用', '已送达']);
 }
 
 // Script and markup in every text field; the short ones fit the name fields' limits.

@@ -194,12 +194,14 @@ static void test_external_and_gateway_in_one_forward(void **state)
     assert_true(itbytes_is(&ext->document_number, DOC_NUMBER));
     assert_true(ext->document_date_ms / 1000 == doc_ms / 1000);
     assert_true(itbytes_is(&ext->state, "delivered"));
+    char delivered_line[TEXT_MAX];
+    snprintf(delivered_line, sizeof delivered_line, "已送达" IT_PROV_NAME "，对方回执 %s", r_prov);
     bool forward_named = false, delivered_named = false, sent = false;
     for (size_t i = 0; i < s->n_history; i++) {
         const Minyi__V1__HistoryEntry *h = s->history[i];
         forward_named |= itbytes_is(&h->action, "forward") &&
-                         itbytes_has(&h->note, IT_PROV_NAME ", " SWB_NAME);
-        delivered_named |= itbytes_is(&h->action, "delivered") && itbytes_has(&h->note, IT_PROV_NAME);
+                         itbytes_is(&h->note, "报送" IT_PROV_NAME "、" SWB_NAME);
+        delivered_named |= itbytes_is(&h->action, "delivered") && itbytes_is(&h->note, delivered_line);
         sent |= itbytes_is(&h->action, "external") && itbytes_has(&h->note, SWB_NAME) &&
                 itbytes_has(&h->note, DOC_NUMBER);
     }
@@ -265,7 +267,10 @@ static void test_external_and_gateway_in_one_forward(void **state)
     assert_true(itbytes_is(&h->body, SWB_NAME));
     assert_true(itbytes_is(&h->instruction, INSTRUCTION_SWB));
     assert_true(itbytes_is(&h->instruction_level, "市领导"));
-    itstatus_entry(ans->status_ok, "result_forward", IT_PROV_NAME);
+    /* The city's forward and its delivery, as the writer reads them. */
+    itstatus_entry(ans->status_ok, "result_forward", "报送" IT_PROV_NAME "、" SWB_NAME);
+    h = itstatus_entry(ans->status_ok, "result_delivered", delivered_line);
+    assert_true(itbytes_is(&h->body, IT_CITY_NAME));
     frame_arena_free(a);
     client_close(c);
 
@@ -278,6 +283,7 @@ static void test_external_and_gateway_in_one_forward(void **state)
     itexpect_contains(out, REPLY_TEXT);
     itexpect_contains(out, INSTRUCTION_SWB);
     itexpect_contains(out, DOC_NUMBER);
+    itexpect_contains(out, delivered_line);
 }
 
 static void test_unknown_destination_refused_with_the_list(void **state)

@@ -313,6 +313,19 @@ static long long events_of(const char *receipt, const char *action)
                       " WHERE r.receipt = $1 AND e.action = $2", 2, p);
 }
 
+/* Fails unless receipt's one event of this action has the note want. */
+static void expect_event_note(const char *receipt, const char *action, const char *want)
+{
+    const char *p[2] = { receipt, action };
+    char *note = itdb_text(env.conninfo,
+                           "SELECT e.note FROM events e JOIN reports r ON r.id = e.report_id"
+                           " WHERE r.receipt = $1 AND e.action = $2", 2, p);
+    assert_non_null(note);
+    if (strcmp(note, want) != 0)
+        fail_msg("%s %s: want note \"%s\", got \"%s\"", receipt, action, want, note);
+    free(note);
+}
+
 static void test_outbox_claim_retry_deliver(void **state)
 {
     (void)state;
@@ -364,6 +377,8 @@ static void test_outbox_claim_retry_deliver(void **state)
     assert_outbox(id, "state", "delivered");
     assert_outbox(id, "upstream_receipt", "330000-2026-000001");
     assert_int_equal(events_of(receipt, "delivered"), 1);
+    expect_event_note(receipt, "forward", "报送province");
+    expect_event_note(receipt, "delivered", "已送达province，对方回执 330000-2026-000001");
     /* Delivered is final for the forwarder. */
     assert_int_equal(fw_delivered(id, 3, "330000-2026-000002"), MINYI__V1__ERROR_CODE__CONFLICT);
     client_close(ed);
@@ -388,6 +403,7 @@ static void test_outbox_dead(void **state)
     assert_outbox(id1, "state", "dead");
     assert_outbox(id1, "last_error", "connection refused");
     assert_int_equal(events_of(r1, "delivery_dead"), 1);
+    expect_event_note(r1, "delivery_dead", "报送province失败（已尝试 1 次）：connection refused");
 
     /* Temporary, but the last allowed attempt: dead too. */
     assert_int_equal(fw_failed(id2, 1, false, 1), 0);

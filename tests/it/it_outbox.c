@@ -498,7 +498,7 @@ static void test_cancel(void **state)
                            " WHERE r.receipt = $1 AND e.action = 'delivery_cancelled'",
                            1, (const char *const[]){r3});
     assert_non_null(note);
-    assert_string_equal(note, "to nowhere");
+    assert_string_equal(note, "撤销报送nowhere");
     free(note);
 
     /* Long past the backoff of the first failure: never attempted again. */
@@ -618,7 +618,7 @@ static void test_retry_arrives(void **state)
                            " WHERE r.receipt = $1 AND e.action = 'delivery_retry'"
                            " AND e.actor = $2::int8", 2, q);
     assert_non_null(note);
-    assert_string_equal(note, "to province: 已在上级登记本级证书");
+    assert_string_equal(note, "重新报送province：已在上级登记本级证书");
     free(note);
 
     Frame *f = outbox_list(lo.editor, NULL, NULL, r1, 0, NULL, &a);
