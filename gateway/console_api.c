@@ -25,10 +25,12 @@
 
 /* The requests a browser may send.  The peer-to-peer calls (forward,
  * results) belong to the protocol port alone, and the live queue is
- * streamed by /api/events instead of watch. */
+ * streamed by /api/events instead of watch.  The inbox operations are a
+ * contact point's messages from the public (码上商, console/inbox.html). */
 static const char *const browser_ops[] = {
     "submit", "status", "list_mine", "resubmit", "queue", "show", "claim", "renew", "release",
     "edit", "decide", "outbox", "outbox_action", "attachment", "instruct", "stats", "points",
+    "inbox", "inbox_show", "inbox_answer", "inbox_convert",
 };
 
 /* One operation on its way through dispatch: the console's caller. */

@@ -8,88 +8,12 @@
 // One Chromium serves the whole group.  Every step saves a screenshot under
 // config.shots and checks it is not blank and that the page carries the
 // expected Chinese text.  Exits 0 when every check held, else 1 naming it.
-import { createRequire } from 'node:module';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { start, fail } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-
-const [group, configPath] = process.argv.slice(2);
-const cfg = JSON.parse(readFileSync(configPath, 'utf8'));
-mkdirSync(cfg.shots, { recursive: true });
-
-const WAIT_MS = 90000;          // a result from above may take the forwarder's rounds on a busy machine
 const LIVE_MS = 5000;           // a queue update must arrive this fast, without reload
+const { cfg, browser, person, shot, untilShown, run } = await start();
 const city = `https://127.0.0.1:${cfg.city_console}`;
 const province = `https://127.0.0.1:${cfg.province_console}`;
-
-// Messages of every dialog any page opened: injected script would show one.
-const dialogs = [];
-
-function fail(msg) {
-  throw new Error(msg);
-}
-
-const browser = await chromium.launch({
-  executablePath: cfg.chromium,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  headless: true,
-});
-
-// A browser context that presents certname's certificate to origin (none
-// when certname is null), and fails the test on any dialog (an alert from
-// injected script).
-async function person(certname, origin) {
-  const opts = { ignoreHTTPSErrors: true, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' };
-  if (certname) {
-    opts.clientCertificates = [{ origin, certPath: `${cfg.certs}/${certname}.crt`,
-      keyPath: `${cfg.certs}/${certname}.key` }];
-  }
-  const ctx = await browser.newContext(opts);
-  const page = await ctx.newPage();
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
-  return page;
-}
-
-// Saves a screenshot and checks that it is not blank and that the page
-// shows every expected text.
-async function shot(page, name, texts) {
-  if (dialogs.length) fail(`a dialog opened: ${dialogs[0]}`);
-  const png = await page.screenshot({ path: `${cfg.shots}/${group}-${name}.png`, fullPage: true });
-  const body = await page.evaluate(() => document.body.innerText);
-  for (const t of texts) if (!body.includes(t)) fail(`${name}: the page lacks "${t}"`);
-  const blank = await browser.newPage();
-  const inked = await blank.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = 'data:image/png;base64,' + b64;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width; c.height = img.height;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const d = g.getImageData(0, 0, c.width, c.height).data;
-    let dark = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] < 384) dark++;
-    return dark;
-  }, png.toString('base64'));
-  await blank.close();
-  if (inked < 500) fail(`${name}: the screenshot is blank (${inked} dark pixels)`);
-  console.log(`ok ${name} (${inked} dark pixels)`);
-}
-
-// Reloads page until selector shows, for what arrives from another
-// gateway in its own time.  Pages fill themselves from the API after the
-// load event, so each round waits for the selector rather than looking once.
-async function untilShown(page, selector, failure) {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const el = await page.waitForSelector(selector, { timeout: 3000 }).catch(() => null);
-    if (el) return el;
-    if (Date.now() > deadline) fail(failure);
-    await page.reload();
-  }
-}
 
 async function journey() {
   const editor = await person('editor1', city);
@@ -250,26 +174,4 @@ async function security() {
   await other2.waitForSelector('text=没有此回执对应的信息');
 }
 
-let rc = 0;
-try {
-  if (group === 'journey') await journey();
-  else if (group === 'security') await security();
-  else fail(`unknown group ${group}`);
-  if (dialogs.length) fail(`a dialog opened: ${dialogs[0]}`);
-  console.log(`${group}: all checks held`);
-} catch (e) {
-  console.error(`${group}: FAILED: ${e.message}`);
-  // What each open page showed, to see why.
-  let i = 0;
-  for (const ctx of browser.contexts()) {
-    for (const p of ctx.pages()) {
-      const text = await p.evaluate(() => document.body ? document.body.innerText : '').catch(() => '');
-      console.error(`--- page ${i} ${p.url()}\n${text.slice(0, 1500)}`);
-      await p.screenshot({ path: `${cfg.shots}/${group}-failure-${i++}.png` }).catch(() => {});
-    }
-  }
-  rc = 1;
-} finally {
-  await browser.close();
-}
-process.exit(rc);
+await run({ journey, security });
