@@ -121,8 +121,13 @@ void cli_table_csv(FILE *out, const struct cli_table *t)
 
 size_t cli_text_width(const char *s)
 {
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(s);
+    return cli_text_width_n((const uint8_t *)s, strlen(s));
+}
+
+size_t cli_text_width_n(const uint8_t *s, size_t len)
+{
+    const utf8proc_uint8_t *p = s;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)len;
     size_t w = 0;
 
     while (left > 0) {

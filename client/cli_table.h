@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Most columns of one table, and the longest sheet name Excel allows. */
@@ -50,5 +51,7 @@ void cli_table_print(FILE *out, const struct cli_table *t);
 /* Columns a cell's text takes on a terminal or in a spreadsheet: two for a
  * wide (CJK) character, one for others. */
 size_t cli_text_width(const char *s);
+/* The same for the len bytes at s, which need not end in a NUL. */
+size_t cli_text_width_n(const uint8_t *s, size_t len);
 
 #endif

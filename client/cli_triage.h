@@ -4,8 +4,10 @@
  * watch, attachment, instruct and respond.  cli.c hands the whole command
  * line over when the command word is one of these (cli_triage_is_command).
  *
- * Parsing and request building are separate from sending, so the unit
- * tests can check what a command line turns into without a gateway.
+ * Parsing (cli_triage.c) and request building (cli_triage_build.c) are
+ * separate from sending (cli_triage_run.c) and printing
+ * (cli_triage_show.h), so the unit tests can check what a command line
+ * turns into without a gateway.
  */
 #ifndef MINYI_CLI_TRIAGE_H
 #define MINYI_CLI_TRIAGE_H
