@@ -308,9 +308,16 @@ static void test_transitions(void **state)
     done(&a);
     decide_ok(ed2, rel, MINYI__V1__DECISION__ADOPT, "", NULL, MINYI__V1__REPORT_STATE__ADOPTED);
 
-    /* Unknown receipts are NOT_FOUND. */
+    /* Unknown receipts are NOT_FOUND; text that no receipt could be is
+     * malformed input. */
     r = claim_req(ed1, "330400-2026-999999", 0, &a);
     itexpect_error(r, MINYI__V1__ERROR_CODE__NOT_FOUND, "claim.receipt");
+    done(&a);
+    r = claim_req(ed1, "330400-2026-00000'1", 0, &a);
+    itexpect_error(r, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "claim.receipt");
+    done(&a);
+    r = decide_req(ed1, rel, MINYI__V1__DECISION__MERGE, "", "330400 2026 000001", NULL, 0, &a);
+    itexpect_error(r, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, "decide.into_receipt");
     done(&a);
 }
 
