@@ -1,8 +1,10 @@
 /*
  * quota: per-address connection counts and per-principal token buckets,
  * each in a small chained hash table.  Address entries go when their count
- * returns to zero; buckets stay, one per principal ever seen, which the
- * principals table bounds.
+ * returns to zero.  A bucket goes once it has been idle long enough to be
+ * full again: it is then no different from the new bucket a principal's
+ * next request would make, so nothing anyone sees changes, and the table
+ * holds only the principals active within one refill time.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,9 +16,6 @@
 #include "clock.h"
 #include "log.h"
 #include "session.h"
-
-/* Buckets of each hash table; a power of two. */
-#define QUOTA_TABLE_SIZE 1024
 
 struct addr_entry {
     char addr[QUOTA_ADDR_LEN];
@@ -34,6 +33,8 @@ struct bucket {
 struct quota {
     struct addr_entry *addrs[QUOTA_TABLE_SIZE];
     struct bucket *buckets[QUOTA_TABLE_SIZE];
+    size_t n_buckets;
+    size_t sweep;               /* the bucket chain the next take looks over */
 };
 
 /* FNV-1a: the table's keys come from peers, but the only cost of a skewed
@@ -130,6 +131,23 @@ int quota_conn_count(const struct quota *l, const char *addr)
     return *p != NULL ? (*p)->count : 0;
 }
 
+/* Frees the buckets of chain i that have been idle for full_ms or more:
+ * whatever tokens they held, they are full again. */
+static void evict_idle(struct quota *l, size_t i, long long now, long long full_ms)
+{
+    struct bucket **p = &l->buckets[i];
+    while (*p != NULL) {
+        struct bucket *b = *p;
+        if (now - b->last_ms >= full_ms) {
+            *p = b->next;
+            free(b);
+            l->n_buckets--;
+        } else {
+            p = &b->next;
+        }
+    }
+}
+
 bool quota_take_token(struct quota *l, int64_t principal_id, int rate_per_s, int burst,
                        uint32_t *retry_after_ms)
 {
@@ -138,6 +156,12 @@ bool quota_take_token(struct quota *l, int64_t principal_id, int rate_per_s, int
     if (burst < 1)
         burst = 1;
     long long now = clock_mono_ms();
+    /* Every principal's bucket refills at the same rate, so one that has
+     * waited burst / rate seconds is full.  Each take looks over one more
+     * chain, so the whole table is swept every QUOTA_TABLE_SIZE takes. */
+    long long full_ms = ((long long)burst * 1000 + rate_per_s - 1) / rate_per_s;
+    evict_idle(l, l->sweep, now, full_ms);
+    l->sweep = (l->sweep + 1) & (QUOTA_TABLE_SIZE - 1);
     struct bucket **p = &l->buckets[hash_id(principal_id)];
     while (*p != NULL && (*p)->principal_id != principal_id)
         p = &(*p)->next;
@@ -149,6 +173,7 @@ bool quota_take_token(struct quota *l, int64_t principal_id, int rate_per_s, int
         b->tokens = burst;
         b->last_ms = now;
         *p = b;
+        l->n_buckets++;
     }
     struct bucket *b = *p;
     b->tokens += (double)(now - b->last_ms) * rate_per_s / 1000.0;
@@ -162,6 +187,11 @@ bool quota_take_token(struct quota *l, int64_t principal_id, int rate_per_s, int
     double wait = (1.0 - b->tokens) * 1000.0 / rate_per_s;
     *retry_after_ms = (uint32_t)wait + 1;
     return false;
+}
+
+size_t quota_bucket_count(const struct quota *l)
+{
+    return l->n_buckets;
 }
 
 void quota_send_rate_error(struct session *s, uint64_t id, uint32_t retry_after_ms)

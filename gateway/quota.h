@@ -10,11 +10,16 @@
 #define MINYI_QUOTA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 /* Room for the text form of any IPv4 or IPv6 address. */
 #define QUOTA_ADDR_LEN 48
+/* Chains of each hash table; a power of two.  quota_take_token looks one
+ * chain of buckets over for idle ones per call, so all of them in this
+ * many calls. */
+#define QUOTA_TABLE_SIZE 1024
 
 struct quota;
 struct session;
@@ -43,6 +48,9 @@ int quota_conn_count(const struct quota *l, const char *addr);
  */
 bool quota_take_token(struct quota *l, int64_t principal_id, int rate_per_s, int burst,
                        uint32_t *retry_after_ms) __attribute__((warn_unused_result));
+/* Token buckets held now: those of principals that took a token within
+ * one refill time (burst / rate), and idle ones not yet looked over. */
+size_t quota_bucket_count(const struct quota *l);
 
 /* Answers request id with RESOURCE_EXHAUSTED and retry_after_ms. */
 void quota_send_rate_error(struct session *s, uint64_t id, uint32_t retry_after_ms);

@@ -72,12 +72,45 @@ static void test_token_bucket(void **state)
     quota_free(q);
 }
 
+/* Buckets idle long enough to be full again are freed, so a stream of
+ * principals that come once does not grow the table; a bucket still
+ * refilling stays, and keeps refusing.  One token a second, a burst of one:
+ * a bucket is full again a second after its last token. */
+static void test_idle_buckets_go(void **state)
+{
+    (void)state;
+    struct quota *q = quota_new();
+    uint32_t retry = 0;
+    assert_non_null(q);
+    for (int64_t id = 100; id < 100 + 4 * QUOTA_TABLE_SIZE; id++)
+        assert_true(quota_take_token(q, id, 1, 1, &retry));
+    assert_true(quota_take_token(q, 1, 1, 1, &retry));
+    assert_false(quota_take_token(q, 1, 1, 1, &retry));
+    assert_true(quota_bucket_count(q) > QUOTA_TABLE_SIZE);
+    clock_sleep_ms(1100);
+    /* Principal 3 empties its bucket now; principal 2's takes look the
+     * whole table over. */
+    assert_true(quota_take_token(q, 3, 1, 1, &retry));
+    assert_false(quota_take_token(q, 3, 1, 1, &retry));
+    int taken = 0;
+    for (int i = 0; i < QUOTA_TABLE_SIZE; i++)
+        taken += quota_take_token(q, 2, 1, 1, &retry) ? 1 : 0;
+    assert_true(taken >= 1);
+    assert_int_equal(quota_bucket_count(q), 2);
+    /* Principal 3 still waits; principal 1, long idle, starts full. */
+    assert_false(quota_take_token(q, 3, 1, 1, &retry));
+    assert_true(quota_take_token(q, 1, 1, 1, &retry));
+    assert_int_equal(quota_bucket_count(q), 3);
+    quota_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr_key),
         cmocka_unit_test(test_connections_per_address),
         cmocka_unit_test(test_token_bucket),
+        cmocka_unit_test(test_idle_buckets_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
