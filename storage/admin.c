@@ -41,6 +41,43 @@ static void result_err(char *err, size_t errlen, const char *what, const PGresul
     snprintf(err, errlen, "%s: %s", what, m ? m : PQresultErrorMessage(res));
 }
 
+/* One command's connection and the answer to its one statement. */
+struct admin_call {
+    PGconn *pg;
+    PGresult *res;
+};
+
+/*
+ * Connects and runs sql with its n text or binary parameters (lengths and
+ * formats as PQexecParams takes them; NULL for all text).  True when the
+ * answer has the status want and, with rows >= 0, that many rows; else
+ * false with "what: the reason" in err (or why the connection failed).
+ * Either way c holds what there is, for the caller to read and then
+ * release with admin_end.
+ */
+static bool admin_run(struct admin_call *c, const char *conninfo, const char *sql, int n,
+                      const char *const *values, const int *lengths, const int *formats,
+                      ExecStatusType want, int rows, const char *what, char *err, size_t errlen)
+{
+    c->res = NULL;
+    c->pg = store_admin_connect(conninfo, err, errlen);
+    if (c->pg == NULL)
+        return false;
+    c->res = PQexecParams(c->pg, sql, n, NULL, values, lengths, formats, 0);
+    if (PQresultStatus(c->res) == want && (rows < 0 || PQntuples(c->res) == rows))
+        return true;
+    result_err(err, errlen, what, c->res);
+    return false;
+}
+
+/* Releases what admin_run left in c and answers ok. */
+static bool admin_end(struct admin_call *c, bool ok)
+{
+    PQclear(c->res);
+    PQfinish(c->pg);
+    return ok;
+}
+
 static bool region_valid(const char *s)
 {
     size_t i;
@@ -61,8 +98,7 @@ bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[3
     const char *kind_name = principal_kind_name(kind);
     const char *values[5];
     int lengths[5] = { 32, 0, 0, 0, 0 }, formats[5] = { 1, 0, 0, 0, 0 };
-    PGconn *pg = NULL;
-    PGresult *res = NULL;
+    struct admin_call c;
 
     if (!kind_name) {
         snprintf(err, errlen, "unknown principal kind");
@@ -82,38 +118,27 @@ bool store_admin_principal_add(const char *conninfo, const uint8_t fingerprint[3
         snprintf(err, errlen, "the sector must be at most %d bytes", ADMIN_SECTOR_MAX);
         return false;
     }
-    pg = store_admin_connect(conninfo, err, errlen);
-    if (!pg)
-        return false;
     values[0] = (const char *)fingerprint;
     values[1] = kind_name;
     values[2] = name;
     values[3] = region;
     values[4] = sector;
-    res = PQexecParams(pg,
-                       "WITH p AS (INSERT INTO principals (fingerprint, kind, name, region, sector)"
-                       "           VALUES ($1, $2, $3, $4, $5) RETURNING id)"
-                       " INSERT INTO admin_events (actor, action, subject, note)"
-                       " SELECT 'operator', 'principal_add', p.id::text, $2 || ' ' || $4 || ' ' || $3"
-                       "   FROM p RETURNING subject",
-                       5, NULL, values, lengths, formats, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!admin_run(&c, conninfo,
+                   "WITH p AS (INSERT INTO principals (fingerprint, kind, name, region, sector)"
+                   "           VALUES ($1, $2, $3, $4, $5) RETURNING id)"
+                   " INSERT INTO admin_events (actor, action, subject, note)"
+                   " SELECT 'operator', 'principal_add', p.id::text, $2 || ' ' || $4 || ' ' || $3"
+                   "   FROM p RETURNING subject",
+                   5, values, lengths, formats, PGRES_TUPLES_OK, 1, "adding the principal", err,
+                   errlen)) {
+        const char *state = c.res != NULL ? PQresultErrorField(c.res, PG_DIAG_SQLSTATE) : NULL;
         if (state && strcmp(state, "23505") == 0)
             snprintf(err, errlen, "a principal with this certificate fingerprint exists already");
-        else
-            result_err(err, errlen, "adding the principal", res);
-        goto fail;
+        return admin_end(&c, false);
     }
     if (id_out)
-        *id_out = (int64_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    PQfinish(pg);
-    return true;
-fail:
-    PQclear(res);
-    PQfinish(pg);
-    return false;
+        *id_out = (int64_t)strtoll(PQgetvalue(c.res, 0, 0), NULL, 10);
+    return admin_end(&c, true);
 }
 
 bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool active,
@@ -121,52 +146,39 @@ bool store_admin_principal_set_active(const char *conninfo, int64_t id, bool act
 {
     char idbuf[24];
     const char *values[2] = { idbuf, active ? "true" : "false" };
-    PGconn *pg = store_admin_connect(conninfo, err, errlen);
-    PGresult *res = NULL;
+    struct admin_call c;
 
-    if (!pg)
-        return false;
     snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
     /* The change and its admin event are one statement, so one transaction. */
-    res = PQexecParams(pg, "WITH p AS (UPDATE principals SET active = $2 WHERE id = $1 RETURNING id)"
-                           " INSERT INTO admin_events (actor, action, subject)"
-                           " SELECT 'operator', CASE WHEN $2::bool THEN 'principal_enable'"
-                           "                   ELSE 'principal_disable' END, p.id::text FROM p",
-                       2, NULL, values, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        result_err(err, errlen, "updating the principal", res);
-        goto fail;
-    }
-    if (strcmp(PQcmdTuples(res), "1") != 0) {
+    if (!admin_run(&c, conninfo,
+                   "WITH p AS (UPDATE principals SET active = $2 WHERE id = $1 RETURNING id)"
+                   " INSERT INTO admin_events (actor, action, subject)"
+                   " SELECT 'operator', CASE WHEN $2::bool THEN 'principal_enable'"
+                   "                   ELSE 'principal_disable' END, p.id::text FROM p",
+                   2, values, NULL, NULL, PGRES_COMMAND_OK, -1, "updating the principal", err,
+                   errlen))
+        return admin_end(&c, false);
+    if (strcmp(PQcmdTuples(c.res), "1") != 0) {
         snprintf(err, errlen, "no principal with id %" PRId64, id);
-        goto fail;
+        return admin_end(&c, false);
     }
-    PQclear(res);
-    PQfinish(pg);
-    return true;
-fail:
-    PQclear(res);
-    PQfinish(pg);
-    return false;
+    return admin_end(&c, true);
 }
 
 bool store_admin_principal_list(const char *conninfo, void *out_FILE, bool json,
                                 char *err, size_t errlen)
 {
     FILE *out = out_FILE;
-    PGconn *pg = store_admin_connect(conninfo, err, errlen);
-    PGresult *res = NULL;
+    struct admin_call c;
     json_t *list = NULL;
     int t, n;
 
-    if (!pg)
-        return false;
-    res = PQexec(pg, "SELECT id, kind, active, encode(fingerprint, 'hex'), region, sector, name"
-                     " FROM principals ORDER BY id");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        result_err(err, errlen, "listing principals", res);
-        goto fail;
-    }
+    if (!admin_run(&c, conninfo,
+                   "SELECT id, kind, active, encode(fingerprint, 'hex'), region, sector, name"
+                   " FROM principals ORDER BY id",
+                   0, NULL, NULL, NULL, PGRES_TUPLES_OK, -1, "listing principals", err, errlen))
+        return admin_end(&c, false);
+    PGresult *res = c.res;
     n = PQntuples(res);
     list = json ? json_array() : NULL;
     if (json && list == NULL)
@@ -193,16 +205,12 @@ bool store_admin_principal_list(const char *conninfo, void *out_FILE, bool json,
         goto fail;
     }
     json_decref(list);
-    PQclear(res);
-    PQfinish(pg);
-    return true;
+    return admin_end(&c, true);
 oom:
     snprintf(err, errlen, "out of memory");
 fail:
     json_decref(list);
-    PQclear(res);
-    PQfinish(pg);
-    return false;
+    return admin_end(&c, false);
 }
 
 bool store_admin_principal_audit_key(const char *conninfo, int64_t id, const uint8_t key[32],
@@ -211,35 +219,25 @@ bool store_admin_principal_audit_key(const char *conninfo, int64_t id, const uin
     char idbuf[24];
     const char *values[2] = { idbuf, (const char *)key };
     int lengths[2] = { 0, 32 }, formats[2] = { 0, 1 };
-    PGconn *pg = store_admin_connect(conninfo, err, errlen);
-    PGresult *res = NULL;
+    struct admin_call c;
 
-    if (!pg)
-        return false;
     snprintf(idbuf, sizeof idbuf, "%" PRId64, id);
     /* The key and its admin event are one statement, so one transaction; a
      * key registered already changes nothing and records nothing. */
-    res = PQexecParams(pg, "WITH p AS (SELECT id FROM principals WHERE id = $1 AND kind = 'peer'),"
-                           " k AS (INSERT INTO peer_audit_keys (peer, public_key)"
-                           "       SELECT p.id, $2 FROM p ON CONFLICT DO NOTHING RETURNING peer),"
-                           " e AS (INSERT INTO admin_events (actor, action, subject, note)"
-                           "       SELECT 'operator', 'principal_audit_key', k.peer::text,"
-                           "              encode($2, 'hex') FROM k)"
-                           " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM k)",
-                       2, NULL, values, lengths, formats, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        result_err(err, errlen, "registering the audit key", res);
-        goto fail;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+    if (!admin_run(&c, conninfo,
+                   "WITH p AS (SELECT id FROM principals WHERE id = $1 AND kind = 'peer'),"
+                   " k AS (INSERT INTO peer_audit_keys (peer, public_key)"
+                   "       SELECT p.id, $2 FROM p ON CONFLICT DO NOTHING RETURNING peer),"
+                   " e AS (INSERT INTO admin_events (actor, action, subject, note)"
+                   "       SELECT 'operator', 'principal_audit_key', k.peer::text,"
+                   "              encode($2, 'hex') FROM k)"
+                   " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM k)",
+                   2, values, lengths, formats, PGRES_TUPLES_OK, 1, "registering the audit key",
+                   err, errlen))
+        return admin_end(&c, false);
+    if (strcmp(PQgetvalue(c.res, 0, 0), "1") != 0) {
         snprintf(err, errlen, "no peer principal with id %" PRId64, id);
-        goto fail;
+        return admin_end(&c, false);
     }
-    PQclear(res);
-    PQfinish(pg);
-    return true;
-fail:
-    PQclear(res);
-    PQfinish(pg);
-    return false;
+    return admin_end(&c, true);
 }
