@@ -1,9 +1,11 @@
 /*
  * config: reading the INI file through the table of options
- * (config_options.c), the [peer.NAME] sections, and the key file.
+ * (config_options.c), the named sections ([peer.NAME], [external.NAME],
+ * through a table of their own), and the key file.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,77 +54,67 @@ const struct gw_peer *config_peer(const struct gw_config *cfg, const char *name)
     return NULL;
 }
 
-#define PEER_PREFIX "peer."
 
-/* One option of a [peer.NAME] section; 1 when taken, 0 when bad. */
-static int on_peer_option(struct load_ctx *ctx, const char *pname, const char *name,
-                          const char *value)
+/* A kind of named section ([peer.NAME], [external.NAME]): the array of
+ * gw_config its entries go to, and the options an entry takes.  An entry's
+ * first member is its name. */
+struct named_section {
+    const char *prefix;                  /* with the dot: "peer." */
+    const char *noun;                    /* what a bad name is called in the error */
+    const struct config_option *options;
+    size_t array, count;                 /* offsets in gw_config of the entries and their number */
+    size_t size;                         /* of one entry */
+    int max;
+};
+
+_Static_assert(offsetof(struct gw_peer, name) == 0, "a peer begins with its name");
+_Static_assert(offsetof(struct gw_external, name) == 0, "an external begins with its name");
+
+static const struct named_section named_sections[] = {
+    { "peer.", "peer", config_peer_options, offsetof(struct gw_config, peers),
+      offsetof(struct gw_config, n_peers), sizeof(struct gw_peer), CONFIG_PEERS_MAX },
+    { "external.", "destination", config_external_options,
+      offsetof(struct gw_config, externals), offsetof(struct gw_config, n_externals),
+      sizeof(struct gw_external), CONFIG_EXTERNALS_MAX },
+};
+
+/* One option of the section sec.NAME (NAME in sname); 1 when taken, 0 when
+ * bad.  The entry is made at its section's first option. */
+static int on_named_option(struct load_ctx *ctx, const struct named_section *sec,
+                           const char *sname, const char *name, const char *value)
 {
-    struct gw_config *cfg = ctx->cfg;
-    struct gw_peer *p = (struct gw_peer *)config_peer(cfg, pname);
+    char *entries = (char *)ctx->cfg + sec->array;
+    int *n = (int *)(void *)((char *)ctx->cfg + sec->count);
+    char *entry = NULL;
     const struct config_option *o;
 
-    if (pname[0] == '\0' || strlen(pname) > CONFIG_PEER_NAME_MAX || strchr(pname, ',') ||
-        strchr(pname, ' ') || !config_names_ok(pname)) {
-        snprintf(ctx->err, sizeof(ctx->err), "bad peer name [peer.%s]", pname);
+    if (sname[0] == '\0' || strlen(sname) > CONFIG_PEER_NAME_MAX || strchr(sname, ',') ||
+        strchr(sname, ' ') || !config_names_ok(sname)) {
+        snprintf(ctx->err, sizeof(ctx->err), "bad %s name [%s%s]", sec->noun, sec->prefix, sname);
         return 0;
     }
-    if (p == NULL) {
-        if (cfg->n_peers >= CONFIG_PEERS_MAX) {
-            snprintf(ctx->err, sizeof(ctx->err), "more than %d [peer.NAME] sections",
-                     CONFIG_PEERS_MAX);
+    for (int i = 0; i < *n && entry == NULL; i++)
+        if (strcmp(entries + (size_t)i * sec->size, sname) == 0)
+            entry = entries + (size_t)i * sec->size;
+    if (entry == NULL) {
+        if (*n >= sec->max) {
+            snprintf(ctx->err, sizeof(ctx->err), "more than %d [%sNAME] sections", sec->max,
+                     sec->prefix);
             return 0;
         }
-        p = &cfg->peers[cfg->n_peers++];
-        memset(p, 0, sizeof(*p));
-        snprintf(p->name, sizeof(p->name), "%s", pname);
+        entry = entries + (size_t)(*n)++ * sec->size;
+        memset(entry, 0, sec->size);
+        snprintf(entry, CONFIG_PEER_NAME_MAX + 1, "%s", sname);
     }
-    o = config_option_find(config_peer_options, NULL, name);
+    o = config_option_find(sec->options, NULL, name);
     if (o == NULL) {
-        snprintf(ctx->err, sizeof(ctx->err), "unknown option [peer.%s] %s", pname, name);
+        snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s%s] %s", sec->prefix, sname,
+                 name);
         return 0;
     }
-    if (!config_option_set(o, p, ctx->dir, value)) {
-        snprintf(ctx->err, sizeof(ctx->err), "bad value for [peer.%s] %s: \"%s\"", pname, name,
-                 value);
-        return 0;
-    }
-    return 1;
-}
-
-#define EXTERNAL_PREFIX "external."
-
-/* One option of an [external.NAME] section; 1 when taken, 0 when bad. */
-static int on_external_option(struct load_ctx *ctx, const char *xname, const char *name,
-                              const char *value)
-{
-    struct gw_config *cfg = ctx->cfg;
-    struct gw_external *x = (struct gw_external *)config_external(cfg, xname);
-    const struct config_option *o;
-
-    if (xname[0] == '\0' || strlen(xname) > CONFIG_PEER_NAME_MAX || strchr(xname, ',') ||
-        strchr(xname, ' ') || !config_names_ok(xname)) {
-        snprintf(ctx->err, sizeof(ctx->err), "bad destination name [external.%s]", xname);
-        return 0;
-    }
-    if (x == NULL) {
-        if (cfg->n_externals >= CONFIG_EXTERNALS_MAX) {
-            snprintf(ctx->err, sizeof(ctx->err), "more than %d [external.NAME] sections",
-                     CONFIG_EXTERNALS_MAX);
-            return 0;
-        }
-        x = &cfg->externals[cfg->n_externals++];
-        memset(x, 0, sizeof(*x));
-        snprintf(x->name, sizeof(x->name), "%s", xname);
-    }
-    o = config_option_find(config_external_options, NULL, name);
-    if (o == NULL) {
-        snprintf(ctx->err, sizeof(ctx->err), "unknown option [external.%s] %s", xname, name);
-        return 0;
-    }
-    if (!config_option_set(o, x, ctx->dir, value)) {
-        snprintf(ctx->err, sizeof(ctx->err), "bad value for [external.%s] %s: \"%s\"", xname,
-                 name, value);
+    if (!config_option_set(o, entry, ctx->dir, value)) {
+        snprintf(ctx->err, sizeof(ctx->err), "bad value for [%s%s] %s: \"%s\"", sec->prefix,
+                 sname, name, value);
         return 0;
     }
     return 1;
@@ -186,10 +178,11 @@ static int on_option(void *user, const char *section, const char *name, const ch
     struct load_ctx *ctx = user;
     const struct config_option *o;
 
-    if (strncmp(section, PEER_PREFIX, strlen(PEER_PREFIX)) == 0)
-        return on_peer_option(ctx, section + strlen(PEER_PREFIX), name, value);
-    if (strncmp(section, EXTERNAL_PREFIX, strlen(EXTERNAL_PREFIX)) == 0)
-        return on_external_option(ctx, section + strlen(EXTERNAL_PREFIX), name, value);
+    for (size_t i = 0; i < sizeof named_sections / sizeof named_sections[0]; i++) {
+        const struct named_section *sec = &named_sections[i];
+        if (strncmp(section, sec->prefix, strlen(sec->prefix)) == 0)
+            return on_named_option(ctx, sec, section + strlen(sec->prefix), name, value);
+    }
     o = config_option_find(config_options, section, name);
     if (o == NULL) {
         snprintf(ctx->err, sizeof(ctx->err), "unknown option [%s] %s", section, name);

@@ -310,6 +310,22 @@ static void test_external_destinations(void **state)
     assert_non_null(strstr(err, "[external.swb] display_name"));
     assert_false(load_text("[external.s w]\ndisplay_name = x\n", &cfg, err, sizeof(err)));
     assert_non_null(strstr(err, "bad destination name [external.s w]"));
+    assert_false(load_text("[peer.a,b]\nhost = x\n", &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "bad peer name [peer.a,b]"));
+
+    /* Each kind of named section has its own bound. */
+    char many[4096] = "";
+    for (int i = 0; i <= CONFIG_EXTERNALS_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many),
+                 "[external.d%d]\ndisplay_name = x\n", i);
+    assert_false(load_text(many, &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "more than 32 [external.NAME] sections"));
+    many[0] = '\0';
+    for (int i = 0; i <= CONFIG_PEERS_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many),
+                 "[peer.p%d]\nhost = h%d:7443\n", i, i);
+    assert_false(load_text(many, &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "more than 8 [peer.NAME] sections"));
 }
 
 /* The text between the man page's entry for section (".B [section]", or
