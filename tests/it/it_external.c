@@ -17,6 +17,8 @@
  * province lists both reporters, and the adoption and both 批示 there
  * reach both writers — merged at the district, and merged at the city
  * (the district's two reports each hear of it under their own receipt).
+ * An external 采纳 or 批示 makes the report ADOPTED_ABOVE there and below;
+ * a 办理答复 alone leaves it FORWARDED.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -155,6 +157,23 @@ static void up_to_city(const char *r_dist, char *r_city)
     itinst_forward(&dist, r_dist, "city", r_city);
     struct client_conn *ed = itconnect_gw(&city.gw, "editor1");
     itclaim_ok(ed, r_city);
+    client_close(ed);
+}
+
+/* certname's report of this situation goes from the district to the city
+ * (receipts in r_dist and r_city), whose editor forwards it to the n
+ * destinations, under DOC_NUMBER dated now. */
+static void forwarded_from_city(const char *certname, const char *situation,
+                                const char *reporter, const char *const *dests, size_t n,
+                                char *r_dist, char *r_city)
+{
+    struct frame_arena *a = NULL;
+    submit(certname, situation, reporter, r_dist);
+    up_to_city(r_dist, r_city);
+    struct client_conn *ed = itconnect_gw(&city.gw, "editor1");
+    Frame *ans = forward_to(ed, r_city, dests, n, DOC_NUMBER, 0, &a);
+    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_DECIDE_OK);
+    frame_arena_free(a);
     client_close(ed);
 }
 
@@ -346,13 +365,10 @@ static void test_forward_again_only_where_returned(void **state)
     char msg[TEXT_MAX];
     struct frame_arena *a = NULL;
 
-    submit("contact1", "乡镇卫生院夜间无值班医生。", "赵强", r_dist);
-    up_to_city(r_dist, r_city);
+    forwarded_from_city("contact1", "乡镇卫生院夜间无值班医生。", "赵强",
+                        (const char *const[]){"province", "swb"}, 2, r_dist, r_city);
     struct client_conn *ed = itconnect_gw(&city.gw, "editor1");
-    Frame *ans = forward_to(ed, r_city, (const char *const[]){"province", "swb"}, 2, DOC_NUMBER,
-                            0, &a);
-    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_DECIDE_OK);
-    frame_arena_free(a);
+    Frame *ans;
     wait_delivered(&city, r_city, "province", r_prov);
 
     /* The province returns it: the city has it back in its queue. */
@@ -400,6 +416,107 @@ static void test_forward_again_only_where_returned(void **state)
                                 " ON r.id = o.report_id WHERE r.receipt = $1 AND o.returned",
                                 1, (const char *const[]){r_city}),
                      0);
+}
+
+/* The city's editor records a response of this kind from dest on receipt
+ * (text: a 批示's or a reply's; a 批示 is a 市领导's); returns the state
+ * the answer names. */
+static Minyi__V1__ReportState respond(const char *receipt, const char *dest,
+                                      Minyi__V1__ExternalResponseKind kind, const char *text)
+{
+    struct frame_arena *a = NULL;
+    struct client_conn *ed = itconnect_gw(&city.gw, "editor1");
+    Frame f = MINYI__V1__FRAME__INIT;
+    Minyi__V1__ExternalResponseRequest q = MINYI__V1__EXTERNAL_RESPONSE_REQUEST__INIT;
+    q.receipt = frame_bytes(receipt);
+    q.destination = frame_bytes(dest);
+    q.kind = kind;
+    if (text != NULL)
+        q.text = frame_bytes(text);
+    if (kind == MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION)
+        q.level = MINYI__V1__INSTRUCTION_LEVEL__CITY_LEADER;
+    f.body_case = MINYI__V1__FRAME__BODY_EXTERNAL_RESPONSE;
+    f.external_response = &q;
+    Frame *ans = itcall(ed, &f, &a);
+    if (ans->body_case != MINYI__V1__FRAME__BODY_DECIDE_OK)
+        itexpect_error(ans, 0, NULL);
+    Minyi__V1__ReportState st = ans->decide_ok->state;
+    frame_arena_free(a);
+    client_close(ed);
+    return st;
+}
+
+/* contact1's status of r_dist at the district: its state, and the state
+ * its n-th result_external_response entry (from 1) records. */
+static void expect_writer_state(const char *r_dist, Minyi__V1__ReportState want, size_t n,
+                                Minyi__V1__ReportState entry)
+{
+    struct frame_arena *a = NULL;
+    struct client_conn *c = itconnect_gw(&dist.gw, "contact1");
+    Frame *ans = itstatus(c, r_dist, &a);
+    assert_int_equal(ans->body_case, MINYI__V1__FRAME__BODY_STATUS_OK);
+    assert_int_equal(ans->status_ok->state, want);
+    size_t seen = 0;
+    for (size_t i = 0; i < ans->status_ok->n_history && seen < n; i++) {
+        const Minyi__V1__HistoryEntry *h = ans->status_ok->history[i];
+        if (itbytes_is(&h->action, "result_external_response") && ++seen == n)
+            assert_int_equal(h->state, entry);
+    }
+    assert_int_equal(seen, n);
+    frame_arena_free(a);
+    client_close(c);
+}
+
+/* An external 办理答复 is an answer: the report stays FORWARDED, here and
+ * below.  An external 采纳 is an adoption above, like the province's: the
+ * report becomes ADOPTED_ABOVE at the city and at the district, whose
+ * writer reads 上级采用.  So does a leader's 批示 from there, also after
+ * the province rejected the item (NOT_ADOPTED_ABOVE). */
+static void test_external_adoption_is_adopted_above(void **state)
+{
+    (void)state;
+    char r_dist[IT_RECEIPT_MAX], r_city[IT_RECEIPT_MAX], r_prov[IT_RECEIPT_MAX];
+
+    forwarded_from_city("contact1", "老旧小区加装电梯审批慢。", "孙丽",
+                        (const char *const[]){"swb"}, 1, r_dist, r_city);
+
+    assert_int_equal(respond(r_city, "swb", MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_REPLY,
+                             REPLY_TEXT),
+                     MINYI__V1__REPORT_STATE__FORWARDED);
+    itinst_expect_state(&city, r_city, "FORWARDED");
+    wait_events(&dist, r_dist, "result_external_response", 1);
+    itinst_expect_state(&dist, r_dist, "FORWARDED");
+    expect_writer_state(r_dist, MINYI__V1__REPORT_STATE__FORWARDED, 1,
+                        MINYI__V1__REPORT_STATE__FORWARDED);
+
+    assert_int_equal(respond(r_city, "swb", MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_ADOPTED,
+                             NULL),
+                     MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
+    itinst_expect_state(&city, r_city, "ADOPTED_ABOVE");
+    itinst_expect_state(&dist, r_dist, "ADOPTED_ABOVE");
+    expect_writer_state(r_dist, MINYI__V1__REPORT_STATE__ADOPTED_ABOVE, 2,
+                        MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
+
+    /* The province rejects a second item; 市委办公室's 批示 adopts it. */
+    forwarded_from_city("contact1", "夜市占道经营扰民。", "孙丽",
+                        (const char *const[]){"province", "swb"}, 2, r_dist, r_city);
+    wait_delivered(&city, r_city, "province", r_prov);
+    struct client_conn *pe = itconnect_gw(&prov.gw, "editor1");
+    itclaim_ok(pe, r_prov);
+    Minyi__V1__DecideRequest d = MINYI__V1__DECIDE_REQUEST__INIT;
+    d.receipt = frame_bytes(r_prov);
+    d.decision = MINYI__V1__DECISION__REJECT;
+    d.note = frame_bytes("属地事项，请市里办理。");
+    itdecide_req_ok(pe, &d);
+    client_close(pe);
+    itinst_expect_state(&city, r_city, "NOT_ADOPTED_ABOVE");
+    assert_int_equal(respond(r_city, "swb",
+                             MINYI__V1__EXTERNAL_RESPONSE_KIND__EXTERNAL_INSTRUCTION,
+                             INSTRUCTION_SWB),
+                     MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
+    itinst_expect_state(&dist, r_dist, "ADOPTED_ABOVE");
+    expect_writer_state(r_dist, MINYI__V1__REPORT_STATE__ADOPTED_ABOVE, 1,
+                        MINYI__V1__REPORT_STATE__ADOPTED_ABOVE);
 }
 
 /* The province's editor adopts receipt with a 省领导's 批示, and a
@@ -518,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_unknown_destination_refused_with_the_list),
         cmocka_unit_test(test_forward_again_only_where_returned),
         cmocka_unit_test(test_merged_credit_reaches_the_province_and_back),
+        cmocka_unit_test(test_external_adoption_is_adopted_above),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
