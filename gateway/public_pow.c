@@ -132,6 +132,34 @@ static int zero_bits(const uint8_t *d)
     return n;
 }
 
+int public_pow_work(const char *challenge, const char *nonce)
+{
+    char msg[PUBLIC_POW_MAX + 1 + PUBLIC_POW_NONCE_MAX + 1];
+    uint8_t d[32];
+    int n = snprintf(msg, sizeof msg, "%s:%s", challenge, nonce);
+
+    if (n < 0 || (size_t)n >= sizeof msg ||
+        EVP_Digest(msg, (size_t)n, d, NULL, EVP_sha256(), NULL) != 1)
+        return -1;
+    return zero_bits(d);
+}
+
+bool public_pow_solve(const char *challenge, int difficulty, char nonce[PUBLIC_POW_NONCE_MAX + 1])
+{
+    if (difficulty < 0 || difficulty > PUBLIC_POW_DIFFICULTY_MAX ||
+        strnlen(challenge, PUBLIC_POW_MAX + 1) > PUBLIC_POW_MAX)
+        return false;
+    for (uint64_t v = 0; v < PUBLIC_POW_SOLVE_MAX; v++) {
+        snprintf(nonce, PUBLIC_POW_NONCE_MAX + 1, "%" PRIu64, v);
+        int bits = public_pow_work(challenge, nonce);
+        if (bits < 0)
+            return false;
+        if (bits >= difficulty)
+            return true;
+    }
+    return false;
+}
+
 /* A decimal number of 1 to max digits, no sign, no leading zero (but "0"). */
 static bool decimal(const char *s, size_t n, size_t max, uint64_t *v)
 {
@@ -151,7 +179,7 @@ enum public_pow_result public_pow_check(const uint8_t key[PUBLIC_POW_KEY_LEN],
                                         const char *nonce, int64_t now_s, int max_age_s,
                                         int min_difficulty)
 {
-    uint8_t given[PUBLIC_POW_MAC_LEN], want[PUBLIC_POW_MAC_LEN], d[32];
+    uint8_t given[PUBLIC_POW_MAC_LEN], want[PUBLIC_POW_MAC_LEN];
     uint64_t ts, diff, nv;
     size_t len = strnlen(challenge, PUBLIC_POW_MAX + 1);
 
@@ -173,14 +201,9 @@ enum public_pow_result public_pow_check(const uint8_t key[PUBLIC_POW_KEY_LEN],
         return PUBLIC_POW_EXPIRED;
     if ((int)diff < min_difficulty)
         return PUBLIC_POW_TOO_EASY;
-    /* The work: SHA-256 of "challenge:nonce". */
     size_t nlen = strnlen(nonce, PUBLIC_POW_NONCE_MAX + 1);
-    if (!decimal(nonce, nlen, PUBLIC_POW_NONCE_MAX, &nv))
-        return PUBLIC_POW_UNSOLVED;
-    char msg[PUBLIC_POW_MAX + 1 + PUBLIC_POW_NONCE_MAX + 1];
-    int n = snprintf(msg, sizeof msg, "%s:%s", challenge, nonce);
-    if (n < 0 || EVP_Digest(msg, (size_t)n, d, NULL, EVP_sha256(), NULL) != 1 ||
-        zero_bits(d) < (int)diff)
+    if (!decimal(nonce, nlen, PUBLIC_POW_NONCE_MAX, &nv) ||
+        public_pow_work(challenge, nonce) < (int)diff)
         return PUBLIC_POW_UNSOLVED;
     return seen_spend(seen, given, now_s, (int64_t)ts + max_age_s + 1);
 }

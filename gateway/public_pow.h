@@ -51,6 +51,20 @@ enum public_pow_result public_pow_check(const uint8_t key[PUBLIC_POW_KEY_LEN],
                                         const char *nonce, int64_t now_s, int max_age_s,
                                         int min_difficulty);
 
+/* The zero bits nonce earns challenge: the leading zero bits of
+ * SHA-256(challenge ":" nonce), as the browser's page (console/public.js)
+ * counts them; -1 when the text is too long or the hash fails. */
+int public_pow_work(const char *challenge, const char *nonce);
+
+/* Finds the first nonce from 0 up that earns challenge difficulty zero
+ * bits, as the page does, into nonce; false when none below
+ * PUBLIC_POW_SOLVE_MAX does (not to be expected below difficulty 30) or the
+ * challenge is too long.  For programs that speak to the door as a browser
+ * does: the flood test's client (client/flood.c). */
+#define PUBLIC_POW_SOLVE_MAX (UINT64_C(1) << 40)
+bool public_pow_solve(const char *challenge, int difficulty, char nonce[PUBLIC_POW_NONCE_MAX + 1])
+    __attribute__((warn_unused_result));
+
 /* Remembers up to max spent challenges (a fixed table, allocated once). */
 struct public_pow_seen *public_pow_seen_new(size_t max) __attribute__((warn_unused_result));
 void public_pow_seen_free(struct public_pow_seen *s);

@@ -64,6 +64,27 @@ static void test_solved_once(void **state)
     public_pow_seen_free(seen);
 }
 
+/* The module's own solver finds the very nonce the page would (the first
+ * from 0 up), and the door takes it. */
+static void test_solver_as_the_page(void **state)
+{
+    char c[PUBLIC_POW_MAX + 1], mine[PUBLIC_POW_NONCE_MAX + 1], page[32];
+    struct public_pow_seen *seen = public_pow_seen_new(64);
+
+    (void)state;
+    assert_non_null(seen);
+    for (int d = 0; d <= 12; d += 4) {
+        assert_true(public_pow_issue(key, NOW, d, c));
+        assert_true(public_pow_solve(c, d, mine));
+        solve(c, d, page, sizeof page);
+        assert_string_equal(mine, page);
+        assert_true(public_pow_work(c, mine) >= d);
+        assert_int_equal(public_pow_check(key, seen, c, mine, NOW, AGE, d), PUBLIC_POW_OK);
+    }
+    assert_false(public_pow_solve(c, PUBLIC_POW_DIFFICULTY_MAX + 1, mine));
+    public_pow_seen_free(seen);
+}
+
 static void test_refusals(void **state)
 {
     char c[PUBLIC_POW_MAX + 1], f[PUBLIC_POW_MAX + 8], nonce[32];
@@ -128,6 +149,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_solved_once),
+        cmocka_unit_test(test_solver_as_the_page),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_memory_full),
     };
