@@ -504,28 +504,6 @@ static int log_count(const struct tgw *gw, long from, const char *needle)
     return n;
 }
 
-/* CPU time (user + system) the process has used, in milliseconds. */
-static long long proc_cpu_ms(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long long ut = 0, st = 0;
-
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The command name may contain anything; the fields follow its ')'. */
-    char *p = strrchr(buf, ')');
-    assert_non_null(p);
-    /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-     * cmajflt utime stime */
-    assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                            &ut, &st), 2);
-    return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
 /* The dials and retries the lower made while the upper was unreachable
  * for `ms`, each failed dial taking dial_ms, and its CPU time, against what
  * polling without backoff makes. */
@@ -533,7 +511,7 @@ static void assert_backed_off(const struct lower *lo, long log_from, long long c
                               long long ms, int dial_ms, int gain, const char *what)
 {
     long long unbacked = ms / (dial_ms + POLL_MS);
-    long long cpu = proc_cpu_ms(lo->gw.pid) - cpu_from;
+    long long cpu = itcpu_ms(lo->gw.pid) - cpu_from;
     int dials = log_count(&lo->gw, log_from, "event=forward_connection_lost dest=province");
     long long attempts = tdb_scalar(lo->conninfo,
                                     "SELECT max(attempts) FROM outbox WHERE state <> 'delivered'",
@@ -593,7 +571,7 @@ static void test_upper_stopped(void **state)
         forward_one(lo, receipts[i]);
 
     long log_from = log_size(&lo->gw);
-    long long cpu_from = proc_cpu_ms(lo->gw.pid);
+    long long cpu_from = itcpu_ms(lo->gw.pid);
     long long t0 = itnow_ms();
     while (itnow_ms() - t0 < outage_ms) {
         for (int i = OUTAGE_BEFORE_STOP; i < OUTAGE_REPORTS; i++)
@@ -635,7 +613,7 @@ static void test_upper_silent(void **state)
         forward_one(lo, receipts[i]);
 
     long log_from = log_size(&lo->gw);
-    long long cpu_from = proc_cpu_ms(lo->gw.pid);
+    long long cpu_from = itcpu_ms(lo->gw.pid);
     long long t0 = itnow_ms();
     while (itnow_ms() - t0 < outage_ms) {
         for (int i = 0; i < SILENT_REPORTS; i++)

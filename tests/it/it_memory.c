@@ -153,15 +153,7 @@ static void close_abruptly(struct client_conn *c)
 /* CPU seconds the gateway has used. */
 static double gw_cpu_s(void)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)env.gw.pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    unsigned long ut = 0, st = 0;
-    int n = fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-    fclose(f);
-    assert_int_equal(n, 2);
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    return (double)itcpu_ms(env.gw.pid) / 1000;
 }
 
 static double my_cpu_s(void)

@@ -16,37 +16,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include "hex.h"
 #include "itkit.h"
+#include "public_pow.h"
 #include "webkit.h"
 
-#define OUT_LEN 65536
 #define POW_BITS 8
 
 static struct itenv env;
 static char dir[512], pub_key[600], ini[2048], prof_c1[600], origin[128];
-static char out[OUT_LEN], err[OUT_LEN];
 
 static int setup(void **state)
 {
-    uint8_t key[32];
-    char hex[65];
-
     (void)state;
-    if (!itmkdtemp(dir, sizeof dir, "public") || RAND_bytes(key, sizeof key) != 1)
+    if (!itmkdtemp(dir, sizeof dir, "public"))
         return -1;
-    snprintf(pub_key, sizeof pub_key, "%s/public.key", dir);
-    hex_encode(key, sizeof key, hex);
-    itwrite_file(pub_key, hex);
-    if (chmod(pub_key, 0600) != 0)
-        return -1;
+    itpublic_key(dir, pub_key, sizeof pub_key);
     snprintf(ini, sizeof ini,
              "[public]\ntoken_key_file = %s\nbase_url = https://127.0.0.1\n"
              "pow_difficulty = %d\nrate_per_address = 1000\n",
@@ -69,15 +58,7 @@ static int teardown(void **state)
 /* The token of contact1's current poster, from `minyi poster`. */
 static void poster_token(bool rotate, char *token, size_t len)
 {
-    char svg[700], url[600];
-    snprintf(svg, sizeof svg, "%s/p.svg", dir);
-    const char *const plain[] = { "poster", "--svg", svg, NULL };
-    const char *const rot[] = { "poster", "--rotate", "--svg", svg, NULL };
-    assert_int_equal(itrun_cli(dir, prof_c1, rotate ? rot : plain, out, err, OUT_LEN), 0);
-    itfirst_line(out, url, sizeof url);
-    const char *t = strstr(url, "?t=");
-    assert_non_null(t);
-    snprintf(token, len, "%s", t + 3);
+    itposter_token(dir, prof_c1, rotate, token, len);
 }
 
 static json_t *call(const char *method, const char *path, const char *body, int want)
@@ -93,21 +74,12 @@ static json_t *call(const char *method, const char *path, const char *body, int 
     return j;
 }
 
+/* Solved as the page does, by the gateway's own solver. */
 static void solve(const char *challenge, char *nonce, size_t len)
 {
-    for (unsigned long long n = 0;; n++) {
-        char msg[512];
-        uint8_t d[32];
-        snprintf(msg, sizeof msg, "%s:%llu", challenge, n);
-        assert_int_equal(EVP_Digest(msg, strlen(msg), d, NULL, EVP_sha256(), NULL), 1);
-        int z = 0;
-        while (z < 256 && !(d[z / 8] & (0x80 >> (z % 8))))
-            z++;
-        if (z >= POW_BITS) {
-            snprintf(nonce, len, "%llu", n);
-            return;
-        }
-    }
+    char n[PUBLIC_POW_NONCE_MAX + 1];
+    assert_true(public_pow_solve(challenge, POW_BITS, n));
+    snprintf(nonce, len, "%s", n);
 }
 
 /* A challenge for token, solved: into challenge and nonce. */

@@ -11,14 +11,17 @@
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <openssl/rand.h>
 
 #include "client_err.h"
 #include "clock.h"
+#include "hex.h"
 #include "itkit.h"
 
 #define IT_ERR_LEN 512
@@ -326,6 +329,40 @@ void itwrite_file(const char *path, const char *text)
         fail_msg("cannot write %s: %s", path, strerror(errno));
     assert_true(fputs(text, fp) >= 0);
     assert_int_equal(fclose(fp), 0);
+}
+
+void itpublic_key(const char *dir, char *path, size_t len)
+{
+    uint8_t key[32];
+    char hex[2 * sizeof key + 1];
+
+    snprintf(path, len, "%s/public.key", dir);
+    if (RAND_bytes(key, sizeof key) != 1)
+        fail_msg("RAND_bytes failed");
+    hex_encode(key, sizeof key, hex);
+    itwrite_file(path, hex);
+    if (chmod(path, 0600) != 0)
+        fail_msg("chmod %s: %s", path, strerror(errno));
+}
+
+void itposter_token(const char *dir, const char *profile, bool rotate, char *token, size_t len)
+{
+    char svg[PATH_MAX], url[IT_POSTER_URL_MAX];
+    char *out = malloc(IT_POSTER_OUT_MAX), *err = malloc(IT_POSTER_OUT_MAX);
+
+    assert_non_null(out);
+    assert_non_null(err);
+    snprintf(svg, sizeof svg, "%s/poster.svg", dir);
+    const char *const plain[] = { "poster", "--svg", svg, NULL };
+    const char *const rot[] = { "poster", "--rotate", "--svg", svg, NULL };
+    assert_int_equal(itrun_cli(dir, profile, rotate ? rot : plain, out, err, IT_POSTER_OUT_MAX), 0);
+    itfirst_line(out, url, sizeof url);
+    free(out);
+    free(err);
+    const char *t = strstr(url, "?t=");
+    if (t == NULL)
+        fail_msg("minyi poster printed no URL with a token: %s", url);
+    snprintf(token, len, "%s", t + 3);
 }
 
 Frame *itcall(struct client_conn *c, Frame *f, struct frame_arena **arena)
@@ -844,6 +881,28 @@ long itstatus_kb(pid_t pid, const char *field)
 long itrss_kb(pid_t pid)
 {
     return itstatus_kb(pid, "VmRSS");
+}
+
+long long itcpu_ms(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long long ut = 0, st = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("cannot read %s: %s", path, strerror(errno));
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name may contain anything; the fields follow its ')'. */
+    char *p = strrchr(buf, ')');
+    /* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+     * cmajflt utime stime */
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                            &ut, &st) != 2)
+        fail_msg("cannot read the CPU times in %s", path);
+    return (long long)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 void itraise_nofile(void)

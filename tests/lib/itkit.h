@@ -221,6 +221,19 @@ bool itaudit_ini(const char *dir, int sign_every, char *ini, size_t len)
 /* Writes text to the file at path; fails the test when it cannot. */
 void itwrite_file(const char *path, const char *text);
 
+/* ---- 码上商, the public form --------------------------------------------- */
+
+#define IT_POSTER_URL_MAX 600         /* bytes of a poster's URL */
+#define IT_POSTER_OUT_MAX 65536       /* bytes of `minyi poster`'s output read */
+/* Writes a fresh token key for [public] token_key_file (64 hex characters,
+ * mode 600) at dir/public.key and its path into path; fails the test when
+ * it cannot. */
+void itpublic_key(const char *dir, char *path, size_t len);
+/* The token of the current poster of profile's contact point, from
+ * `minyi poster` run in dir (with --rotate, which revokes the ones before,
+ * when rotate); fails the test when there is none. */
+void itposter_token(const char *dir, const char *profile, bool rotate, char *token, size_t len);
+
 /* Runs `minyid -c GW-CONFIG args...` (the operator's commands) to its end
  * like itrun_cli; answers the exit status. */
 int itrun_minyid(const char *dir, const struct tgw *gw, const char *const *args, char *out,
@@ -292,6 +305,9 @@ void itsleep_ms(int ms);
 long itrss_kb(pid_t pid);
 /* Any "Name: N kB" line of /proc/PID/status, e.g. "RssAnon". */
 long itstatus_kb(pid_t pid, const char *field);
+/* CPU time (user + system) process pid has used, in milliseconds; fails
+ * the test when it cannot be read. */
+long long itcpu_ms(pid_t pid);
 /* Raises this process's open-file limit to its hard limit, for tests that
  * hold many connections (a gateway started afterwards inherits it). */
 void itraise_nofile(void);
