@@ -65,11 +65,6 @@
 /* Queued answers allowed when the non-reader is cut off: the mark, plus the
  * answers to the requests it had in flight (max_inflight 256 of a few kB). */
 #define QUEUED_MAX (4u << 20)
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_RSS 0
-#else
-#define CHECK_RSS 1
-#endif
 
 static struct itenv env;
 
@@ -247,7 +242,7 @@ static void test_partial_frames_bounded(void **state)
     /* The budget bit: most frames wait, and some were taken whole. */
     assert_true(tgw_log_contains(&env.gw, "event=memory_wait_begin"));
     assert_true(whole > 0 && whole < HOGS);
-    if (CHECK_RSS) {
+    if (IT_CHECK_RSS) {
         long bound = rss_conns + (long)(BUDGET / 1024) + (long)HOGS * WINDOW_COST_KB + SLACK_KB;
         if (rss_held > bound)
             fail_msg("RSS %ld kB holding partial frames, above the bound %ld kB", rss_held, bound);
@@ -309,7 +304,7 @@ static void test_partial_frames_bounded(void **state)
     long long peak = log_figure("event=memory_wait_end", "peak=");
     print_message("peak charged to the budget: %lld bytes of %u\n", peak, BUDGET);
     assert_true(peak > 0 && peak <= (long long)(BUDGET + ANSWER_SLACK));
-    if (CHECK_RSS) {
+    if (IT_CHECK_RSS) {
         long now;
         long want = rss_start + rss_start * RETURN_PERCENT / 100;
         bool back = rss_falls_to(want, SETTLE_MS, &now);
@@ -378,7 +373,7 @@ static void test_non_reading_pipeliner_cut_off(void **state)
                   "after\n",
                   queued, rss0, rss1);
     assert_true(queued > (long long)HIGH_WATER && queued <= (long long)QUEUED_MAX);
-    if (CHECK_RSS)
+    if (IT_CHECK_RSS)
         assert_true(rss1 - rss0 < (long)(QUEUED_MAX / 1024) + SLACK_KB);
 }
 

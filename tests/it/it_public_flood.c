@@ -49,11 +49,6 @@
 #define METRICS_MAX (1u << 20)
 #define OUT_MAX 65536
 #define PICKUP_LEN 10
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_RSS 0
-#else
-#define CHECK_RSS 1
-#endif
 
 static struct itenv env;
 static char dir[512], pub_key[600], prof_c1[600], token[300];
@@ -253,7 +248,7 @@ static void test_flood_beside_s2(void **state)
     long hwm_kb = itstatus_kb(env.gw.pid, "VmHWM");
     printf("gateway memory: VmHWM %ld kB, largest RSS sampled %ld kB, most charged %.0f kB; "
            "budget %u kB\n", hwm_kb, rss_max_kb, charged_max / 1024, BUDGET / 1024);
-    if (CHECK_RSS && hwm_kb > (long)(BUDGET / 1024))
+    if (IT_CHECK_RSS && hwm_kb > (long)(BUDGET / 1024))
         fail_msg("the gateway's resident memory peaked at %ld kB, above its budget of %u kB",
                  hwm_kb, BUDGET / 1024);
     if (charged_max > BUDGET)
