@@ -171,7 +171,7 @@ void public_msg_submit(struct store *st, const struct public_msg *m, store_reply
     param_bytea(op, 8, sha, sizeof sha);
     param_photos(op, 9, m);
     triage_param_i64(op, 12, PUBLIC_MSG_DUP_WINDOW_S);
-    store_op_enqueue(st, op);
+    store_op_enqueue_public(st, op);
 }
 
 bool public_msg_pickup_plausible(const char *code)
@@ -210,5 +210,5 @@ void public_msg_pickup(struct store *st, const char *code, store_reply_cb cb, vo
     if (EVP_Digest(code, strlen(code), sha, NULL, EVP_sha256(), NULL) != 1)
         triage_oom_abort();
     param_bytea(op, 0, sha, sizeof sha);
-    store_op_enqueue(st, op);
+    store_op_enqueue_public(st, op);
 }

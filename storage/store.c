@@ -126,6 +126,8 @@ void store_fail_if_unreachable(struct store *st)
         fail_unavailable(st, op);
     while ((op = store_op_queue_pop(&st->opq)) != NULL)
         fail_unavailable(st, op);
+    while ((op = store_op_queue_pop(&st->pubq)) != NULL)
+        fail_unavailable(st, op);
 }
 
 void store_kick(struct store *st)
@@ -137,7 +139,7 @@ static void check_drained(struct store *st)
 {
     if (!st->draining || st->drain_notified)
         return;
-    if (st->subq.n || st->opq.n || st->doneq.n || st->n_busy)
+    if (st->subq.n || st->opq.n || st->pubq.n || st->doneq.n || st->n_busy)
         return;
     st->drain_notified = true;
     if (st->drain_cb)
@@ -148,6 +150,7 @@ static void check_drained(struct store *st)
 static void start_op(struct store_conn *c, struct store_op *op)
 {
     c->kind = op->kind;
+    c->public_door = op->public_door;
     c->n_ops = 0;
     if (!pool_conn_add_op(c, op)) {
         store_op_fail(c->st, op, MINYI__V1__ERROR_CODE__UNAVAILABLE, NULL,
@@ -173,6 +176,18 @@ static int submit_batches(const struct store *st)
     return n;
 }
 
+/* Connections running an operation of the public door now. */
+static int public_busy(const struct store *st)
+{
+    int i, n = 0;
+
+    for (i = 0; i < st->n_conns; i++)
+        if (st->conns[i].state == CONN_BUSY && st->conns[i].kind != OP_SUBMIT &&
+            st->conns[i].public_door)
+            n++;
+    return n;
+}
+
 /* Gives queued work to idle connections: other operations first (they are
  * small and someone is waiting for each), then batches of submissions on
  * all but STORE_CONNS_KEPT_FOR_QUERIES connections, and STORE_BATCHES_MAX
@@ -181,10 +196,12 @@ static int submit_batches(const struct store *st)
  * otherwise they gather for the next batch, which a finished one kicks.
  * Each batch costs the database a transaction and a function call however
  * few rows it carries, so a steady moderate load sent as many tiny
- * concurrent batches spent the CPU on that, and the queue behind it grew. */
+ * concurrent batches spent the CPU on that, and the queue behind it grew.
+ * Last, the public door's operations take a connection that is still
+ * idle, STORE_PUBLIC_CONNS_MAX at most at once. */
 static void start_work(struct store *st)
 {
-    int i, batches = submit_batches(st);
+    int i, batches = submit_batches(st), public = public_busy(st);
     int batches_max = st->n_conns > STORE_CONNS_KEPT_FOR_QUERIES
                           ? st->n_conns - STORE_CONNS_KEPT_FOR_QUERIES : 1;
 
@@ -202,6 +219,11 @@ static void start_work(struct store *st)
                 if (c->state == CONN_BUSY)
                     batches++;
             }
+        }
+        if (c->state == CONN_IDLE && st->pubq.n && public < STORE_PUBLIC_CONNS_MAX) {
+            start_op(c, store_op_queue_pop(&st->pubq));
+            if (c->state == CONN_BUSY)
+                public++;
         }
     }
 }
@@ -304,6 +326,12 @@ struct store_op *store_op_new(enum op_kind kind, store_send_fn send, void *arg)
 void store_op_enqueue(struct store *st, struct store_op *op)
 {
     enqueue(st, &st->opq, op);
+}
+
+void store_op_enqueue_public(struct store *st, struct store_op *op)
+{
+    op->public_door = true;
+    enqueue(st, &st->pubq, op);
 }
 
 static int default_int(int v, int def)
@@ -503,6 +531,7 @@ void store_free(struct store *st)
     free(st->conns);
     queue_free(&st->subq);
     queue_free(&st->opq);
+    queue_free(&st->pubq);
     queue_free(&st->doneq);
     batch_notify_free(st);
     if (st->ev_done)

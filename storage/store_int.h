@@ -66,6 +66,14 @@
 /* Submissions that must be waiting before a second batch starts beside a
  * running one; fewer wait for the running batch to finish. */
 #define STORE_BATCH_GATHER 8
+/* Connections the public door's operations (码上商 messages and pickup
+ * codes, public_msg.h) may hold at once.  They wait in a queue of their
+ * own and go out only to a connection that intake and the other
+ * operations leave idle, so a flood of them never holds the pool: with
+ * them in the common queue, the public door's writes (each serialised on
+ * its contact point's row) held every connection of the default pool of
+ * four, and S2 beside a flood of 10,000 ran at a third of its rate. */
+#define STORE_PUBLIC_CONNS_MAX 1
 
 /* How many merges a contact point's status follows from its report to the
  * surviving one (a merge into a report that is merged later makes two). */
@@ -266,6 +274,7 @@ typedef void (*pool_done_fn)(struct store_conn *c);
 struct store_op {
     struct store_op *next;
     enum op_kind kind;
+    bool public_door;          /* from the public door: STORE_PUBLIC_CONNS_MAX */
     store_send_fn send;        /* NULL for OP_SUBMIT, which goes in a batch */
     store_reply_cb reply_cb;
     store_principal_cb principal_cb;
@@ -351,6 +360,7 @@ struct store_conn {
     /* The query outstanding: its kind, its completion and the ops it
      * answers. */
     enum op_kind kind;
+    bool public_door;          /* the query is a public door's operation */
     pool_done_fn done;
     struct store_op **ops;
     size_t n_ops, cap_ops;
@@ -394,6 +404,7 @@ struct store {
 
     struct op_queue subq;      /* submissions waiting for a batch */
     struct op_queue opq;       /* other operations */
+    struct op_queue pubq;      /* the public door's, after all others */
     struct op_queue doneq;     /* answered, callbacks not yet called */
     struct event *ev_done;
     struct event *ev_kick;
@@ -437,6 +448,10 @@ bool store_receipt_plausible(const char *s);
  * and batch.c; send sends the op when a connection takes it. */
 struct store_op *store_op_new(enum op_kind kind, store_send_fn send, void *arg);
 void store_op_enqueue(struct store *st, struct store_op *op);
+/* The same for an operation of the public door (public_msg.c): its own
+ * queue, served after every other and on STORE_PUBLIC_CONNS_MAX
+ * connections at most. */
+void store_op_enqueue_public(struct store *st, struct store_op *op);
 
 /* pool.c */
 bool pool_conn_init(struct store_conn *c, struct store *st, int idx)
