@@ -14,9 +14,11 @@
  * resident memory went above [gateway] memory_budget_bytes (under
  * AddressSanitizer, whose shadow and quarantine make resident memory say
  * little, the memory it charged to that budget, sampled during the flood);
- * a request of the flood got no answer, or a refusal without a stable
- * code; or the accepted messages are not exactly the stored ones, each
- * once under its own pickup code.
+ * a database session waited for a lock (public writes to one contact
+ * point beyond the one running, each holding a connection of the pool
+ * that the contact points' reports need); a request of the flood got no answer, or a refusal
+ * without a stable code; or the accepted messages are not exactly the
+ * stored ones, each once under its own pickup code.
  */
 #include <errno.h>
 #include <math.h>
@@ -128,10 +130,23 @@ static double charged_bytes(void)
     return v;
 }
 
-/* Waits for the flood to end, sampling the gateway's memory meanwhile;
- * answers the most charged to the budget that a sample saw, and the
- * flood's own CPU time in *cpu_s. */
-static double wait_flood(pid_t pid, long *rss_max_kb, double *cpu_s)
+/* Database sessions waiting for a lock now.  Public messages to one
+ * contact point are stored one after the other (minyi_p_submit locks its
+ * row), so public writes in more sessions than one wait here, each holding
+ * a connection of the gateway's pool; S2's batches take no lock another
+ * waits for. */
+static long long lock_waiters(void)
+{
+    return tdb_scalar(env.conninfo,
+                      "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                      " AND wait_event_type = 'Lock'", 0, NULL);
+}
+
+/* Waits for the flood to end, sampling meanwhile the gateway's memory and
+ * the database sessions waiting for a lock; answers the most charged to
+ * the budget that a sample saw, the most sessions waiting in
+ * *waiters_max, and the flood's own CPU time in *cpu_s. */
+static double wait_flood(pid_t pid, long *rss_max_kb, long long *waiters_max, double *cpu_s)
 {
     long long until = itnow_ms() + FLOOD_WITHIN_MS;
     double charged_max = 0;
@@ -157,6 +172,9 @@ static double wait_flood(pid_t pid, long *rss_max_kb, double *cpu_s)
         double c = charged_bytes();
         if (c > charged_max)
             charged_max = c;
+        long long w = lock_waiters();
+        if (w > *waiters_max)
+            *waiters_max = w;
         itsleep_ms(SAMPLE_MS);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -226,7 +244,8 @@ static void test_flood_beside_s2(void **state)
     double flooded = run_s2("s2-flood");
     long long s2_end = itnow_ms();
     double flood_cpu_s = 0;
-    double charged_max = wait_flood(pid, &rss_max_kb, &flood_cpu_s);
+    long long waiters_max = 0;
+    double charged_max = wait_flood(pid, &rss_max_kb, &waiters_max, &flood_cpu_s);
     long long t1 = itnow_ms(), gw_cpu = itcpu_ms(env.gw.pid) - gw_cpu0;
 
     char *text = malloc(OUT_MAX);
@@ -253,6 +272,14 @@ static void test_flood_beside_s2(void **state)
                  hwm_kb, BUDGET / 1024);
     if (charged_max > BUDGET)
         fail_msg("the gateway charged %.0f bytes, above its budget of %u", charged_max, BUDGET);
+
+    /* The public door's writes waited for their one connection in the
+     * gateway (storage's STORE_PUBLIC_CONNS_MAX) rather than in the
+     * database, where each would hold a connection of the pool. */
+    printf("database sessions waiting for a lock: at most %lld seen\n", waiters_max);
+    if (waiters_max > 0)
+        fail_msg("%lld database sessions waited for a lock at once: public writes held "
+                 "connections of the pool", waiters_max);
 
     /* Every request was answered, every refusal with a stable code. */
     json_t *f = json_load_file(fjson, 0, &jerr);
