@@ -39,14 +39,14 @@
 #include "itkit.h"
 
 #define FLOOD_MESSAGES 10000
-#define FLOOD_CONNECTIONS 64            /* the flood's connections at once */
+#define FLOOD_CONNECTIONS 128           /* the flood's connections at once */
 #define FLOOD_PER_ADDRESS 5             /* messages (10 calls) from one source address */
 #define FLOOD_WITHIN_MS 180000          /* the whole flood must end by then */
 #define FLOOD_HEAD_START_MS 1500        /* the flood is under way before S2 starts */
 #define POW_BITS 8                      /* a few hundred hashes: the flood's cost is ours */
 #define BUDGET (64u << 20)              /* [gateway] memory_budget_bytes */
 #define S2_CONNECTIONS 8                /* as tests/bench/run's default S2 */
-#define S2_SECONDS 5
+#define S2_SECONDS 4
 #define SAMPLE_MS 200                   /* memory sampled this often during the flood */
 #define METRICS_MAX (1u << 20)
 #define OUT_MAX 65536
