@@ -60,6 +60,10 @@ static const uint32_t arr_oids[BATCH_NARRAYS] = {
 
 #define SHA_HEX_PREFIX "\\x"   /* bytea's text form: "\x" and 64 hex digits */
 
+/* Random bytes each report takes: its data key, and the nonce that wraps
+ * the key under the master key. */
+#define BATCH_RAND_PER_ROW (PII_KEY_LEN + PII_NONCE_LEN)
+
 static void batch_finish(struct store_conn *c);
 
 static bool add_text(struct pgarr *a, const char *s)
@@ -76,18 +80,57 @@ static bool add_sealed(struct pgarr *a, struct pii_sealer *sealer, const char *a
     return p && pii_sealer_seal(sealer, aad, (const uint8_t *)pt, len, p);
 }
 
+/* Draws the random bytes of up to `rows` reports with one RAND_bytes call.
+ * Each call costs far more than its bytes (a getpid system call to notice a
+ * fork, and the generator's lock): two of them per report were a tenth of
+ * the gateway's CPU under intake.  With rand_len 0 after a failure, each
+ * report asks again in take_random. */
+static void rand_draw(struct store_conn *c, size_t rows)
+{
+    size_t len = rows * BATCH_RAND_PER_ROW;
+
+    if (len > c->rand_cap)
+        len = c->rand_cap - c->rand_cap % BATCH_RAND_PER_ROW;
+    c->rand_used = 0;
+    c->rand_len = len > 0 && RAND_bytes(c->rand, (int)len) == 1 ? len : 0;
+}
+
+/* The batch is built (or abandoned): the data keys and nonces it drew are
+ * wiped, and no byte is ever handed out twice. */
+static void rand_forget(struct store_conn *c)
+{
+    OPENSSL_cleanse(c->rand, c->rand_len);
+    c->rand_len = c->rand_used = 0;
+}
+
+/* A report's share of the drawn bytes, drawing again when they ran out. */
+static const uint8_t *take_random(struct store_conn *c)
+{
+    const uint8_t *p;
+
+    if (c->rand_used + BATCH_RAND_PER_ROW > c->rand_len) {
+        OPENSSL_cleanse(c->rand, c->rand_len);
+        rand_draw(c, c->rand_cap / BATCH_RAND_PER_ROW);
+        if (c->rand_len == 0)
+            return NULL;
+    }
+    p = c->rand + c->rand_used;
+    c->rand_used += BATCH_RAND_PER_ROW;
+    return p;
+}
+
 /* Gives the report a fresh data key: the fields sealed next by
  * st->dek_sealer are under it, and it goes into the array wrapped under the
- * current master key.  One RAND and one wrap per report. */
-static bool add_dek(struct pgarr *a, struct store *st)
+ * current master key with a fresh nonce, both from the batch's random
+ * bytes. */
+static bool add_dek(struct store_conn *c, struct pgarr *a)
 {
-    uint8_t dek[PII_KEY_LEN];
+    struct store *st = c->st;
     uint8_t *p = pgarr_add_space(a, PII_WRAPPED_LEN);
-    bool ok = p && RAND_bytes(dek, sizeof dek) == 1 && pii_sealer_rekey(st->dek_sealer, dek) &&
-              pii_sealer_seal(st->sealer, PII_AAD_DEK, dek, sizeof dek, p);
+    const uint8_t *r = p ? take_random(c) : NULL;
 
-    OPENSSL_cleanse(dek, sizeof dek);
-    return ok;
+    return r && pii_sealer_rekey(st->dek_sealer, r) &&
+           pii_sealer_seal_nonce(st->sealer, r + PII_KEY_LEN, PII_AAD_DEK, r, PII_KEY_LEN, p);
 }
 
 struct arr_mark {
@@ -115,7 +158,7 @@ static bool add_row(struct store_conn *c, const struct intake_report *r, int32_t
         mark[i].n = c->arr[i].n;
         mark[i].has_null = c->arr[i].has_null;
     }
-    ok = add_dek(&c->arr[A_DEK], st) &&
+    ok = add_dek(c, &c->arr[A_DEK]) &&
          pgarr_add_i64(&c->arr[A_PRINCIPAL], r->principal_id) &&
          pgarr_add(&c->arr[A_CRID], uuid, sizeof uuid) &&
          pgarr_add(&c->arr[A_SHA], r->payload_sha256, sizeof r->payload_sha256) &&
@@ -167,7 +210,11 @@ bool batch_init_buffers(struct store_conn *c)
         cap *= 2;
     c->by_key = calloc(cap, sizeof *c->by_key);
     c->by_key_cap = c->by_key ? cap : 0;
-    return c->by_key != NULL;
+    c->rand_cap = (size_t)c->st->cfg.batch_max * BATCH_RAND_PER_ROW;
+    c->rand = malloc(c->rand_cap);
+    if (!c->rand)
+        c->rand_cap = 0;
+    return c->by_key != NULL && c->rand != NULL;
 }
 
 /* The slot of r's key in c->by_key: the op holding it, or an empty one. */
@@ -231,6 +278,11 @@ void batch_start(struct store_conn *c)
     for (i = 0; i < BATCH_NARRAYS; i++)
         pgarr_reset(&c->arr[i], arr_oids[i]);
 
+    /* The reports this batch can take: one retried alone, or the queue up
+     * to batch_max. */
+    rand_draw(c, st->subq.head && st->subq.head->solo ? 1
+                 : st->subq.n < (size_t)st->cfg.batch_max ? st->subq.n
+                                                          : (size_t)st->cfg.batch_max);
     op = store_op_queue_pop(&st->subq);
     if (op && op->solo) {
         take(c, op);
@@ -248,6 +300,7 @@ void batch_start(struct store_conn *c)
     for (i = c->n_ops; i-- > 0;)
         if (!c->ops[i]->first)
             *key_slot(c, c->ops[i]->report) = NULL;
+    rand_forget(c);
     if (c->n_rows == 0) {
         /* Every op failed before reaching the database and is answered. */
         for (i = 0; i < c->n_ops; i++)
@@ -438,6 +491,9 @@ void batch_free_buffers(struct store_conn *c)
     free(c->by_key);
     c->by_key = NULL;
     c->by_key_cap = 0;
+    OPENSSL_clear_free(c->rand, c->rand_cap);
+    c->rand = NULL;
+    c->rand_cap = c->rand_len = c->rand_used = 0;
     for (i = 0; i < BATCH_NARRAYS; i++)
         pgarr_free(&c->arr[i]);
     free(c->row_tuple);

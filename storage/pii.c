@@ -95,8 +95,9 @@ void pii_sealer_free(struct pii_sealer *s)
     free(s);
 }
 
-bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, size_t pt_len,
-                     uint8_t *out)
+/* Seals with the nonce already written at out + PII_HEADER_LEN. */
+static bool seal_at_nonce(struct pii_sealer *s, const char *aad, const uint8_t *pt,
+                          size_t pt_len, uint8_t *out)
 {
     uint8_t *nonce = out + PII_HEADER_LEN, *ct = nonce + PII_NONCE_LEN, *tag = ct + pt_len;
     int len = 0;
@@ -105,19 +106,6 @@ bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, s
     if (pt_len > INT_MAX || aad_len > INT_MAX)
         return false;
     header_write(out, s->format, s->version);
-    if (s->format == PII_FORMAT_DEK) {
-        /* A data key is fresh and random for each report and seals only
-         * that report's few values, so a counter since the rekey is a
-         * nonce never repeated under it, and costs no random bytes. */
-        if (!s->keyed)
-            return false;
-        memset(nonce, 0, PII_NONCE_LEN);
-        for (int i = 0; i < 8; i++)
-            nonce[PII_NONCE_LEN - 1 - i] = (uint8_t)(s->n_sealed >> (8 * i));
-        s->n_sealed++;
-    } else if (RAND_bytes(nonce, PII_NONCE_LEN) != 1) {
-        return false;
-    }
     /* A new nonce with the key kept: GCM's state starts over.  The header
      * is associated data after aad, so a value relabelled with another
      * version does not open. */
@@ -132,6 +120,37 @@ bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, s
     if (EVP_EncryptFinal_ex(s->ctx, ct + pt_len, &len) != 1)
         return false;
     return EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, PII_TAG_LEN, tag) == 1;
+}
+
+bool pii_sealer_seal(struct pii_sealer *s, const char *aad, const uint8_t *pt, size_t pt_len,
+                     uint8_t *out)
+{
+    uint8_t *nonce = out + PII_HEADER_LEN;
+
+    if (s->format == PII_FORMAT_DEK) {
+        /* A data key is fresh and random for each report and seals only
+         * that report's few values, so a counter since the rekey is a
+         * nonce never repeated under it, and costs no random bytes. */
+        if (!s->keyed)
+            return false;
+        memset(nonce, 0, PII_NONCE_LEN);
+        for (int i = 0; i < 8; i++)
+            nonce[PII_NONCE_LEN - 1 - i] = (uint8_t)(s->n_sealed >> (8 * i));
+        s->n_sealed++;
+    } else if (RAND_bytes(nonce, PII_NONCE_LEN) != 1) {
+        return false;
+    }
+    return seal_at_nonce(s, aad, pt, pt_len, out);
+}
+
+bool pii_sealer_seal_nonce(struct pii_sealer *s, const uint8_t nonce[PII_NONCE_LEN],
+                           const char *aad, const uint8_t *pt, size_t pt_len, uint8_t *out)
+{
+    /* A data key's values take their counter: see pii_sealer_seal. */
+    if (s->format != PII_FORMAT)
+        return false;
+    memcpy(out + PII_HEADER_LEN, nonce, PII_NONCE_LEN);
+    return seal_at_nonce(s, aad, pt, pt_len, out);
 }
 
 bool pii_seal(const uint8_t key[PII_KEY_LEN], uint32_t version, const char *aad,

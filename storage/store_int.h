@@ -381,6 +381,11 @@ struct store_conn {
      * empty between batches. */
     struct store_op **by_key;
     size_t by_key_cap;
+    /* The random bytes of the batch being built, drawn with one RAND_bytes
+     * call (batch.c, add_dek); cleansed once it is built, so none outlive
+     * it. */
+    uint8_t *rand;
+    size_t rand_cap, rand_len, rand_used;
 };
 
 struct store {

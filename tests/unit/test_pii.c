@@ -70,6 +70,33 @@ static void test_sealer_many(void **state)
     pii_sealer_free(NULL);
 }
 
+/* A nonce the caller drew (the intake batch draws all of its random bytes
+ * at once): it is the value's nonce, the value opens with the key and aad
+ * alone, and a data key's sealer, whose nonces are its own count, refuses
+ * one. */
+static void test_seal_with_drawn_nonce(void **state)
+{
+    uint8_t nonce[PII_NONCE_LEN], sealed[64], plain[64];
+    size_t n = strlen(PHONE), len = pii_sealed_len(n);
+    struct pii_sealer *s = pii_sealer_new(key, 3);
+    struct pii_sealer *d = pii_dek_sealer_new();
+
+    (void)state;
+    assert_non_null(s);
+    assert_non_null(d);
+    memset(nonce, 0x5a, sizeof nonce);
+    assert_true(pii_sealer_seal_nonce(s, nonce, "col", (const uint8_t *)PHONE, n, sealed));
+    assert_memory_equal(sealed + PII_HEADER_LEN, nonce, PII_NONCE_LEN);
+    assert_int_equal(pii_sealed_version(sealed, len), 3);
+    assert_true(pii_open(key, 3, "col", sealed, len, plain));
+    assert_memory_equal(plain, PHONE, n);
+    assert_false(pii_open(key, 3, "other", sealed, len, plain));
+    assert_true(pii_sealer_rekey(d, key));
+    assert_false(pii_sealer_seal_nonce(d, nonce, "col", (const uint8_t *)PHONE, n, sealed));
+    pii_sealer_free(s);
+    pii_sealer_free(d);
+}
+
 static void test_open_refuses_tampering(void **state)
 {
     uint8_t sealed[64], plain[64], other[PII_KEY_LEN];
@@ -235,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_open_round_trip),
         cmocka_unit_test(test_sealer_many),
+        cmocka_unit_test(test_seal_with_drawn_nonce),
         cmocka_unit_test(test_open_refuses_tampering),
         cmocka_unit_test(test_empty_plaintext),
         cmocka_unit_test(test_key_versions),
