@@ -1,14 +1,11 @@
 /*
  * dispatch_inbox: the inbox operations and posters (see dispatch_inbox.h).
  *
- * Converting messages into a report takes three steps through storage,
- * each answered before the next starts: the messages are checked (the
- * contact point's, still open), the report is stored as any submission is
- * (validated here, sealed, idempotent by its client_report_id), and the
- * messages are marked converted into it.  A failure after the report was
- * stored leaves it stored and the messages open; the client's retry with
- * the same client_report_id finds the same report and finishes the link,
- * so a retry never makes a second report.
+ * Converting messages into a report is one call into storage, one
+ * transaction there (storage/inbox.h): the report is validated here as a
+ * submission is, and stored with the messages marked converted into it,
+ * or neither.  A retry with the same client_report_id finds the same
+ * report, so a retry never makes a second one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,85 +86,6 @@ static void do_answer(struct caller *c, const Frame *f)
     free(text);
 }
 
-/* A conversion on its way through its three steps. */
-struct convert {
-    struct request *req;
-    struct store *st;
-    int64_t actor;
-    int64_t ids[INBOX_CONVERT_MAX];
-    size_t n;
-    struct intake_report *report;      /* until handed to storage */
-    char crid[sizeof(((struct intake_report *)0)->client_report_id)];
-    ProtobufCMessage *answer;          /* the SubmitResponse, until the link is made */
-};
-
-static void convert_free(struct convert *c)
-{
-    if (c->report != NULL) {
-        intake_report_free(c->report);
-        free(c->report);
-    }
-    if (c->answer != NULL)
-        protobuf_c_message_free_unpacked(c->answer, NULL);
-    free(c);
-}
-
-/* Ends the conversion with reply (an error, or the final answer). */
-static void convert_end(struct convert *c, struct store_reply *reply)
-{
-    request_on_reply(c->req, reply);
-    c->req = NULL;
-    convert_free(c);
-}
-
-static void convert_linked(void *arg, struct store_reply *reply)
-{
-    struct convert *c = arg;
-
-    if (reply->code != 0) {
-        convert_end(c, reply);
-        return;
-    }
-    if (reply->msg != NULL)
-        protobuf_c_message_free_unpacked(reply->msg, NULL);
-    reply->msg = c->answer;
-    c->answer = NULL;
-    convert_end(c, reply);
-}
-
-static void convert_stored(void *arg, struct store_reply *reply)
-{
-    struct convert *c = arg;
-
-    if (reply->code != 0) {
-        convert_end(c, reply);
-        return;
-    }
-    const Minyi__V1__SubmitResponse *r = (const Minyi__V1__SubmitResponse *)reply->msg;
-    char receipt[REQUEST_RECEIPT_MAX + 1];
-    size_t n = r->receipt.len < REQUEST_RECEIPT_MAX ? r->receipt.len : REQUEST_RECEIPT_MAX;
-    memcpy(receipt, r->receipt.data, n);
-    receipt[n] = '\0';
-    c->answer = reply->msg;
-    reply->msg = NULL;
-    inbox_link(c->st, c->actor, c->ids, c->n, c->crid, receipt, convert_linked, c);
-}
-
-static void convert_checked(void *arg, struct store_reply *reply)
-{
-    struct convert *c = arg;
-
-    if (reply->code != 0) {
-        convert_end(c, reply);
-        return;
-    }
-    if (reply->msg != NULL)
-        protobuf_c_message_free_unpacked(reply->msg, NULL);
-    struct intake_report *r = c->report;
-    c->report = NULL;
-    store_submit(c->st, r, convert_stored, c);
-}
-
 static void do_convert(struct caller *c, const Frame *f)
 {
     const int op = MINYI__V1__FRAME__BODY_INBOX_CONVERT;
@@ -193,33 +111,20 @@ static void do_convert(struct caller *c, const Frame *f)
                      "由群众来信转成的信息，反映人类别须为群众");
         return;
     }
-    struct convert *cv = calloc(1, sizeof *cv);
-    if (cv == NULL || (cv->report = calloc(1, sizeof *cv->report)) == NULL) {
-        free(cv);
-        request_fail(c, f->id, op, MINYI__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "",
-                     "out of memory", "服务器内存不足");
-        return;
-    }
+    struct intake_report r;
+    memset(&r, 0, sizeof r);
     memset(&err, 0, sizeof err);
-    if (!validate_report(q->report, &c->gw->limits, cv->report, &err)) {
-        free(cv->report);
-        cv->report = NULL;
-        convert_free(cv);
+    if (!validate_report(q->report, &c->gw->limits, &r, &err)) {
+        intake_report_free(&r);
         request_fail(c, f->id, op, err.code, err.field, err.message, err.message_zh);
         return;
     }
-    cv->report->principal_id = c->principal.id;
-    cv->st = c->gw->store;
-    cv->actor = c->principal.id;
-    cv->n = q->n_ids;
-    memcpy(cv->ids, q->ids, q->n_ids * sizeof q->ids[0]);
-    memcpy(cv->crid, cv->report->client_report_id, sizeof cv->crid);
-    cv->req = request_new(c, f->id, op);
-    if (cv->req == NULL) {
-        convert_free(cv);
-        return;
-    }
-    inbox_link(cv->st, cv->actor, cv->ids, cv->n, cv->crid, NULL, convert_checked, cv);
+    r.principal_id = c->principal.id;
+    struct request *req = request_new(c, f->id, op);
+    if (req != NULL)
+        inbox_convert(c->gw->store, c->principal.id, q->ids, q->n_ids, &r, request_on_reply,
+                      req);
+    intake_report_free(&r);
 }
 
 /* The poster's answer gets its URL here: the token is signed with the

@@ -1,6 +1,7 @@
 /*
  * inbox: the contact point's side of 码上商 (inbox.h), each one call of a
- * SQL function of migration 0030_public.sql sent as a triage operation.
+ * SQL function of migrations 0030_public.sql and 0038_public_convert.sql
+ * sent as a triage operation.
  */
 #include "inbox.h"
 #include "hex.h"
@@ -156,16 +157,29 @@ void inbox_answer(struct store *st, int64_t actor, int64_t id, bool dismiss, con
     store_op_enqueue(st, op);
 }
 
-void inbox_link(struct store *st, int64_t actor, const int64_t *ids, size_t n, const char *crid,
-                const char *receipt, store_reply_cb cb, void *arg)
+void inbox_convert(struct store *st, int64_t actor, const int64_t *ids, size_t n,
+                   const struct intake_report *r, store_reply_cb cb, void *arg)
 {
-    struct store_op *op = triage_op_new(STMT_P_LINK, triage_build_ok, cb, arg);
+    struct store_op *op = triage_op_new(STMT_P_CONVERT, triage_build_submit, cb, arg);
     char list[INBOX_CONVERT_MAX * TRIAGE_I64_TEXT + 3];
+    struct triage_arr names = { 0 }, types = { 0 }, shas = { 0 }, contents = { 0 };
+    bool citizen = r->reporter_kind == MINYI__V1__REPORTER_KIND__CITIZEN;
     size_t len = 0;
 
     if (n == 0 || n > INBOX_CONVERT_MAX) {
         triage_invalid(st, op, "inbox_convert.ids", "give 1 to 10 messages",
                        "须指定1至10条来信");
+        return;
+    }
+    /* The data key first: the personal fields are sealed under it, as
+     * intake seals a report's (batch.c); a 群众's name is personal data. */
+    if (!triage_param_dek(st, op, 18) ||
+        (citizen && !triage_param_sealed(st, op, 12, STORE_AAD_REPORTER_NAME,
+                                         r->reporter_name)) ||
+        !triage_param_sealed(st, op, 17, STORE_AAD_PHONE, r->phone)) {
+        log_error("module=store event=inbox_seal_failed");
+        store_op_fail(st, op, MINYI__V1__ERROR_CODE__INTERNAL, NULL, "sealing failed",
+                      "加密失败");
         return;
     }
     list[len++] = '{';
@@ -175,8 +189,37 @@ void inbox_link(struct store *st, int64_t actor, const int64_t *ids, size_t n, c
     snprintf(list + len, sizeof list - len, "}");
     triage_param_i64(op, 0, actor);
     triage_param_str(op, 1, list);
-    triage_param_str(op, 2, crid);
-    triage_param_str(op, 3, receipt);
+    triage_param_str(op, 2, st->body_region);
+    triage_param_str(op, 3, r->client_report_id);
+    triage_param_bytea(op, 4, r->payload_sha256, sizeof r->payload_sha256);
+    triage_param_str(op, 5, r->title);
+    triage_param_str(op, 6, r->situation);
+    triage_param_str(op, 7, r->analysis);
+    triage_param_str(op, 8, r->suggestions);
+    triage_param_i64(op, 9, r->category);
+    triage_param_i64(op, 10, r->urgency);
+    if (citizen)
+        triage_param_null(op, 11);
+    else {
+        triage_param_str(op, 11, r->reporter_name);
+        triage_param_null(op, 12);
+    }
+    triage_param_str(op, 13, r->reporter_unit);
+    triage_param_i64(op, 14, r->reporter_kind);
+    triage_param_str(op, 15, r->reporter_sector);
+    triage_param_str(op, 16, r->region);
+    triage_param_i64(op, 19, st->keyring.current);
+    for (size_t i = 0; i < r->n_attachments; i++) {
+        const struct intake_attachment *a = &r->attachments[i];
+        triage_arr_text(&names, a->name);
+        triage_arr_text(&types, a->media_type);
+        triage_arr_bytea(&shas, a->sha256, sizeof a->sha256);
+        triage_arr_bytea(&contents, a->content, a->content_len);
+    }
+    triage_arr_param(op, 20, &names);
+    triage_arr_param(op, 21, &types);
+    triage_arr_param(op, 22, &shas);
+    triage_arr_param(op, 23, &contents);
     store_op_enqueue(st, op);
 }
 

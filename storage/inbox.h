@@ -1,9 +1,9 @@
 /*
  * inbox: a contact point's messages from the public (码上商) — listing
  * them, reading one (its sealed name and phone opened), replying to the
- * sender or dismissing it, and the two calls around converting messages
- * into a report — and the poster's token generation.  The SQL functions
- * are those of migration 0030_public.sql; the public door's own calls
+ * sender or dismissing it, converting messages into a report — and the
+ * poster's token generation.  The SQL functions are those of migrations
+ * 0030_public.sql and 0038_public_convert.sql; the public door's own calls
  * (storing a message, reading a pickup code) are in public_msg.h.
  *
  * Calls follow store.h's contract: the callback is invoked exactly once,
@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "intake.h"
 #include "store.h"
 
 #define INBOX_LIST_DEFAULT 50
@@ -45,13 +46,17 @@ void inbox_show(struct store *st, int64_t actor, int64_t id, store_reply_cb cb, 
 void inbox_answer(struct store *st, int64_t actor, int64_t id, bool dismiss, const char *text,
                   store_reply_cb cb, void *arg);
 
-/* Converting messages ids[0..n) into the report of actor whose
- * client_report_id is crid (UUID text): with receipt NULL, checks that
- * each is actor's and open, or already converted into that report; with
- * the stored report's receipt, marks them converted into it.  Reply msg:
- * Minyi__V1__Ok. */
-void inbox_link(struct store *st, int64_t actor, const int64_t *ids, size_t n, const char *crid,
-                const char *receipt, store_reply_cb cb, void *arg);
+/* Converts messages ids[0..n) of actor's inbox into report r (validated,
+ * credited to actor, its reporter a 群众), in one transaction: the report
+ * stored as any submission is (idempotent by its client_report_id) and the
+ * messages marked converted into it, or neither.  Each message must be
+ * actor's and open, or converted already into this very report (a retry,
+ * answered duplicate).  r is copied; the caller frees it on return.
+ * Reply msg: Minyi__V1__SubmitResponse; NOT_FOUND or CONFLICT on
+ * inbox_convert.ids, CONFLICT on report.client_report_id when that id holds
+ * another report. */
+void inbox_convert(struct store *st, int64_t actor, const int64_t *ids, size_t n,
+                   const struct intake_report *r, store_reply_cb cb, void *arg);
 
 /* The poster of contact point cp (0: actor itself), after raising its token
  * generation when rotate.  Reply msg: Minyi__V1__PosterResponse with

@@ -6,7 +6,6 @@
  * the master key, as intake seals a report's (batch.c).
  */
 #include "public_msg.h"
-#include "hex.h"
 #include "inbox.h"
 #include "triage_int.h"
 
@@ -14,65 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-/* bytea's text form: "\x" and two hex digits a byte. */
-#define BYTEA_PREFIX "\\x"
-
-/* p[0..n) as a bytea text parameter, malloc'd. */
-static char *bytea_text(const uint8_t *p, size_t n)
-{
-    char *s = malloc(sizeof BYTEA_PREFIX + 2 * n);
-
-    if (s == NULL)
-        triage_oom_abort();
-    memcpy(s, BYTEA_PREFIX, sizeof BYTEA_PREFIX - 1);
-    hex_encode(p, n, s + sizeof BYTEA_PREFIX - 1);
-    return s;
-}
-
-static void param_bytea(struct store_op *op, int i, const uint8_t *p, size_t n)
-{
-    char *s = bytea_text(p, n);
-    triage_param_str(op, i, s);
-    free(s);
-}
-
-/* Seals text (when not empty) into parameter i, under the data key the
- * dek sealer holds; SQL NULL when empty. */
+/* Seals text into parameter i under the message's data key; SQL NULL
+ * when it is empty (the sender left it out). */
 static bool param_sealed(struct store *st, struct store_op *op, int i, const char *aad,
                          const char *text)
 {
-    size_t n = strlen(text);
-
-    if (n == 0) {
-        triage_param_null(op, i);
-        return true;
-    }
-    uint8_t *buf = malloc(pii_sealed_len(n));
-    if (buf == NULL)
-        triage_oom_abort();
-    bool ok = pii_sealer_seal(st->dek_sealer, aad, (const uint8_t *)text, n, buf);
-    if (ok)
-        param_bytea(op, i, buf, pii_sealed_len(n));
-    free(buf);
-    return ok;
-}
-
-/* The message's fresh data key, given to the dek sealer and wrapped under
- * the current master key into parameter i. */
-static bool param_dek(struct store *st, struct store_op *op, int i)
-{
-    uint8_t dek[PII_KEY_LEN], wrapped[PII_WRAPPED_LEN];
-    bool ok = RAND_bytes(dek, sizeof dek) == 1 && pii_sealer_rekey(st->dek_sealer, dek) &&
-              pii_sealer_seal(st->sealer, PII_AAD_DEK, dek, sizeof dek, wrapped);
-
-    OPENSSL_cleanse(dek, sizeof dek);
-    if (ok)
-        param_bytea(op, i, wrapped, sizeof wrapped);
-    return ok;
+    if (text[0] != '\0')
+        return triage_param_sealed(st, op, i, aad, text);
+    triage_param_null(op, i);
+    return true;
 }
 
 /* A fresh pickup code into code (PUBLIC_MSG_PICKUP_LEN + 1 bytes) and its
@@ -94,40 +46,20 @@ static bool new_pickup(char code[PUBLIC_MSG_PICKUP_LEN + 1], uint8_t sha[32])
 /* The photos as three array parameters from i: types, SHA-256s, contents. */
 static void param_photos(struct store_op *op, int i, const struct public_msg *m)
 {
-    size_t cap = 3;
-    for (size_t k = 0; k < m->n_photos; k++)
-        cap += 2 * m->photos[k].len + 8;
-    char *types = malloc(m->n_photos * 16 + 3), *shas = malloc(m->n_photos * 72 + 3);
-    char *contents = malloc(cap);
-    if (!types || !shas || !contents)
-        triage_oom_abort();
-    size_t nt = 0, ns = 0, nc = 0;
-    types[nt++] = shas[ns++] = contents[nc++] = '{';
+    struct triage_arr types = { 0 }, shas = { 0 }, contents = { 0 };
+
     for (size_t k = 0; k < m->n_photos; k++) {
         const struct public_msg_photo *p = &m->photos[k];
         uint8_t sha[32];
         if (EVP_Digest(p->data, p->len, sha, NULL, EVP_sha256(), NULL) != 1)
             triage_oom_abort();
-        const char *sep = k ? "," : "";
-        nt += (size_t)sprintf(types + nt, "%s%s",  sep, p->media_type);
-        /* An array element in double quotes keeps its backslash as "\\". */
-        ns += (size_t)sprintf(shas + ns, "%s\"\\\\x", sep);
-        hex_encode(sha, sizeof sha, shas + ns);
-        ns += 2 * sizeof sha;
-        shas[ns++] = '"';
-        nc += (size_t)sprintf(contents + nc, "%s\"\\\\x", sep);
-        hex_encode(p->data, p->len, contents + nc);
-        nc += 2 * p->len;
-        contents[nc++] = '"';
+        triage_arr_text(&types, p->media_type);
+        triage_arr_bytea(&shas, sha, sizeof sha);
+        triage_arr_bytea(&contents, p->data, p->len);
     }
-    types[nt++] = shas[ns++] = contents[nc++] = '}';
-    types[nt] = shas[ns] = contents[nc] = '\0';
-    triage_param_str(op, i, types);
-    triage_param_str(op, i + 1, shas);
-    triage_param_str(op, i + 2, contents);
-    free(types);
-    free(shas);
-    free(contents);
+    triage_arr_param(op, i, &types);
+    triage_arr_param(op, i + 1, &shas);
+    triage_arr_param(op, i + 2, &contents);
 }
 
 static bool submit_reply(const struct store *st, const struct store_op *op, const json_t *j,
@@ -155,7 +87,7 @@ void public_msg_submit(struct store *st, const struct public_msg *m, store_reply
         triage_invalid(st, op, "photos", "at most 3 photos", "最多3张照片");
         return;
     }
-    if (!new_pickup(op->receipt, sha) || !param_dek(st, op, 7) ||
+    if (!new_pickup(op->receipt, sha) || !triage_param_dek(st, op, 7) ||
         !param_sealed(st, op, 4, INBOX_AAD_NAME, m->name) ||
         !param_sealed(st, op, 5, INBOX_AAD_PHONE, m->phone)) {
         log_error("module=store event=public_seal_failed");
@@ -168,7 +100,7 @@ void public_msg_submit(struct store *st, const struct public_msg *m, store_reply
     triage_param_str(op, 2, m->what);
     triage_param_str(op, 3, m->place);
     triage_param_i64(op, 6, st->cfg.pii_key_version);
-    param_bytea(op, 8, sha, sizeof sha);
+    triage_param_bytea(op, 8, sha, sizeof sha);
     param_photos(op, 9, m);
     triage_param_i64(op, 12, PUBLIC_MSG_DUP_WINDOW_S);
     store_op_enqueue_public(st, op);
@@ -209,6 +141,6 @@ void public_msg_pickup(struct store *st, const char *code, store_reply_cb cb, vo
     }
     if (EVP_Digest(code, strlen(code), sha, NULL, EVP_sha256(), NULL) != 1)
         triage_oom_abort();
-    param_bytea(op, 0, sha, sizeof sha);
+    triage_param_bytea(op, 0, sha, sizeof sha);
     store_op_enqueue_public(st, op);
 }

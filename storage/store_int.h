@@ -100,8 +100,8 @@ enum op_kind {
     OP_GAUGES,                 /* store_gauges or store_ping (gauges.c) */
 };
 
-/* Most text parameters of a triage statement (minyi_t_queue has 18). */
-#define TRIAGE_NPARAMS_MAX 20
+/* Most text parameters of a triage statement (minyi_p_convert has 24). */
+#define TRIAGE_NPARAMS_MAX 24
 
 /* The triage statements each connection prepares with the others. */
 #define STMT_T_QUEUE    "minyi_t_queue"
@@ -198,7 +198,7 @@ enum op_kind {
 #define STMT_P_INBOX  "minyi_p_inbox"
 #define STMT_P_SHOW   "minyi_p_show"
 #define STMT_P_ANSWER "minyi_p_answer"
-#define STMT_P_LINK   "minyi_p_link"
+#define STMT_P_CONVERT "minyi_p_convert"
 #define PUBLIC_PREPARE_SQL                                                                  \
     "PREPARE " STMT_P_POSTER "(int8, int8, bool) AS SELECT minyi_p_poster($1, $2, $3);"     \
     "PREPARE " STMT_P_SUBMIT "(int8, int4, text, text, bytea, bytea, int4, bytea, bytea,"   \
@@ -210,8 +210,10 @@ enum op_kind {
     "PREPARE " STMT_P_SHOW "(int8, int8) AS SELECT minyi_p_show($1, $2);"                   \
     "PREPARE " STMT_P_ANSWER "(int8, int8, bool, text) AS"                                  \
     " SELECT minyi_p_answer($1, $2, $3, $4);"                                               \
-    "PREPARE " STMT_P_LINK "(int8, int8[], uuid, text) AS"                                  \
-    " SELECT minyi_p_link($1, $2, $3, $4);"
+    "PREPARE " STMT_P_CONVERT "(int8, int8[], text, uuid, bytea, text, text, text, text,"   \
+    " int2, int2, text, bytea, text, int2, text, text, bytea, bytea, int4, text[], text[],"  \
+    " bytea[], bytea[]) AS SELECT minyi_p_convert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"  \
+    " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24);"
 
 /* The audit through the pool (audit_ops.c, migration 0032): times arrive
  * as milliseconds since the epoch, 0 for none. */

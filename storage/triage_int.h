@@ -57,6 +57,30 @@ void triage_param_str(struct store_op *op, int i, const char *s);
 void triage_param_null(struct store_op *op, int i);
 void triage_param_i64(struct store_op *op, int i, int64_t v);
 void triage_param_bool(struct store_op *op, int i, bool v);
+/* Parameter i as bytea (hex text form). */
+void triage_param_bytea(struct store_op *op, int i, const uint8_t *p, size_t n);
+/* A fresh data key for one row (a report, a message): handed to
+ * st->dek_sealer, which seals that row's personal fields next, and wrapped
+ * under the current master key into parameter i.  False when sealing
+ * failed. */
+bool triage_param_dek(struct store *st, struct store_op *op, int i)
+    __attribute__((warn_unused_result));
+/* text sealed under the data key st->dek_sealer holds, with associated
+ * data aad, into parameter i.  False when sealing failed. */
+bool triage_param_sealed(struct store *st, struct store_op *op, int i, const char *aad,
+                         const char *text) __attribute__((warn_unused_result));
+
+/* An array parameter in PostgreSQL's text form, built element by element
+ * (zero-initialise it).  Out of memory aborts, as for every parameter. */
+struct triage_arr {
+    struct pgbuf b;
+    size_t n;
+};
+void triage_arr_text(struct triage_arr *a, const char *s);
+void triage_arr_bytea(struct triage_arr *a, const uint8_t *p, size_t n);
+/* Makes the array parameter i of op (an empty one: '{}') and frees it. */
+void triage_arr_param(struct store_op *op, int i, struct triage_arr *a);
+
 /* A peer's audit head as the three parameters seq, hash and signature (hex)
  * from i on, all NULL when it sent none (NULL or seq 0). */
 void triage_param_head(struct store_op *op, int i, const struct triage_audit_head *h);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 /* The error fields the SQL functions name; a reply's field must be a
  * static string, so the database's text is matched against this list. */
@@ -114,6 +115,102 @@ void triage_param_head(struct store_op *op, int i, const struct triage_audit_hea
     triage_param_i64(op, i, h->seq);
     triage_param_str(op, i + 1, hash);
     triage_param_str(op, i + 2, sig);
+}
+
+/* bytea's text form: "\x" and two hex digits a byte. */
+#define BYTEA_PREFIX "\\x"
+
+void triage_param_bytea(struct store_op *op, int i, const uint8_t *p, size_t n)
+{
+    char *s = malloc(sizeof BYTEA_PREFIX + 2 * n);
+
+    if (s == NULL)
+        triage_oom_abort();
+    memcpy(s, BYTEA_PREFIX, sizeof BYTEA_PREFIX - 1);
+    hex_encode(p, n, s + sizeof BYTEA_PREFIX - 1);
+    triage_param_str(op, i, s);
+    free(s);
+}
+
+bool triage_param_dek(struct store *st, struct store_op *op, int i)
+{
+    uint8_t dek[PII_KEY_LEN], wrapped[PII_WRAPPED_LEN];
+    bool ok = RAND_bytes(dek, sizeof dek) == 1 && pii_sealer_rekey(st->dek_sealer, dek) &&
+              pii_sealer_seal(st->sealer, PII_AAD_DEK, dek, sizeof dek, wrapped);
+
+    OPENSSL_cleanse(dek, sizeof dek);
+    if (ok)
+        triage_param_bytea(op, i, wrapped, sizeof wrapped);
+    return ok;
+}
+
+bool triage_param_sealed(struct store *st, struct store_op *op, int i, const char *aad,
+                         const char *text)
+{
+    size_t n = strlen(text);
+    uint8_t *buf = malloc(pii_sealed_len(n));
+
+    if (buf == NULL)
+        triage_oom_abort();
+    bool ok = pii_sealer_seal(st->dek_sealer, aad, (const uint8_t *)text, n, buf);
+    if (ok)
+        triage_param_bytea(op, i, buf, pii_sealed_len(n));
+    free(buf);
+    return ok;
+}
+
+/* Appends len bytes to the literal being built. */
+static void arr_add(struct triage_arr *a, const void *p, size_t len)
+{
+    if (!pgbuf_reserve(&a->b, len + 2))
+        triage_oom_abort();
+    memcpy(a->b.data + a->b.len, p, len);
+    a->b.len += len;
+}
+
+/* Starts an element: the opening brace or a comma, and its quote. */
+static void arr_open(struct triage_arr *a)
+{
+    arr_add(a, a->n++ == 0 ? "{\"" : ",\"", 2);
+}
+
+void triage_arr_text(struct triage_arr *a, const char *s)
+{
+    arr_open(a);
+    /* Inside double quotes only '"' and '\' need a backslash. */
+    for (const char *run = s;; s++) {
+        if (*s == '\0' || *s == '"' || *s == '\\') {
+            arr_add(a, run, (size_t)(s - run));
+            if (*s == '\0')
+                break;
+            arr_add(a, "\\", 1);
+            run = s;
+        }
+    }
+    arr_add(a, "\"", 1);
+}
+
+void triage_arr_bytea(struct triage_arr *a, const uint8_t *p, size_t n)
+{
+    arr_open(a);
+    /* bytea's "\x" with its backslash doubled inside the quotes. */
+    arr_add(a, "\\\\x", 3);
+    if (!pgbuf_reserve(&a->b, 2 * n + 2))
+        triage_oom_abort();
+    hex_encode(p, n, (char *)a->b.data + a->b.len);
+    a->b.len += 2 * n;
+    arr_add(a, "\"", 1);
+}
+
+void triage_arr_param(struct store_op *op, int i, struct triage_arr *a)
+{
+    if (a->n == 0)
+        arr_add(a, "{", 1);
+    arr_add(a, "}", 1);
+    a->b.data[a->b.len] = '\0';    /* arr_add keeps room for it */
+    triage_param_str(op, i, (const char *)a->b.data);
+    pgbuf_free(&a->b);
+    a->n = 0;
 }
 
 static void triage_send(struct store_conn *c, struct store_op *op);

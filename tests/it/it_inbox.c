@@ -8,7 +8,8 @@
  * library's public door (the same call the public form makes), sealed
  * under the gateway's own personal-data key; the contact point lists,
  * reads, replies, dismisses and converts them, and the pickup code shows
- * only the reply and the outcome of the report they became.
+ * only the reply and the outcome of the report they became.  Converting is
+ * one transaction: a failure while marking the messages leaves no report.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -422,6 +423,54 @@ static void test_convert_and_outcome(void **state)
     }
 }
 
+/* Converting is one transaction: when marking the message fails after
+ * the report was stored, the report goes too, and the message stays open;
+ * once marking works again, the same command makes the report once,
+ * credited to the contact point with its 群众 reporter sealed. */
+static void test_convert_atomic(void **state)
+{
+    char code[16], id[32], receipt[64], q[512];
+    (void)state;
+    unsigned gen = current_gen(env.contact1);
+
+    assert_int_equal(send_public(env.contact1, gen, "桥下涵洞积水，雨天行人只能绕行。", "运河桥",
+                                 "赵六", "13900003333", true, code), 0);
+    snprintf(id, sizeof id, "%lld", newest_id());
+    itdb_exec(env.conninfo,
+              "CREATE FUNCTION it_refuse_convert() RETURNS trigger LANGUAGE plpgsql AS $$"
+              " BEGIN RAISE EXCEPTION 'it_inbox: marking refused'; END $$;"
+              "CREATE TRIGGER it_refuse_convert BEFORE UPDATE ON public_messages FOR EACH ROW"
+              " WHEN (NEW.status = 'converted') EXECUTE FUNCTION it_refuse_convert();");
+    const char *const conv[] = { "inbox", "convert", id, "--region", IT_REGION, "--analysis",
+                                 "排水不畅。", "--suggestions", "疏通涵洞排水。", NULL };
+    assert_int_not_equal(cli(prof_c1, conv), 0);
+    snprintf(q, sizeof q, "SELECT count(*) FROM reports WHERE situation LIKE '%%涵洞积水%%'");
+    assert_int_equal(tdb_scalar(env.conninfo, q, 0, NULL), 0);
+    snprintf(q, sizeof q, "SELECT count(*) FROM public_messages WHERE id = %s AND"
+                          " status = 'new' AND report_id IS NULL", id);
+    assert_int_equal(tdb_scalar(env.conninfo, q, 0, NULL), 1);
+
+    itdb_exec(env.conninfo, "DROP TRIGGER it_refuse_convert ON public_messages;"
+                            "DROP FUNCTION it_refuse_convert();");
+    assert_int_equal(cli(prof_c1, conv), 0);
+    itfirst_line(out, receipt, sizeof receipt);
+    assert_true(itreceipt_well_formed(receipt));
+    snprintf(q, sizeof q, "SELECT count(*) FROM reports WHERE situation LIKE '%%涵洞积水%%'");
+    assert_int_equal(tdb_scalar(env.conninfo, q, 0, NULL), 1);
+    snprintf(q, sizeof q, "SELECT count(*) FROM reports r JOIN public_messages m"
+                          " ON m.report_id = r.id AND m.status = 'converted' AND m.id = %s"
+                          " WHERE r.receipt = '%s' AND r.principal_id = %lld"
+                          " AND r.reporter_kind = 7 AND r.reporter_name IS NULL"
+                          " AND r.reporter_name_enc IS NOT NULL"
+                          " AND (SELECT count(*) FROM attachments a WHERE a.report_id = r.id) = 1",
+             id, receipt, (long long)env.contact1);
+    assert_int_equal(tdb_scalar(env.conninfo, q, 0, NULL), 1);
+    /* The sender's pickup code follows the report. */
+    Minyi__V1__PickupResponse *v = pickup_view(code);
+    assert_int_equal(v->outcome, MINYI__V1__REPORT_STATE__RECEIVED);
+    protobuf_c_message_free_unpacked(&v->base, NULL);
+}
+
 /* Only a contact point has an inbox. */
 static void test_inbox_only_contact(void **state)
 {
@@ -440,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_poster_decodes_and_rotates),
         cmocka_unit_test(test_inbox_reply_dismiss),
         cmocka_unit_test(test_convert_and_outcome),
+        cmocka_unit_test(test_convert_atomic),
         cmocka_unit_test(test_inbox_only_contact),
     };
     return itexit(cmocka_run_group_tests(tests, setup, teardown));
