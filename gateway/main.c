@@ -35,6 +35,7 @@
 #include "notify.h"
 #include "pii.h"
 #include "privacy.h"
+#include "public_http.h"
 #include "quota.h"
 #include "validate.h"
 #include "forwarder.h"
@@ -431,6 +432,10 @@ static int run_gateway(struct gw *gw)
         .pii_key_version = gw->cfg.pii_key_version,
         .pii_old_keys = &keys,
     };
+    if (gw->public_on && (gw->pub = public_http_new(&gw->cfg)) == NULL) {
+        log_error("event=start_failed reason=\"out of memory for the public door\"");
+        goto out;
+    }
     gw->store = store_open(gw->base, &sc);
     if (gw->store == NULL) {
         log_error("event=start_failed reason=\"cannot start the database pool\"");
@@ -490,6 +495,8 @@ out:
     sealer_stop(gw);
     if (gw->store != NULL)
         store_free(gw->store);
+    public_http_free(gw->pub);
+    gw->pub = NULL;
     forwarder_free(gw);
     if (gw->sig_term != NULL)
         event_free(gw->sig_term);

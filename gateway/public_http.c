@@ -26,36 +26,45 @@
 
 /* The door's memory: rate limits by address and by contact point, the
  * spent challenges, and the submissions waiting for the database. */
-static struct {
+struct public_door {
     struct public_limit *by_addr, *by_cp;
     struct public_pow_seen *seen;
     int inflight;
-} door;
+};
 
-void public_http_free(void)
+struct public_door *public_http_new(const struct gw_config *cfg)
 {
-    public_limit_free(door.by_addr);
-    public_limit_free(door.by_cp);
-    public_pow_seen_free(door.seen);
-    memset(&door, 0, sizeof door);
+    struct public_door *d = calloc(1, sizeof *d);
+
+    if (d == NULL)
+        return NULL;
+    d->by_addr = public_limit_new(PUBLIC_HTTP_LIMIT_SLOTS, cfg->public_rate_addr,
+                                  cfg->public_rate_addr);
+    d->by_cp = public_limit_new(PUBLIC_HTTP_LIMIT_SLOTS, cfg->public_rate_token,
+                                cfg->public_rate_token);
+    d->seen = public_pow_seen_new(PUBLIC_HTTP_POW_SEEN_MAX);
+    if (d->by_addr == NULL || d->by_cp == NULL || d->seen == NULL) {
+        public_http_free(d);
+        return NULL;
+    }
+    return d;
 }
 
-static bool door_ready(const struct gw_config *cfg)
+void public_http_free(struct public_door *d)
 {
-    if (door.by_addr == NULL)
-        door.by_addr = public_limit_new(PUBLIC_HTTP_LIMIT_SLOTS, cfg->public_rate_addr,
-                                        cfg->public_rate_addr);
-    if (door.by_cp == NULL)
-        door.by_cp = public_limit_new(PUBLIC_HTTP_LIMIT_SLOTS, cfg->public_rate_token,
-                                      cfg->public_rate_token);
-    if (door.seen == NULL)
-        door.seen = public_pow_seen_new(PUBLIC_HTTP_POW_SEEN_MAX);
-    if (door.by_addr == NULL || door.by_cp == NULL || door.seen == NULL)
-        return false;
-    /* A reload may have changed the rates. */
-    public_limit_set(door.by_addr, cfg->public_rate_addr, cfg->public_rate_addr);
-    public_limit_set(door.by_cp, cfg->public_rate_token, cfg->public_rate_token);
-    return true;
+    if (d == NULL)
+        return;
+    public_limit_free(d->by_addr);
+    public_limit_free(d->by_cp);
+    public_pow_seen_free(d->seen);
+    free(d);
+}
+
+/* The rates as configured now: a reload may have changed them. */
+static void door_rates(struct public_door *d, const struct gw_config *cfg)
+{
+    public_limit_set(d->by_addr, cfg->public_rate_addr, cfg->public_rate_addr);
+    public_limit_set(d->by_cp, cfg->public_rate_token, cfg->public_rate_token);
 }
 
 static void reply_json(struct console_req *r, int status, json_t *o)
@@ -107,7 +116,7 @@ static bool take_addr(struct console_req *r)
     evhttp_connection_get_peer(evhttp_request_get_connection(r->req), &host, &port);
     if (host == NULL)
         host = "";
-    if (public_limit_take(door.by_addr, host, strlen(host), clock_mono_ms(), &wait_ms))
+    if (public_limit_take(r->gw->pub->by_addr, host, strlen(host), clock_mono_ms(), &wait_ms))
         return true;
     console_fail(r, 429, "RESOURCE_EXHAUSTED", "address",
                  "too many requests from this address; try again later",
@@ -172,7 +181,7 @@ static void submitted(void *arg, struct store_reply *reply)
     struct pending *p = arg;
     struct console_req *r = p->r;
 
-    door.inflight--;
+    r->gw->pub->inflight--;
     free(p);
     if (reply->code != 0) {
         fail_code(r, reply->code, reply->field ? reply->field : "", reply->message,
@@ -271,7 +280,7 @@ static void do_submit(struct console_req *r)
                      "此二维码无效，请向联系点索取新的二维码");
         goto out;
     }
-    if (!public_limit_take(door.by_cp, &cp, sizeof cp, clock_mono_ms(), &wait_ms)) {
+    if (!public_limit_take(r->gw->pub->by_cp, &cp, sizeof cp, clock_mono_ms(), &wait_ms)) {
         console_fail(r, 429, "RESOURCE_EXHAUSTED", "token",
                      "this contact point receives too many messages now; try again later",
                      "该联系点当前来信过多，请稍后再试");
@@ -279,7 +288,7 @@ static void do_submit(struct console_req *r)
     }
     const char *c = json_string_value(json_object_get(body, "challenge"));
     const char *nonce = json_string_value(json_object_get(body, "nonce"));
-    enum public_pow_result pr = public_pow_check(r->gw->public_key, door.seen, c ? c : "",
+    enum public_pow_result pr = public_pow_check(r->gw->public_key, r->gw->pub->seen, c ? c : "",
                                                  nonce ? nonce : "", (int64_t)time(NULL),
                                                  PUBLIC_HTTP_POW_AGE_S, r->gw->cfg.public_pow_bits);
     if (pr != PUBLIC_POW_OK) {
@@ -315,7 +324,7 @@ static void do_submit(struct console_req *r)
     }
     /* The global budget: beyond it the message is refused at once rather
      * than queued, so contact points' and editors' work never waits. */
-    if (door.inflight >= r->gw->cfg.public_inflight_max) {
+    if (r->gw->pub->inflight >= r->gw->cfg.public_inflight_max) {
         console_fail(r, 503, "UNAVAILABLE", "", "too many messages at once; try again shortly",
                      "当前提交人数较多，请稍后再试");
         goto out;
@@ -336,7 +345,7 @@ static void do_submit(struct console_req *r)
         m.photos[i] = (struct public_msg_photo){ public_photo_media_type(photos[i].type),
                                                  photos[i].data, photos[i].len };
     m.n_photos = n_photos;
-    door.inflight++;
+    r->gw->pub->inflight++;
     public_msg_submit(r->gw->store, &m, submitted, p);
 out:
     for (size_t i = 0; i < n_photos; i++)
@@ -394,11 +403,12 @@ void public_http_handle(struct console_req *r)
 {
     const char *sub = r->path + strlen("/public/");
 
-    if (!r->gw->public_on || !door_ready(&r->gw->cfg)) {
+    if (r->gw->pub == NULL) {
         console_fail(r, 404, "NOT_FOUND", "path", "this gateway has no public form",
                      "本网关未开放码上商");
         return;
     }
+    door_rates(r->gw->pub, &r->gw->cfg);
     if (!take_addr(r))
         return;
     if (r->method == EVHTTP_REQ_GET && (sub[0] == '\0' || strcmp(sub, "index.html") == 0))

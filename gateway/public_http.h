@@ -30,10 +30,18 @@
 #define PUBLIC_HTTP_WHAT_MAX 8000
 #define PUBLIC_HTTP_PLACE_MAX 300
 
-/* The route handler of /public/. */
-void public_http_handle(struct console_req *r);
+/* The door's state, owned by struct gw (gw->pub): its rate limits, the
+ * challenges spent, and the submissions waiting for the database. */
+struct public_door;
 
-/* Frees the door's limits and memory of spent challenges (at shutdown). */
-void public_http_free(void);
+/* Makes the door's state at start, with cfg's rates (every request takes
+ * the rates of the config as reloaded since); NULL when out of memory. */
+struct public_door *public_http_new(const struct gw_config *cfg)
+    __attribute__((warn_unused_result));
+/* Frees it at exit, after the store, whose last answers it counts. */
+void public_http_free(struct public_door *d);
+
+/* The route handler of /public/: 404 when gw->pub is NULL ([public] off). */
+void public_http_handle(struct console_req *r);
 
 #endif

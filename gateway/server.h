@@ -23,6 +23,7 @@ struct forwarder;
 struct admin_http;
 struct console;
 struct membudget;
+struct public_door;
 
 struct gw {
     struct event_base *base;
@@ -47,9 +48,11 @@ struct gw {
     struct console *console;         /* the browser's HTTPS door; NULL when off */
     struct sealer *sealer;           /* the audit sealer process; NULL when [audit] seal = 0 */
     struct membudget *mem;           /* frame buffers and queued answers */
-    /* [public] token_key_file, read at the start; public_on when set. */
+    /* [public] token_key_file, read at the start; public_on when set, and
+     * then pub holds the public door's state (public_http.h). */
     uint8_t public_key[32];
     bool public_on;
+    struct public_door *pub;
 };
 
 /* Binds the listener and starts accepting.  False with a reason in err. */
