@@ -424,6 +424,16 @@ static void triage_done(struct store_conn *c)
 
     if (!op)
         return;
+    /* The statement failed in the database (a constraint, a trigger, the
+     * server going away): its transaction changed nothing. */
+    if (c->failed) {
+        code = pool_sqlstate_transient(c->sqlstate) ? MINYI__V1__ERROR_CODE__UNAVAILABLE
+                                                    : MINYI__V1__ERROR_CODE__INTERNAL;
+        log_warnx("module=store event=triage_failed stmt=%s sqlstate=%s", op->stmt, c->sqlstate);
+        store_op_fail(st, op, (int)code, NULL, "the database refused the operation",
+                      "数据库拒绝了该操作");
+        return;
+    }
     if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
         !(j = json_loads(PQgetvalue(res, 0, 0), 0, &jerr)) || !json_is_object(j)) {
         log_error("module=store event=triage_bad_answer stmt=%s", op->stmt);

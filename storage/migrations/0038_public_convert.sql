@@ -43,7 +43,7 @@ BEGIN
                               ARRAY[p_rkind], ARRAY[p_rsector], ARRAY[p_region],
                               ARRAY[p_phone_enc], ARRAY[p_dek], p_key_version,
                               array_fill(1, ARRAY[v_n]),
-                              ARRAY(SELECT (i - 1)::smallint FROM generate_series(1, v_n) i),
+                              ARRAY(SELECT (i - 1)::smallint FROM generate_series(1, v_n) i ORDER BY i),
                               coalesce(p_att_name, '{}'), coalesce(p_att_type, '{}'),
                               coalesce(p_att_sha, '{}'), coalesce(p_att_content, '{}'));
     IF b.o_sha IS DISTINCT FROM p_sha THEN
