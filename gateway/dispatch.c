@@ -17,6 +17,7 @@
 #include "dispatch_office.h"
 #include "dispatch_outbox.h"
 #include "dispatch_results.h"
+#include "dispatch_erase.h"
 #include "dispatch_triage.h"
 #include "log.h"
 #include "metrics.h"
@@ -148,7 +149,7 @@ void dispatch_frame(struct caller *c, Frame *f, struct frame_arena *arena)
         if (dispatch_triage_frame(c, f) || dispatch_forward_frame(c, f) ||
             dispatch_outbox_frame(c, f) || dispatch_results_frame(c, f) ||
             dispatch_office_frame(c, f) || dispatch_issue_frame(c, f) ||
-            dispatch_inbox_frame(c, f))
+            dispatch_inbox_frame(c, f) || dispatch_erase_frame(c, f))
             break;
         request_fail(c, f->id, f->body_case, MINYI__V1__ERROR_CODE__UNSUPPORTED, "body",
                      "unknown or missing request body", "不支持的请求类型");

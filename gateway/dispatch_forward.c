@@ -274,19 +274,9 @@ static void do_forward(struct caller *c, const Frame *f)
         }
     }
     req->n_chain = fr->n_chain;
-    if (!request_audit_head(fr->audit_head, &req->head)) {
+    if (!request_take_audit_head(c, f->id, MINYI__V1__FRAME__BODY_FORWARD, fr->audit_head,
+                                 "forward.audit_head", &req->head)) {
         free(req);
-        answer_invalid(c, f->id, "forward.audit_head",
-                       "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
-                       "审计链头须含正序号、32字节哈希和64字节签名");
-        return;
-    }
-    if (!request_audit_head_signed(&c->principal, &req->head)) {
-        free(req);
-        answer_invalid(c, f->id, "forward.audit_head",
-                       "the audit head's signature does not verify with the audit keys"
-                       " registered for this peer",
-                       "审计链头的签名与为此对端登记的审计密钥不符");
         return;
     }
     if (fr->report == NULL) {

@@ -49,19 +49,8 @@ bool dispatch_results_frame(struct caller *c, const Frame *f)
         return true;
     }
     struct triage_audit_head head;
-    if (!request_audit_head(q->audit_head, &head)) {
-        answer_invalid(c, f->id, "results.audit_head",
-                       "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
-                       "审计链头须含正序号、32字节哈希和64字节签名");
+    if (!request_take_audit_head(c, f->id, op, q->audit_head, "results.audit_head", &head))
         return true;
-    }
-    if (!request_audit_head_signed(&c->principal, &head)) {
-        answer_invalid(c, f->id, "results.audit_head",
-                       "the audit head's signature does not verify with the audit keys"
-                       " registered for this peer",
-                       "审计链头的签名与为此对端登记的审计密钥不符");
-        return true;
-    }
     struct request *req = request_new(c, f->id, op);
     if (req != NULL)
         triage_r_pull(c->gw->store, c->principal.id, q->ack, q->n_ack,

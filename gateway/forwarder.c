@@ -159,23 +159,37 @@ static void on_marked(void *arg, struct store_reply *reply)
         protobuf_c_message_free_unpacked(reply->msg, NULL);
 }
 
-/* Ends a job: delivered (upstream set) or failed with a reason. */
+/* Ends a job: delivered (upstream set; for an erasure, any non-NULL
+ * upstream means done) or failed with a reason. */
 static void job_finish(struct peer_conn *pc, struct job *j, const char *upstream,
                        const char *error, bool permanent)
 {
     struct forwarder *fw = pc->fw;
     const struct gw_config *cfg = &fw->gw->cfg;
     const Minyi__V1__OutboxItem *it = j->item;
+    bool erase = it->erase != NULL;
 
     if (fw->stopping) {
         job_free(j);
         return;
     }
     fw->pending_ops++;
-    if (upstream != NULL) {
+    if (upstream != NULL && erase) {
+        log_info("event=erase_delivered erase=%lld dest=%s attempt=%u receipt=%.*s",
+                 (long long)it->outbox_id, pc->peer.name, it->attempt, (int)it->receipt.len,
+                 (const char *)it->receipt.data);
+        triage_fw_erased(fw->gw->store, it->outbox_id, it->attempt, on_marked, fw);
+    } else if (upstream != NULL) {
         log_info("event=forward_delivered outbox=%lld dest=%s attempt=%u upstream=%s",
                  (long long)it->outbox_id, pc->peer.name, it->attempt, upstream);
         triage_fw_delivered(fw->gw->store, it->outbox_id, it->attempt, upstream, on_marked, fw);
+    } else if (erase) {
+        log_warnx("event=erase_failed erase=%lld dest=%s attempt=%u permanent=%d "
+                  "reason=\"%s\"", (long long)it->outbox_id, pc->peer.name, it->attempt,
+                  permanent ? 1 : 0, error);
+        triage_fw_erase_failed(fw->gw->store, it->outbox_id, it->attempt, error, permanent,
+                               cfg->fwd_max_attempts, cfg->fwd_backoff_min_ms,
+                               cfg->fwd_backoff_max_ms, on_marked, fw);
     } else {
         log_warnx("event=forward_failed outbox=%lld dest=%s attempt=%u permanent=%d "
                   "reason=\"%s\"", (long long)it->outbox_id, pc->peer.name, it->attempt,
@@ -310,13 +324,36 @@ static void tls_reason(struct peer_conn *pc, short what, char *out, size_t len)
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
+/* Sends an erasure: the forwarder's head is lent to the encoding alone. */
+static bool send_erase(struct peer_conn *pc, struct job *j)
+{
+    Minyi__V1__EraseRequest *er = j->item->erase;
+    Frame f = MINYI__V1__FRAME__INIT;
+    size_t n;
+
+    j->frame_id = ++pc->next_id;
+    f.id = j->frame_id;
+    f.body_case = MINYI__V1__FRAME__BODY_ERASE;
+    f.erase = er;
+    er->audit_head = pc->fw->head;
+    uint8_t *buf = frame_encode(&f, &n);
+    er->audit_head = NULL;
+    if (buf == NULL)
+        return false;
+    bool ok = bufferevent_write(pc->bev, buf, n) == 0;
+    free(buf);
+    return ok;
+}
+
 static bool send_job(struct peer_conn *pc, struct job *j)
 {
     Minyi__V1__ForwardRequest *fr = j->item->forward;
     Frame f = MINYI__V1__FRAME__INIT;
-    bool own = fr->origin_body.len == 0;
     size_t n;
 
+    if (j->item->erase != NULL)
+        return send_erase(pc, j);
+    bool own = fr->origin_body.len == 0;
     j->frame_id = ++pc->next_id;
     f.id = j->frame_id;
     f.body_case = MINYI__V1__FRAME__BODY_FORWARD;
@@ -388,7 +425,10 @@ static void on_answer(struct peer_conn *pc, const Frame *f)
                   (unsigned long long)f->id);
         return;
     }
-    if (f->body_case == MINYI__V1__FRAME__BODY_SUBMIT_OK && f->submit_ok->receipt.len > 0 &&
+    if (j->item->erase != NULL && f->body_case == MINYI__V1__FRAME__BODY_OK) {
+        job_finish(pc, j, "", NULL, false);
+    } else if (j->item->erase == NULL && f->body_case == MINYI__V1__FRAME__BODY_SUBMIT_OK &&
+               f->submit_ok->receipt.len > 0 &&
         f->submit_ok->receipt.len < sizeof(buf)) {
         memcpy(buf, f->submit_ok->receipt.data, f->submit_ok->receipt.len);
         buf[f->submit_ok->receipt.len] = '\0';

@@ -9,6 +9,10 @@
  * or timeout failure, a temporary failure retried with backoff.  A
  * handshake that succeeds is not acceptance: only the answer is.
  *
+ * The same claims bring the erasures owed above (migration 0039): each
+ * goes out as an EraseRequest on the same connection, and its answer (ok,
+ * or an error taken as a forward's) marks it done or failed the same way.
+ *
  * The same connections carry the pulls of results.c (results flowing back
  * down): the forwarder hands it the answers that are not its own and tells
  * it when a connection comes up, and connects for it even with no outbox

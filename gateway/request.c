@@ -51,6 +51,7 @@ const char *request_op_name(int op)
     case MINYI__V1__FRAME__BODY_POSTER: return "poster";
     case MINYI__V1__FRAME__BODY_AUDIT: return "audit";
     case MINYI__V1__FRAME__BODY_ISSUE_SEND: return "issue_send";
+    case MINYI__V1__FRAME__BODY_ERASE: return "erase";
     default: return "other";
     }
 }
@@ -117,6 +118,7 @@ static void set_answer_body(Frame *f, int op, ProtobufCMessage *msg)
     case MINYI__V1__FRAME__BODY_RELEASE:
     case MINYI__V1__FRAME__BODY_OUTBOX_ACTION:
     case MINYI__V1__FRAME__BODY_INBOX_ANSWER:
+    case MINYI__V1__FRAME__BODY_ERASE:
         f->body_case = MINYI__V1__FRAME__BODY_OK;
         f->ok = (Minyi__V1__Ok *)msg;
         break;
@@ -270,4 +272,23 @@ bool request_audit_head_signed(const struct principal *p, const struct triage_au
                                   sizeof h->signature))
             return true;
     return false;
+}
+
+bool request_take_audit_head(struct caller *c, uint64_t id, int op, const Minyi__V1__AuditHead *h,
+                             const char *field, struct triage_audit_head *out)
+{
+    if (!request_audit_head(h, out)) {
+        request_fail(c, id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field,
+                     "an audit head has a positive seq, a 32-byte hash and a 64-byte signature",
+                     "审计链头须含正序号、32字节哈希和64字节签名");
+        return false;
+    }
+    if (!request_audit_head_signed(&c->principal, out)) {
+        request_fail(c, id, op, MINYI__V1__ERROR_CODE__INVALID_ARGUMENT, field,
+                     "the audit head's signature does not verify with the audit keys"
+                     " registered for this peer",
+                     "审计链头的签名与为此对端登记的审计密钥不符");
+        return false;
+    }
+    return true;
 }

@@ -116,6 +116,9 @@ enum op_kind {
 #define STMT_FW_CLAIM   "minyi_fw_claim"
 #define STMT_FW_DONE    "minyi_fw_delivered"
 #define STMT_FW_FAILED  "minyi_fw_failed"
+#define STMT_F_ERASE    "minyi_f_erase"
+#define STMT_FW_ERASED  "minyi_fw_erased"
+#define STMT_FW_ERASE_FAILED "minyi_fw_erase_failed"
 #define STMT_R_PULL     "minyi_r_pull"
 #define STMT_R_APPLY    "minyi_r_apply"
 #define STMT_O_LIST     "minyi_o_list"
@@ -143,10 +146,16 @@ enum op_kind {
     " AS SELECT minyi_f_note($1, $2, $3, $4, $5, $6, $10)"                                 \
     " || minyi_audit_witness_put($1, $7, $8, $9);"                                          \
     "PREPARE " STMT_FW_CLAIM "(text[], int4, int4) AS"                                      \
-    " SELECT minyi_fw_claim($1, $2, $3) || minyi_audit_head();"                             \
+    " SELECT minyi_fw_claim($1, $2, $3) || minyi_fw_claim_erase($1, $2, $3)"                 \
+    " || minyi_audit_head();"                                                                \
     "PREPARE " STMT_FW_DONE "(int8, int4, text) AS SELECT minyi_fw_delivered($1, $2, $3);"  \
     "PREPARE " STMT_FW_FAILED "(int8, int4, text, bool, int4, int4, int4) AS"               \
     " SELECT minyi_fw_failed($1, $2, $3, $4, $5, $6, $7);"                                 \
+    "PREPARE " STMT_F_ERASE "(int8, text, text, int8, text, text) AS"                         \
+    " SELECT minyi_f_erase($1, $2, $3) || minyi_audit_witness_put($1, $4, $5, $6);"        \
+    "PREPARE " STMT_FW_ERASED "(int8, int4) AS SELECT minyi_fw_erased($1, $2);"              \
+    "PREPARE " STMT_FW_ERASE_FAILED "(int8, int4, text, bool, int4, int4, int4) AS"         \
+    " SELECT minyi_fw_erase_failed($1, $2, $3, $4, $5, $6, $7);"                           \
     "PREPARE " STMT_R_PULL "(int8, int8[], int4, text, text, int8, text, text) AS"          \
     " SELECT minyi_r_pull($1, $2, $3, $4, $5) || minyi_audit_witness_put($1, $6, $7, $8);"  \
     "PREPARE " STMT_R_APPLY "(text, text, jsonb) AS SELECT minyi_r_apply($1, $2, $3);"     \

@@ -219,6 +219,26 @@ void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, con
                       bool permanent, int max_attempts, int backoff_min_ms, int backoff_max_ms,
                       store_reply_cb cb, void *arg);
 
+/* ---- erasures passed upward (migration 0039) ------------------------------------ */
+
+/* The upper side: the peer erased the report it forwarded here as
+ * (origin_region, origin_receipt), so this copy's personal fields are
+ * erased too, with the peer as the erasure's actor, and owed further up
+ * where it went on.  Nothing held here is no error.  The peer's audit head
+ * is kept as with triage_forward_note.  Reply msg: Minyi__V1__Ok;
+ * PERMISSION_DENIED on erase.origin_receipt when another peer forwarded it. */
+void triage_f_erase(struct store *st, int64_t peer_id, const char *origin_region,
+                    const char *origin_receipt, const struct triage_audit_head *head,
+                    store_reply_cb cb, void *arg);
+/* The lower side: triage_fw_claim's items include the erasures due (item
+ * erase set, outbox_id naming the erasure).  These mark one done, or
+ * failed exactly as triage_fw_failed marks a delivery. */
+void triage_fw_erased(struct store *st, int64_t erase_id, uint32_t attempt, store_reply_cb cb,
+                      void *arg);
+void triage_fw_erase_failed(struct store *st, int64_t erase_id, uint32_t attempt,
+                            const char *error, bool permanent, int max_attempts,
+                            int backoff_min_ms, int backoff_max_ms, store_reply_cb cb, void *arg);
+
 /* ---- results flowing back down (migration 0005) ------------------------------ */
 
 /* The upper side: acknowledges the peer's stored results (ids, only its

@@ -112,17 +112,49 @@ static bool build_audit_head(const json_t *h, Minyi__V1__OutboxClaim *m)
            hex_field(&a->signature, h, "signature", TRIAGE_HEAD_SIG_LEN);
 }
 
+/* One claimed erasure (migration 0039) as the request to send upstream,
+ * naming the report as its forward did: by its origin, or by this body
+ * and its receipt here when it was received here. */
+static bool build_erase_item(const struct store *st, const json_t *x, Minyi__V1__OutboxItem *it)
+{
+    Minyi__V1__EraseRequest *er;
+
+    it->outbox_id = tj_int(x, "erase_id");
+    it->attempt = (uint32_t)tj_int(x, "attempt");
+    if (!tj_bytes(&it->destination, x, "destination") || !tj_bytes(&it->receipt, x, "receipt"))
+        return false;
+    if (!(er = malloc(sizeof *er)))
+        return false;
+    minyi__v1__erase_request__init(er);
+    it->erase = er;
+    if (json_is_string(json_object_get(x, "origin_receipt")))
+        return tj_bytes(&er->origin_region, x, "origin_region") &&
+               tj_bytes(&er->origin_receipt, x, "origin_receipt");
+    return tj_set_bytes(&er->origin_region, st->body_region) &&
+           tj_bytes(&er->origin_receipt, x, "receipt");
+}
+
 static bool build_outbox_claim(const struct store *st, const json_t *j, Minyi__V1__OutboxClaim *m)
 {
     const json_t *arr = json_object_get(j, "items");
-    size_t n = json_array_size(arr), i;
+    const json_t *erasures = json_object_get(j, "erasures");
+    size_t n = json_array_size(arr), n_erase = json_array_size(erasures), i;
 
     if (!build_audit_head(json_object_get(j, "audit_head"), m))
         return false;
-    if (n == 0)
+    if (n + n_erase == 0)
         return true;
-    if (!(m->items = calloc(n, sizeof *m->items)))
+    if (!(m->items = calloc(n + n_erase, sizeof *m->items)))
         return false;
+    for (i = 0; i < n_erase; i++) {
+        Minyi__V1__OutboxItem *it = malloc(sizeof *it);
+        if (!it)
+            return false;
+        minyi__v1__outbox_item__init(it);
+        m->items[m->n_items++] = it;
+        if (!build_erase_item(st, json_array_get(erasures, i), it))
+            return false;
+    }
     for (i = 0; i < n; i++) {
         Minyi__V1__OutboxItem *it = malloc(sizeof *it);
         if (!it)
@@ -222,6 +254,45 @@ void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, con
     struct store_op *op = triage_op_new(STMT_FW_FAILED, triage_build_ok, cb, arg);
 
     triage_param_i64(op, 0, outbox_id);
+    triage_param_i64(op, 1, attempt);
+    triage_param_str(op, 2, error);
+    triage_param_bool(op, 3, permanent);
+    triage_param_i64(op, 4, max_attempts);
+    triage_param_i64(op, 5, backoff_min_ms);
+    triage_param_i64(op, 6, backoff_max_ms);
+    store_op_enqueue(st, op);
+}
+
+void triage_f_erase(struct store *st, int64_t peer_id, const char *origin_region,
+                    const char *origin_receipt, const struct triage_audit_head *head,
+                    store_reply_cb cb, void *arg)
+{
+    struct store_op *op = triage_op_new(STMT_F_ERASE, triage_build_ok, cb, arg);
+
+    triage_param_i64(op, 0, peer_id);
+    triage_param_str(op, 1, origin_region);
+    triage_param_str(op, 2, origin_receipt);
+    triage_param_head(op, 3, head);
+    store_op_enqueue(st, op);
+}
+
+void triage_fw_erased(struct store *st, int64_t erase_id, uint32_t attempt, store_reply_cb cb,
+                      void *arg)
+{
+    struct store_op *op = triage_op_new(STMT_FW_ERASED, triage_build_ok, cb, arg);
+
+    triage_param_i64(op, 0, erase_id);
+    triage_param_i64(op, 1, attempt);
+    store_op_enqueue(st, op);
+}
+
+void triage_fw_erase_failed(struct store *st, int64_t erase_id, uint32_t attempt,
+                            const char *error, bool permanent, int max_attempts,
+                            int backoff_min_ms, int backoff_max_ms, store_reply_cb cb, void *arg)
+{
+    struct store_op *op = triage_op_new(STMT_FW_ERASE_FAILED, triage_build_ok, cb, arg);
+
+    triage_param_i64(op, 0, erase_id);
     triage_param_i64(op, 1, attempt);
     triage_param_str(op, 2, error);
     triage_param_bool(op, 3, permanent);

@@ -33,7 +33,7 @@ static const char *const known_fields[] = {
     "audit.receipt",
     "decide.document_number", "decide.document_date_ms", "external_response.receipt",
     "external_response.destination", "external_response.responded_at_ms",
-    "issue_send.destination", "issue_send.sent_at_ms",
+    "issue_send.destination", "issue_send.sent_at_ms", "erase.origin_receipt", "erase_out",
 };
 
 static const char *static_field(const char *f)
