@@ -17,6 +17,7 @@
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
+#include "sealer.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
@@ -152,6 +153,7 @@ bool reload_now(struct gw *gw)
     if (any_changed)
         note_changes(gw, changed);
     forwarder_reload(gw);
+    sealer_reload(gw, &prev);
 
     X509_CRL *crls[RELOAD_MAX_CRLS];
     int n_crls = gw->cfg.tls_crl[0] != '\0' ? read_crls(gw->cfg.tls_crl, crls, RELOAD_MAX_CRLS) : 0;

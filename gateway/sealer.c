@@ -33,6 +33,7 @@ struct sealer {
     struct event *ev_restart;
     EVP_PKEY *key;
     bool stopping;
+    bool reloading;                  /* stopped to start again with a reloaded config */
 };
 
 EVP_PKEY *sealer_key_load(const char *path, char *err, size_t errlen)
@@ -270,8 +271,39 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
     s->pid = 0;
     if (s->stopping)
         return;
-    log_warnx("event=sealer_exited status=%d restart_ms=%d", status, SEALER_RESTART_MS);
+    if (s->reloading) {
+        /* Stopped by sealer_reload: back at once, with the new settings. */
+        s->reloading = false;
+        if (spawn(s))
+            return;
+    } else {
+        log_warnx("event=sealer_exited status=%d restart_ms=%d", status, SEALER_RESTART_MS);
+    }
     evtimer_add(s->ev_restart, &tv);
+}
+
+/* The reloadable settings the child runs with: its copy of the config is
+ * the one it was forked with. */
+static bool child_settings_changed(const struct gw_config *a, const struct gw_config *b)
+{
+    return a->audit_seal_interval_ms != b->audit_seal_interval_ms ||
+           a->audit_seal_batch_max != b->audit_seal_batch_max ||
+           a->audit_sign_every != b->audit_sign_every ||
+           a->audit_sign_interval_s != b->audit_sign_interval_s ||
+           a->log_level != b->log_level || a->log_syslog != b->log_syslog;
+}
+
+void sealer_reload(struct gw *gw, const struct gw_config *prev)
+{
+    struct sealer *s = gw->sealer;
+
+    if (s == NULL || s->stopping || !child_settings_changed(prev, &gw->cfg))
+        return;
+    if (s->pid > 0 && !s->reloading) {
+        log_info("event=sealer_reload pid=%d", (int)s->pid);
+        s->reloading = true;
+        kill(s->pid, SIGTERM);
+    }
 }
 
 bool sealer_start(struct gw *gw, char *err, size_t errlen)

@@ -40,6 +40,16 @@ EVP_PKEY *sealer_key_load(const char *path, char *err, size_t errlen)
  * here, so a bad key stops the gateway's start. */
 bool sealer_start(struct gw *gw, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* SIGHUP, once gw->cfg holds the reloaded config (prev the one before):
+ * when a setting the sealer process runs with changed (seal_interval_ms,
+ * seal_batch_max, sign_every, sign_interval_s, the log level or syslog),
+ * the process is stopped (it finishes its round) and started again at once
+ * with them.  It keeps no state of its own beyond its database: the chain's
+ * progress is there, and the new process signs a head at once as any new
+ * holder of the lock does. */
+struct gw_config;
+void sealer_reload(struct gw *gw, const struct gw_config *prev);
+
 /* Stops the sealer (SIGTERM; it finishes its round) and waits for it. */
 void sealer_stop(struct gw *gw);
 

@@ -27,6 +27,9 @@
 #define RATE_PER_S 1             /* the limit the reloaded config sets */
 #define PIPELINED 5              /* requests sent at once against that limit */
 #define RELOAD_NOTE_MS 500       /* ample for a reload's admin event to be stored */
+#define SEAL_WAIT_MS 10000       /* a running sealer seals what waits within this */
+#define UNSEALED_HOLD_MS 3000    /* far beyond the default interval of 1000 ms */
+#define FIRST_ROUND_MS 1000      /* a new sealer's first round is done within this */
 
 static struct itenv env;
 static char cadir[64];
@@ -69,25 +72,35 @@ static void hup(void)
     assert_int_equal(kill(env.gw.pid, SIGHUP), 0);
 }
 
+/* How many lines of the gateway's log contain needle. */
+static int logged(const char *needle)
+{
+    int seen = 0;
+    FILE *f = fopen(env.gw.log, "r");
+    if (f != NULL) {
+        char line[2048];
+        while (fgets(line, sizeof(line), f) != NULL)
+            seen += strstr(line, needle) != NULL;
+        fclose(f);
+    }
+    return seen;
+}
+
+/* Waits until the gateway's log shows needle in n lines. */
+static void wait_logged(const char *needle, int n)
+{
+    long long until = itnow_ms() + CLOSE_MAX_MS;
+    while (logged(needle) < n) {
+        if (itnow_ms() > until)
+            fail_msg("the gateway did not log %s %d times", needle, n);
+        itsleep_ms(50);
+    }
+}
+
 /* Waits until the gateway's log shows its nth reload. */
 static void wait_reloaded(int nth)
 {
-    long long until = itnow_ms() + CLOSE_MAX_MS;
-    for (;;) {
-        int seen = 0;
-        FILE *f = fopen(env.gw.log, "r");
-        if (f != NULL) {
-            char line[2048];
-            while (fgets(line, sizeof(line), f) != NULL)
-                seen += strstr(line, "event=reloaded") != NULL;
-            fclose(f);
-        }
-        if (seen >= nth)
-            return;
-        if (itnow_ms() > until)
-            fail_msg("the gateway did not log reload number %d", nth);
-        itsleep_ms(50);
-    }
+    wait_logged("event=reloaded", nth);
 }
 
 /* The gateway tells c its access is gone and closes it, before the
@@ -220,12 +233,74 @@ static void test_revoked_certificate_closed(void **state)
     assert_true(tgw_log_contains(&env.gw, "certificate revoked (reload)"));
 }
 
+static void append_conf(const char *text)
+{
+    FILE *conf = fopen(env.gw.conf, "a");
+    assert_non_null(conf);
+    fputs(text, conf);
+    assert_int_equal(fclose(conf), 0);
+}
+
+/* The sealer process runs with the reloaded [audit] seal_interval_ms and
+ * [log] level, not those it was started with: it is started again with
+ * them.  An interval of an hour keeps a new report unsealed; back at
+ * 100 ms it is sealed at once; at level debug the sealer's own debug lines
+ * appear. */
+static void test_reload_reaches_the_sealer(void **state)
+{
+    (void)state;
+    struct client_conn *c = itconnect(&env, "contact1");
+    int started = logged("event=sealer_started"), active = logged("event=sealer_active");
+    assert_true(started >= 1);
+    append_conf("\n[audit]\nseal_interval_ms = 3600000\n");
+    hup();
+    wait_reloaded(++reloads);
+    wait_logged("event=sealer_started", started + 1);
+    /* Its first round seals what waits once it holds the lock; then it
+     * rests an hour, and a report submitted now stays unsealed. */
+    wait_logged("event=sealer_active", active + 1);
+    itsleep_ms(FIRST_ROUND_MS);
+    char receipt[IT_RECEIPT_MAX];
+    Minyi__V1__Report *r = tmake_report(NULL, NULL);
+    assert_non_null(r);
+    itsubmit_ok(c, r, receipt);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    itsleep_ms(UNSEALED_HOLD_MS);
+    const char *p[] = { receipt };
+    assert_int_equal(tdb_scalar(env.conninfo, "SELECT count(*) FROM audit_chain c JOIN reports r"
+                                " ON c.source = 'r' AND c.ref_id = r.id WHERE r.receipt = $1",
+                                1, p), 0);
+
+    assert_int_equal(logged("event=sealed rows="), 0);
+    append_conf("\n[audit]\nseal_interval_ms = 100\n[log]\nlevel = debug\n");
+    hup();
+    wait_reloaded(++reloads);
+    wait_logged("event=sealer_started", started + 2);
+    assert_true(itwait_text(env.conninfo, "SELECT ((SELECT count(*) FROM reports)"
+                            " + (SELECT count(*) FROM events) + (SELECT count(*) FROM admin_events)"
+                            " = (SELECT count(*) FROM audit_chain))::text", NULL, "true",
+                            SEAL_WAIT_MS));
+    wait_logged("event=sealed rows=", 1);
+    /* A reload that changes nothing the sealer runs with leaves it be. */
+    append_conf("\n[log]\nlevel = info\n");
+    hup();
+    wait_reloaded(++reloads);
+    wait_logged("event=sealer_started", started + 3);
+    append_conf("\n[gateway]\nrate_burst = 2\n");
+    hup();
+    wait_reloaded(++reloads);
+    itsleep_ms(UNSEALED_HOLD_MS);
+    assert_int_equal(logged("event=sealer_started"), started + 3);
+    client_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reload_applies_limits),
         cmocka_unit_test(test_disabled_principal_closed),
         cmocka_unit_test(test_revoked_certificate_closed),
+        cmocka_unit_test(test_reload_reaches_the_sealer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
