@@ -290,5 +290,8 @@ bool request_take_audit_head(struct caller *c, uint64_t id, int op, const Minyi_
                      "审计链头的签名与为此对端登记的审计密钥不符");
         return false;
     }
+    /* Without a key registered the head is kept all the same, marked as
+     * not checked here (PROTOCOL.md §3.13 says why). */
+    out->checked = out->seq > 0 && c->principal.n_audit_keys > 0;
     return true;
 }

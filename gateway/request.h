@@ -71,8 +71,9 @@ bool request_audit_head(const Minyi__V1__AuditHead *h, struct triage_audit_head 
 bool request_audit_head_signed(const struct principal *p, const struct triage_audit_head *h);
 
 /* Both checks above on the head a peer sent with request op (field names
- * it, e.g. "forward.audit_head"): true with the head in out, or the request
- * answered INVALID_ARGUMENT on field and false. */
+ * it, e.g. "forward.audit_head"): true with the head in out (out->checked
+ * when a registered key verified it), or the request answered
+ * INVALID_ARGUMENT on field and false. */
 bool request_take_audit_head(struct caller *c, uint64_t id, int op, const Minyi__V1__AuditHead *h,
                              const char *field, struct triage_audit_head *out)
     __attribute__((warn_unused_result));

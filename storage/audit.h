@@ -77,7 +77,8 @@ struct audit_verdict {
  * (NULL: signatures are not checked, and said so) and, when witness_path is
  * set, the heads the body above stored (JSON lines with "seq", "hash" and
  * "signature", as `minyid audit witness` writes them; their signatures are
- * checked with key as well).  Writes one line to out: "audit ok: ..." or
+ * checked with key as well, and the line says how many the body above kept
+ * unchecked, "checked": false).  Writes one line to out: "audit ok: ..." or
  * "audit broken at seq N: WHAT ...", and fills *verdict.  False means
  * verify itself could not run. */
 bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char *witness_path,
@@ -97,8 +98,9 @@ bool audit_export(PGconn *pg, int64_t from, int64_t to, FILE *out, char *err, si
 
 /* At the body above: writes the heads peers below sent with their
  * forwards and results requests (audit_witness, migration 0021), by peer
- * and seq, as JSON lines with peer, seq, hash, signature (hex) and
- * received_at_ms, the form audit_verify reads as its witness.  peer 0:
+ * and seq, as JSON lines with peer, seq, hash, signature (hex), checked
+ * (whether a key registered here verified it on arrival, migration 0040)
+ * and received_at_ms, the form audit_verify reads as its witness.  peer 0:
  * every peer. */
 bool audit_witness_export(PGconn *pg, int64_t peer, FILE *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));

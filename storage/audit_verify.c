@@ -218,10 +218,13 @@ static bool check_signed_heads(PGconn *pg, EVP_PKEY *key, const char *region,
 /* Compares the heads the body above holds (path, JSON lines) with the
  * recomputed chain, and checks the signature each carries with key (this
  * instance's): a head the body above holds that this instance did not sign
- * was forged or altered there. */
+ * was forged or altered there.  *n_unchecked counts the heads the body
+ * above says it kept without checking them ("checked": false, migration
+ * 0040: no audit key of this body was registered there). */
 static bool check_witness(const char *path, EVP_PKEY *key, const char *region,
                           unsigned char (*computed)[AUDIT_HASH_LEN], int n_chain, int n_ok,
-                          struct verdict *v, int *n_witnessed, char *err, size_t errlen)
+                          struct verdict *v, int *n_witnessed, int *n_unchecked, char *err,
+                          size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char line[AUDIT_WITNESS_LINE_MAX];
@@ -233,6 +236,7 @@ static bool check_witness(const char *path, EVP_PKEY *key, const char *region,
         return false;
     }
     *n_witnessed = 0;
+    *n_unchecked = 0;
     while (fgets(line, sizeof line, f)) {
         json_error_t jerr;
         json_t *j = json_loads(line, 0, &jerr);
@@ -248,13 +252,17 @@ static bool check_witness(const char *path, EVP_PKEY *key, const char *region,
         }
         const char *sig_hex = json_string_value(json_object_get(j, "signature"));
         unsigned char sig[AUDIT_SIG_MAX];
+        bool unchecked = json_is_false(json_object_get(j, "checked"));
+        *n_unchecked += unchecked;
         if (key != NULL && sig_hex != NULL &&
             (!hex_decode(sig_hex, sig, sizeof sig) ||
              !audit_head_signature_ok(key, region, json_integer_value(seq), hash, sig,
                                       sizeof sig)))
             problem(v, json_integer_value(seq), "bad signature: the witness above holds a head"
-                    " at seq %" PRId64 " this instance's key did not sign",
-                    (int64_t)json_integer_value(seq));
+                    " at seq %" PRId64 " this instance's key did not sign%s",
+                    (int64_t)json_integer_value(seq),
+                    unchecked ? " (kept unchecked there: no audit key of this body registered)"
+                              : "");
         else
             check_head(v, json_integer_value(seq), hash, computed, n_chain, n_ok,
                        "the witness above");
@@ -272,7 +280,7 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
     PGresult *res = NULL;
     unsigned char (*stored)[AUDIT_HASH_LEN] = NULL, (*computed)[AUDIT_HASH_LEN] = NULL;
     struct verdict v = { 0 };
-    int n = 0, n_ok, n_heads = 0, n_witnessed = 0;
+    int n = 0, n_ok, n_heads = 0, n_witnessed = 0, n_unchecked = 0;
     bool ok = false;
 
     memset(verdict, 0, sizeof *verdict);
@@ -300,7 +308,7 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
     if (!find_inserted(pg, &v, err, errlen) ||
         !check_signed_heads(pg, key, body_region, computed, n, n_ok, &v, &n_heads, err, errlen) ||
         (witness_path && !check_witness(witness_path, key, body_region, computed, n, n_ok, &v,
-                                        &n_witnessed, err, errlen)))
+                                        &n_witnessed, &n_unchecked, err, errlen)))
         goto fail;
     verdict->entries = n;
     verdict->broken_seq = v.seq;
@@ -311,9 +319,13 @@ bool audit_verify(PGconn *pg, EVP_PKEY *key, const char *body_region, const char
         char hex[2 * AUDIT_HASH_LEN + 1] = "";
         if (n > 0)
             hex_encode(computed[n - 1], AUDIT_HASH_LEN, hex);
-        fprintf(out, "audit ok: %d entries, head seq %d hash %s, %d signed heads%s, %d witnessed\n",
+        fprintf(out, "audit ok: %d entries, head seq %d hash %s, %d signed heads%s, %d witnessed",
                 n, n, n ? hex : "-", n_heads, key ? "" : " (signatures not checked: no key)",
                 n_witnessed);
+        if (n_unchecked > 0)
+            fprintf(out, " (%d of them kept unchecked above: no audit key of this body"
+                    " registered there)", n_unchecked);
+        fputc('\n', out);
     }
     ok = true;
 fail:
@@ -413,7 +425,8 @@ bool audit_witness_export(PGconn *pg, int64_t peer, FILE *out, char *err, size_t
     res = audit_query(pg,
                       "SELECT json_build_object('peer', peer, 'seq', seq,"
                       "       'hash', encode(hash, 'hex'),"
-                      "       'signature', encode(signature, 'hex'), 'received_at_ms',"
+                      "       'signature', encode(signature, 'hex'), 'checked', checked,"
+                      "       'received_at_ms',"
                       "       (extract(epoch FROM received_at) * 1000)::int8)::text"
                       "  FROM audit_witness WHERE $1 = 0 OR peer = $1 ORDER BY peer, seq",
                       1, (const char *const[]){ peer_s }, "reading the witnessed heads", err,

@@ -142,22 +142,23 @@ enum op_kind {
     " int4) AS SELECT minyi_t_decide($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);"       \
     "PREPARE " STMT_T_RESUBMIT "(int8, text, uuid, text, text, text, text, int2, int2) AS"  \
     " SELECT minyi_t_resubmit($1, $2, $3, $4, $5, $6, $7, $8, $9);"                       \
-    "PREPARE " STMT_F_NOTE "(int8, text, text, text, text, text[], int8, text, text, jsonb)" \
-    " AS SELECT minyi_f_note($1, $2, $3, $4, $5, $6, $10)"                                 \
-    " || minyi_audit_witness_put($1, $7, $8, $9);"                                          \
+    "PREPARE " STMT_F_NOTE "(int8, text, text, text, text, text[], int8, text, text, bool,"  \
+    " jsonb) AS SELECT minyi_f_note($1, $2, $3, $4, $5, $6, $11)"                          \
+    " || minyi_audit_witness_put($1, $7, $8, $9, $10);"                                     \
     "PREPARE " STMT_FW_CLAIM "(text[], int4, int4) AS"                                      \
     " SELECT minyi_fw_claim($1, $2, $3) || minyi_fw_claim_erase($1, $2, $3)"                 \
     " || minyi_audit_head();"                                                                \
     "PREPARE " STMT_FW_DONE "(int8, int4, text) AS SELECT minyi_fw_delivered($1, $2, $3);"  \
     "PREPARE " STMT_FW_FAILED "(int8, int4, text, bool, int4, int4, int4) AS"               \
     " SELECT minyi_fw_failed($1, $2, $3, $4, $5, $6, $7);"                                 \
-    "PREPARE " STMT_F_ERASE "(int8, text, text, int8, text, text) AS"                         \
-    " SELECT minyi_f_erase($1, $2, $3) || minyi_audit_witness_put($1, $4, $5, $6);"        \
+    "PREPARE " STMT_F_ERASE "(int8, text, text, int8, text, text, bool) AS"                   \
+    " SELECT minyi_f_erase($1, $2, $3) || minyi_audit_witness_put($1, $4, $5, $6, $7);"    \
     "PREPARE " STMT_FW_ERASED "(int8, int4) AS SELECT minyi_fw_erased($1, $2);"              \
     "PREPARE " STMT_FW_ERASE_FAILED "(int8, int4, text, bool, int4, int4, int4) AS"         \
     " SELECT minyi_fw_erase_failed($1, $2, $3, $4, $5, $6, $7);"                           \
-    "PREPARE " STMT_R_PULL "(int8, int8[], int4, text, text, int8, text, text) AS"          \
-    " SELECT minyi_r_pull($1, $2, $3, $4, $5) || minyi_audit_witness_put($1, $6, $7, $8);"  \
+    "PREPARE " STMT_R_PULL "(int8, int8[], int4, text, text, int8, text, text, bool) AS"    \
+    " SELECT minyi_r_pull($1, $2, $3, $4, $5)"                                              \
+    " || minyi_audit_witness_put($1, $6, $7, $8, $9);"                                      \
     "PREPARE " STMT_R_APPLY "(text, text, jsonb) AS SELECT minyi_r_apply($1, $2, $3);"     \
     "PREPARE " STMT_O_LIST "(int8, text[], text, text, int8, int4) AS"                      \
     " SELECT minyi_o_list($1, $2, $3, $4, $5, $6);"                                        \

@@ -184,6 +184,7 @@ struct triage_audit_head {
     int64_t seq;
     uint8_t hash[TRIAGE_HEAD_HASH_LEN];
     uint8_t signature[TRIAGE_HEAD_SIG_LEN];
+    bool checked;              /* a key registered for the peer verified it (migration 0040) */
 };
 
 /* Records the provenance of a report a peer forwarded here, stored just

@@ -206,7 +206,7 @@ void triage_forward_note(struct store *st, int64_t peer_id, const char *receipt,
     snprintf(arr + n, sizeof arr - n, "}");
     triage_param_str(op, 5, arr);
     triage_param_head(op, 6, head);
-    triage_param_str(op, 9, credited != NULL ? credited : "[]");
+    triage_param_str(op, 10, credited != NULL ? credited : "[]");
     store_op_enqueue(st, op);
 }
 

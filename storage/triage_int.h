@@ -81,8 +81,9 @@ void triage_arr_bytea(struct triage_arr *a, const uint8_t *p, size_t n);
 /* Makes the array parameter i of op (an empty one: '{}') and frees it. */
 void triage_arr_param(struct store_op *op, int i, struct triage_arr *a);
 
-/* A peer's audit head as the three parameters seq, hash and signature (hex)
- * from i on, all NULL when it sent none (NULL or seq 0). */
+/* A peer's audit head as the four parameters seq, hash and signature (hex)
+ * and whether it was checked, from i on, all NULL when it sent none (NULL
+ * or seq 0). */
 void triage_param_head(struct store_op *op, int i, const struct triage_audit_head *h);
 /* Answers op INVALID_ARGUMENT on field. */
 void triage_invalid(struct store *st, struct store_op *op, const char *field, const char *msg,

@@ -108,6 +108,7 @@ void triage_param_head(struct store_op *op, int i, const struct triage_audit_hea
         triage_param_null(op, i);
         triage_param_null(op, i + 1);
         triage_param_null(op, i + 2);
+        triage_param_null(op, i + 3);
         return;
     }
     hex_encode(h->hash, sizeof h->hash, hash);
@@ -115,6 +116,7 @@ void triage_param_head(struct store_op *op, int i, const struct triage_audit_hea
     triage_param_i64(op, i, h->seq);
     triage_param_str(op, i + 1, hash);
     triage_param_str(op, i + 2, sig);
+    triage_param_bool(op, i + 3, h->checked);
 }
 
 /* bytea's text form: "\x" and two hex digits a byte. */

@@ -26,6 +26,7 @@
 #include <openssl/pem.h>
 
 #include "audit_int.h"
+#include "hex.h"
 #include "itkit.h"
 
 #define PROV_REGION "330000"
@@ -253,10 +254,12 @@ static void test_malformed_head_refused(void **state)
 }
 
 /* Sends a results request carrying the head (seq, hash, signature) as
- * the city's peer, on a new connection; answers the frame (freed with *a). */
-static Frame *results_with_head(int64_t seq, uint8_t *hash, uint8_t *sig, struct frame_arena **a)
+ * the peer of certificate cert, on a new connection; answers the frame
+ * (freed with *a). */
+static Frame *results_as(const char *cert, int64_t seq, uint8_t *hash, uint8_t *sig,
+                         struct frame_arena **a)
 {
-    struct client_conn *peer = itconnect_gw(&prov.gw, "peer2");
+    struct client_conn *peer = itconnect_gw(&prov.gw, cert);
     Frame f = MINYI__V1__FRAME__INIT;
     Minyi__V1__ResultsRequest q = MINYI__V1__RESULTS_REQUEST__INIT;
     Minyi__V1__AuditHead h = MINYI__V1__AUDIT_HEAD__INIT;
@@ -271,6 +274,12 @@ static Frame *results_with_head(int64_t seq, uint8_t *hash, uint8_t *sig, struct
     Frame *ans = itcall(peer, &f, a);
     client_close(peer);
     return ans;
+}
+
+/* results_as the city's peer. */
+static Frame *results_with_head(int64_t seq, uint8_t *hash, uint8_t *sig, struct frame_arena **a)
+{
+    return results_as("peer2", seq, hash, sig, a);
 }
 
 /* Signs the head (CITY_REGION, seq, hash) with the key in dir/name. */
@@ -296,6 +305,65 @@ static long long witnessed_at(long long seq)
     const char *p[] = { peer_id, seq_s };
     return tdb_scalar(prov.conninfo, "SELECT count(*) FROM audit_witness"
                       " WHERE peer = $1::int8 AND seq = $2::int8", 2, p);
+}
+
+/* Heads from a peer with an audit key registered are kept as checked; a
+ * peer with none has its heads kept too, marked unchecked, and the city's
+ * verify against them says so. */
+static void test_unregistered_peer_kept_unchecked(void **state)
+{
+    (void)state;
+    static char out[OUT_MAX];
+    char path[128];
+    const char *p2[] = { peer_id };
+    char *all = itdb_text(prov.conninfo, "SELECT bool_and(checked)::text FROM audit_witness"
+                          " WHERE peer = $1::int8", 1, p2);
+    assert_non_null(all);
+    assert_string_equal(all, "true");
+    free(all);
+
+    /* A second peer principal of the city's region, no key registered. */
+    int64_t other = tprincipal_add(prov.conninfo, "peer1", "peer", CITY_REGION, true);
+    assert_true(other > 0);
+    char other_id[24];
+    snprintf(other_id, sizeof other_id, "%lld", (long long)other);
+    /* The city's newest signed head (the rewrite above deleted the older
+     * ones: two new rows make the sealer sign one). */
+    struct client_conn *c = itconnect_gw(&city.gw, "contact1");
+    for (int i = 0; i < 2; i++) {
+        Minyi__V1__Report *r = tmake_report(NULL, NULL);
+        assert_non_null(r);
+        itsubmit_ok(c, r, NULL);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    }
+    client_close(c);
+    assert_true(itwait_text(city.conninfo, "SELECT (count(*) > 0)::text FROM audit_heads", NULL,
+                            "true", WITHIN_MS));
+    char *head = itdb_text(city.conninfo, "SELECT seq || ' ' || encode(hash, 'hex') || ' '"
+                           " || encode(signature, 'hex') FROM audit_heads"
+                           " ORDER BY seq DESC LIMIT 1", 0, NULL);
+    assert_non_null(head);
+    char hash_hex[2 * AUDIT_HASH_LEN + 1], sig_hex[2 * AUDIT_SIG_MAX + 1];
+    long long seq = 0;
+    assert_int_equal(sscanf(head, "%lld %64s %128s", &seq, hash_hex, sig_hex), 3);
+    free(head);
+    uint8_t hash[AUDIT_HASH_LEN], sig[AUDIT_SIG_MAX];
+    assert_true(hex_decode(hash_hex, hash, sizeof hash));
+    assert_true(hex_decode(sig_hex, sig, sizeof sig));
+    struct frame_arena *a = NULL;
+    assert_int_equal(results_as("peer1", seq, hash, sig, &a)->body_case,
+                     MINYI__V1__FRAME__BODY_RESULTS_OK);
+    frame_arena_free(a);
+
+    const char *wit[] = { "audit", "witness", "--peer", other_id, NULL };
+    assert_int_equal(minyid(&prov, wit, out), 0);
+    itexpect_contains(out, "\"checked\" : false");
+    snprintf(path, sizeof path, "%s/witness-unchecked.jsonl", dir);
+    itwrite_file(path, out);
+    const char *ver[] = { "audit", "verify", "--witness", path, NULL };
+    assert_int_equal(minyid(&city, ver, out), 0);
+    itexpect_contains(out, "1 witnessed (1 of them kept unchecked above: no audit key of this"
+                      " body registered there)");
 }
 
 /* A well-formed head no registered key verifies is refused and not kept;
@@ -345,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_heads_reach_the_province),
         cmocka_unit_test(test_rewrite_caught_above),
         cmocka_unit_test(test_malformed_head_refused),
+        cmocka_unit_test(test_unregistered_peer_kept_unchecked),
         cmocka_unit_test(test_forged_head_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
