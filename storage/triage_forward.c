@@ -247,13 +247,15 @@ void triage_fw_delivered(struct store *st, int64_t outbox_id, uint32_t attempt,
     store_op_enqueue(st, op);
 }
 
-void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, const char *error,
-                      bool permanent, int max_attempts, int backoff_min_ms, int backoff_max_ms,
-                      store_reply_cb cb, void *arg)
+/* A failed attempt marked by stmt (minyi_fw_failed for a delivery,
+ * minyi_fw_erase_failed for an erasure, which take the same parameters). */
+static void fw_failed(struct store *st, const char *stmt, int64_t id, uint32_t attempt,
+                      const char *error, bool permanent, int max_attempts, int backoff_min_ms,
+                      int backoff_max_ms, store_reply_cb cb, void *arg)
 {
-    struct store_op *op = triage_op_new(STMT_FW_FAILED, triage_build_ok, cb, arg);
+    struct store_op *op = triage_op_new(stmt, triage_build_ok, cb, arg);
 
-    triage_param_i64(op, 0, outbox_id);
+    triage_param_i64(op, 0, id);
     triage_param_i64(op, 1, attempt);
     triage_param_str(op, 2, error);
     triage_param_bool(op, 3, permanent);
@@ -261,6 +263,14 @@ void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, con
     triage_param_i64(op, 5, backoff_min_ms);
     triage_param_i64(op, 6, backoff_max_ms);
     store_op_enqueue(st, op);
+}
+
+void triage_fw_failed(struct store *st, int64_t outbox_id, uint32_t attempt, const char *error,
+                      bool permanent, int max_attempts, int backoff_min_ms, int backoff_max_ms,
+                      store_reply_cb cb, void *arg)
+{
+    fw_failed(st, STMT_FW_FAILED, outbox_id, attempt, error, permanent, max_attempts,
+              backoff_min_ms, backoff_max_ms, cb, arg);
 }
 
 void triage_f_erase(struct store *st, int64_t peer_id, const char *origin_region,
@@ -290,14 +300,6 @@ void triage_fw_erase_failed(struct store *st, int64_t erase_id, uint32_t attempt
                             const char *error, bool permanent, int max_attempts,
                             int backoff_min_ms, int backoff_max_ms, store_reply_cb cb, void *arg)
 {
-    struct store_op *op = triage_op_new(STMT_FW_ERASE_FAILED, triage_build_ok, cb, arg);
-
-    triage_param_i64(op, 0, erase_id);
-    triage_param_i64(op, 1, attempt);
-    triage_param_str(op, 2, error);
-    triage_param_bool(op, 3, permanent);
-    triage_param_i64(op, 4, max_attempts);
-    triage_param_i64(op, 5, backoff_min_ms);
-    triage_param_i64(op, 6, backoff_max_ms);
-    store_op_enqueue(st, op);
+    fw_failed(st, STMT_FW_ERASE_FAILED, erase_id, attempt, error, permanent, max_attempts,
+              backoff_min_ms, backoff_max_ms, cb, arg);
 }
