@@ -42,7 +42,7 @@
 #define COPY_SQL                                                                                  \
     "COPY reports (receipt, principal_id, client_report_id, payload_sha256, title, situation, "    \
     "analysis, suggestions, category, urgency, reporter_name, reporter_unit, reporter_kind, "     \
-    "reporter_sector, region, phone_enc, pii_key_version) FROM STDIN"
+    "reporter_sector, region, phone_enc) FROM STDIN"
 #define COPY_TITLE "关于加快老旧小区加装电梯的建议"
 #define COPY_ANALYSIS "费用分摊机制不明确,低楼层住户顾虑较多。"
 #define COPY_SUGGESTIONS "建议出台分摊指导意见,并由街道牵头协调。"
@@ -129,7 +129,7 @@ static bool append_row(char **buf, size_t *len, size_t *cap, int client, long lo
      * itself escaped). */
     int w = snprintf(*buf + *len, *cap - *len,
                      "bench-copy-%d-%lld-%s\t%lld\t%s\t\\\\x%s\t%s\t%s\t%s\t%s\t4\t1\t张三\t南湖区政协\t1\t"
-                     "经济界\t330402\t\\\\x%s\t1\n",
+                     "经济界\t330402\t\\\\x%s\n",
                      client, seq, receipt_id, principal, crid, sha_hex, COPY_TITLE, situation,
                      COPY_ANALYSIS, COPY_SUGGESTIONS, COPY_EMPTY_SHA256);
     if (w < 0 || (size_t)w >= *cap - *len)

@@ -167,9 +167,8 @@ static bool give_dek(PGconn *pg, const struct pii_keyring *kr, struct pii_sealer
     }
     ok = command(pg,
                  "UPDATE reports SET phone_enc = decode($2, 'hex'),"
-                 " reporter_name_enc = decode($3, 'hex'), pii_key_version = $4::int4"
-                 " WHERE id = $1::int8",
-                 4, (const char *const[]){ id, phone ? phone : "", name, cur }, id, err, errlen) &&
+                 " reporter_name_enc = decode($3, 'hex') WHERE id = $1::int8",
+                 3, (const char *const[]){ id, phone ? phone : "", name }, id, err, errlen) &&
          command(pg,
                  "INSERT INTO report_keys (report_id, key_version, wrapped)"
                  " VALUES ($1::int8, $2::int4, decode($3, 'hex'))",

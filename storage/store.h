@@ -40,7 +40,7 @@ struct store_config {
     int query_timeout_ms;        /* a query outstanding longer fails with UNAVAILABLE (default 10000) */
     const char *body_region;     /* this body's region code, the receipt prefix, e.g. "330400" */
     const uint8_t *pii_key;      /* 32-byte AES-256-GCM key for personal fields */
-    int pii_key_version;         /* stored beside and in each sealed value */
+    int pii_key_version;         /* the master key version that wraps new data keys */
     /* Keys of earlier versions, which open values not yet rewrapped (NULL:
      * none); copied by store_open. */
     const struct pii_keyring *pii_old_keys;

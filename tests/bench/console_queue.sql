@@ -16,11 +16,11 @@ SELECT row_number() OVER (ORDER BY id) - 1 AS i, id FROM principals
 
 INSERT INTO reports (receipt, principal_id, client_report_id, payload_sha256, title, situation,
                      category, urgency, reporter_name, reporter_unit, reporter_kind,
-                     reporter_sector, region, phone_enc, pii_key_version, state, received_at)
+                     reporter_sector, region, phone_enc, state, received_at)
 SELECT '330400-2026-q' || lpad(g::text, 7, '0'), cp.id, gen_random_uuid(),
        sha256(convert_to('bench-queue-' || g, 'UTF8')), '关于基层治理的建议' || g,
        '基层反映的情况。', 1 + g % 7, 1 + (g % 20 = 0)::int, '委员' || (g % 997), '某单位',
-       1 + g % 7, '', '3304' || lpad((g % 9)::text, 2, '0'), '\x00', 1, 'RECEIVED',
+       1 + g % 7, '', '3304' || lpad((g % 9)::text, 2, '0'), '\x00', 'RECEIVED',
        now() - (g::float8 / :n) * interval '30 days'
   FROM generate_series(1, :n) g
   JOIN bench_qcp cp ON cp.i = g % 200;

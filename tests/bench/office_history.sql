@@ -21,12 +21,12 @@ SELECT row_number() OVER (ORDER BY id) - 1 AS i, id FROM principals
 
 INSERT INTO reports (receipt, principal_id, client_report_id, payload_sha256, title, situation,
                      category, urgency, reporter_name, reporter_unit, reporter_kind,
-                     reporter_sector, region, phone_enc, pii_key_version, state, received_at)
+                     reporter_sector, region, phone_enc, state, received_at)
 SELECT '330000-2026-b' || lpad(g::text, 7, '0'), cp.id, gen_random_uuid(),
        sha256(convert_to('bench-office-' || g, 'UTF8')), '关于基层治理的建议' || g,
        '基层反映的情况。', 1 + g % 7, 1, '委员' || (g % 997), '某单位', 1 + g % 7,
        (ARRAY['经济界', '教育界', '医药卫生界', '农业界', ''])[1 + g % 5],
-       '3304' || lpad((g % 9)::text, 2, '0'), '\x00', 1,
+       '3304' || lpad((g % 9)::text, 2, '0'), '\x00',
        CASE g % 10 WHEN 0 THEN 'MERGED' WHEN 1 THEN 'RETURNED' WHEN 2 THEN 'REJECTED'
                    WHEN 3 THEN 'REJECTED' WHEN 4 THEN 'ADOPTED' WHEN 5 THEN 'ADOPTED'
                    ELSE 'FORWARDED' END,
