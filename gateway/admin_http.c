@@ -6,6 +6,7 @@
 #include <event2/http.h>
 
 #include "admin_http.h"
+#include "console_events.h"
 #include "forwarder.h"
 #include "log.h"
 #include "membudget.h"
@@ -111,6 +112,9 @@ static void write_sessions(struct evbuffer *out, const struct gw *gw)
         metrics_sample(out, "minyi_connections",
                        (const char *const[]){ "state", session_state_name(shown[i]), NULL },
                        by_state[shown[i]]);
+    metrics_family(out, "minyi_console_streams", "gauge",
+                   "Live-queue streams (GET /api/events) open on the console.");
+    metrics_sample(out, "minyi_console_streams", NULL, (double)console_events_count(gw));
     metrics_family(out, "minyi_requests_in_flight", "gauge",
                    "Requests of open connections waiting for their answer.");
     metrics_sample(out, "minyi_requests_in_flight", NULL, inflight);

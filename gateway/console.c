@@ -197,10 +197,18 @@ fail:
 
 /* ---- answers ------------------------------------------------------------ */
 
+/*
+ * The connection of an unanswered request closes.  When it failed (the
+ * browser went away, a timeout), evhttp has already taken the request off
+ * it and no longer frees it: the request is ours (r->orphan).  Otherwise
+ * (evhttp_free) the request goes with its connection.
+ */
 static void on_req_closed(struct evhttp_connection *conn, void *arg)
 {
     (void)conn;
     struct console_req *r = arg;
+    if (r->req != NULL && evhttp_request_get_connection(r->req) == NULL)
+        r->orphan = r->req;
     r->req = NULL;
 }
 
@@ -219,6 +227,8 @@ static void req_free(struct console_req *r)
     }
     if (r->req != NULL)
         evhttp_connection_set_closecb(evhttp_request_get_connection(r->req), NULL, NULL);
+    if (r->orphan != NULL)
+        evhttp_request_free(r->orphan);
     free(r);
 }
 
@@ -487,6 +497,11 @@ bool console_start(struct gw *gw, char *err, size_t errlen)
         return false;
     }
     c->gw = gw;
+    gw->console_events = console_events_new();
+    if (gw->console_events == NULL) {
+        snprintf(err, errlen, "out of memory for the console");
+        goto fail;
+    }
     c->files = console_static_load(cfg->console_dir, err, errlen);
     if (c->files == NULL)
         goto fail;
@@ -519,6 +534,8 @@ bool console_start(struct gw *gw, char *err, size_t errlen)
     log_info("event=console_listening listen=%s port=%d", cfg->console_listen, cfg->console_port);
     return true;
 fail:
+    console_events_free(gw->console_events);
+    gw->console_events = NULL;
     if (c->http != NULL)
         evhttp_free(c->http);
     SSL_CTX_free(c->ssl_ctx);
@@ -553,7 +570,8 @@ void console_stop(struct gw *gw)
     struct console *c = gw->console;
     if (c == NULL)
         return;
-    console_events_stop(gw);
+    console_events_free(gw->console_events);
+    gw->console_events = NULL;
     gw->console = NULL;
     /* Requests still owed by the store are answered nowhere. */
     for (struct console_req *r = c->reqs; r != NULL; r = r->next) {

@@ -83,6 +83,11 @@ struct console_req {
     const struct console_route *route;
     bool has_principal;             /* false on public routes */
     struct principal principal;
+    /* The request evhttp left to us when its connection failed (the
+     * browser went away, a timeout) before the answer was complete: it
+     * takes such a request off the connection it frees, and frees it only
+     * in an answer, which can no longer be given.  Freed with r. */
+    struct evhttp_request *orphan;
     struct console_req *next;       /* on the console's list of open requests */
 };
 

@@ -17,21 +17,32 @@
 #include "watch.h"
 
 struct stream {
+    struct console_events *ev;
     struct console_req *r;
     struct watch_sub *sub;
     struct event *ping;
     struct stream *next;
 };
 
-/* The open streams of this process; few (one per editor's open page). */
-static struct stream *streams;
+/* Few streams are open at once (one per editor's open page), so a list. */
+struct console_events {
+    struct stream *streams;
+    int n_streams;
+};
+
+struct console_events *console_events_new(void)
+{
+    return calloc(1, sizeof(struct console_events));
+}
 
 /* Ends st's answer (end) or, when the gateway stops, only forgets it. */
 static void stream_finish(struct stream *st, const char *reason, bool end)
 {
-    for (struct stream **pp = &streams; *pp != NULL; pp = &(*pp)->next) {
+    struct console_events *ev = st->ev;
+    for (struct stream **pp = &ev->streams; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == st) {
             *pp = st->next;
+            ev->n_streams--;
             break;
         }
     }
@@ -116,17 +127,19 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 void console_events_open(struct console_req *r)
 {
     enum principal_kind k = r->principal.kind;
+    struct console_events *ev = r->gw->console_events;
     if (k != PRINCIPAL_EDITOR && k != PRINCIPAL_OFFICE && k != PRINCIPAL_ADMIN) {
         console_fail(r, 403, "PERMISSION_DENIED", "principal.kind",
                      "only those who read the queue may follow it", "当前身份无权查看实时队列");
         return;
     }
-    struct stream *st = calloc(1, sizeof(*st));
+    struct stream *st = ev != NULL ? calloc(1, sizeof(*st)) : NULL;
     struct timeval tv = clock_tv_ms(CONSOLE_EVENTS_PING_MS);
     if (st == NULL) {
         console_fail(r, 503, "RESOURCE_EXHAUSTED", "", "out of memory", "服务器内存不足");
         return;
     }
+    st->ev = ev;
     st->r = r;
     st->sub = watch_subscribe(r->gw, on_event, st);
     st->ping = event_new(r->gw->base, -1, EV_PERSIST, on_ping, st);
@@ -140,26 +153,36 @@ void console_events_open(struct console_req *r)
                      "暂时无法订阅实时队列");
         return;
     }
-    st->next = streams;
-    streams = st;
+    st->next = ev->streams;
+    ev->streams = st;
+    ev->n_streams++;
     console_stream_start(r, "text/event-stream; charset=utf-8");
     char hello[64];
     int n = snprintf(hello, sizeof(hello), "retry: %d\n: open\n\n", CONSOLE_EVENTS_RETRY_MS);
     (void)stream_send(st, hello, (size_t)n);
 }
 
-void console_events_stop(struct gw *gw)
+void console_events_free(struct console_events *ev)
 {
-    (void)gw;
-    while (streams != NULL)
-        stream_finish(streams, "console stopping", false);
+    if (ev == NULL)
+        return;
+    while (ev->streams != NULL)
+        stream_finish(ev->streams, "console stopping", false);
+    free(ev);
+}
+
+int console_events_count(const struct gw *gw)
+{
+    return gw->console_events != NULL ? gw->console_events->n_streams : 0;
 }
 
 int console_events_principal_gone(struct gw *gw, int64_t principal_id)
 {
-    (void)gw;
+    struct console_events *ev = gw->console_events;
     int closed = 0;
-    for (struct stream *st = streams, *after; st != NULL; st = after) {
+    if (ev == NULL)
+        return 0;
+    for (struct stream *st = ev->streams, *after; st != NULL; st = after) {
         after = st->next;
         if (st->r->principal.id == principal_id) {
             stream_close(st, "principal disabled");

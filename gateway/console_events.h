@@ -20,11 +20,20 @@
 /* The browser waits this long before it reconnects after a close. */
 #define CONSOLE_EVENTS_RETRY_MS 2000
 
+/* The open streams of one console (gw->console_events). */
+struct console_events;
+
+/* An empty set of streams; NULL when out of memory. */
+struct console_events *console_events_new(void) __attribute__((warn_unused_result));
+/* Forgets every stream without ending its answer (the gateway stops: no
+ * loop runs to finish one, and evhttp_free frees each request with its
+ * connection), then frees ev.  ev may be NULL. */
+void console_events_free(struct console_events *ev);
 /* The handler of GET /api/events. */
 void console_events_open(struct console_req *r);
-/* Closes every stream (the console is stopping). */
-void console_events_stop(struct gw *gw);
 /* Closes the streams of principal_id; answers how many. */
 int console_events_principal_gone(struct gw *gw, int64_t principal_id);
+/* How many streams are open (0 without a console). */
+int console_events_count(const struct gw *gw);
 
 #endif

@@ -22,6 +22,7 @@ struct watch;
 struct forwarder;
 struct admin_http;
 struct console;
+struct console_events;
 struct membudget;
 struct public_door;
 
@@ -46,6 +47,7 @@ struct gw {
     struct forwarder *fwd;           /* delivers the outbox; NULL without peers */
     struct admin_http *admin;        /* /metrics and /healthz; NULL when off */
     struct console *console;         /* the browser's HTTPS door; NULL when off */
+    struct console_events *console_events; /* its live-queue streams; NULL when off */
     struct sealer *sealer;           /* the audit sealer process; NULL when [audit] seal = 0 */
     struct membudget *mem;           /* frame buffers and queued answers */
     /* [public] token_key_file, read at the start; public_on when set, and

@@ -25,6 +25,8 @@
 #define EVENT_WAIT_MS 5000
 /* Below the console's ping interval (CONSOLE_EVENTS_PING_MS, 15 s). */
 #define CONSOLE_TEST_PING_MS 10000
+/* Bytes of a /metrics page read. */
+#define METRICS_PAGE_MAX (1u << 20)
 
 static struct itenv env;
 static char csrf[256];               /* the headers a console page sends with a POST */
@@ -243,6 +245,41 @@ static void test_disabled_editor_stream_closes(void **state)
     tweb_stream_close(st);
 }
 
+/* Open live-queue streams, as /metrics counts them. */
+static double streams_open(void)
+{
+    static char page[METRICS_PAGE_MAX];
+    if (tgw_http_get(&env.gw, "/metrics", page, sizeof(page)) != 200)
+        fail_msg("no /metrics page");
+    return itmetric(page, "minyi_console_streams");
+}
+
+/* A browser that leaves while its live queue is open (a page closed or
+ * reloaded) leaves its half-answered request to the console: the gateway
+ * notices at its next write, the stream closes, and the request is freed
+ * with it — under the sanitizers the gateway's exit at teardown reports
+ * any request left behind as a leak. */
+static void test_stream_of_a_gone_browser_closes(void **state)
+{
+    (void)state;
+    char receipt[64];
+    struct tweb_stream *st = tweb_stream_open(&env.gw, "editor1", "/api/events");
+    assert_non_null(st);
+    assert_true(tweb_stream_wait(st, ": open", EVENT_WAIT_MS));
+    assert_true(streams_open() >= 1);
+    tweb_stream_close(st);
+    /* Each report is an event written to every open stream; a write to a
+     * closed connection fails at once or, after the peer's reset, at the
+     * next one. */
+    long long t0 = itnow_ms();
+    while (streams_open() > 0) {
+        if (itnow_ms() - t0 > CONSOLE_TEST_PING_MS)
+            fail_msg("%.0f streams still open after their browsers left", streams_open());
+        submit_ok("contact1", "浏览器离开后的实时队列。", receipt);
+        itsleep_ms(100);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_contact_point_sees_only_its_own),
         cmocka_unit_test(test_peer_calls_not_on_this_door),
         cmocka_unit_test(test_disabled_editor_stream_closes),
+        cmocka_unit_test(test_stream_of_a_gone_browser_closes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
