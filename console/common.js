@@ -88,7 +88,9 @@ const minyi = (() => {
       const links = [['/', '首页']];
       if (me.kind === 'contact') links.push(['/submit.html', '报送信息'], ['/mine.html', '我的信息'], ['/inbox.html', '群众来信']);
       if (me.kind === 'editor') links.push(['/queue.html', '信息队列'], ['/outbox.html', '报送队列']);
-      if (me.kind === 'office' || me.kind === 'admin') links.push(['/queue.html', '信息队列'], ['/outbox.html', '报送队列']);
+      if (me.kind === 'office' || me.kind === 'admin') {
+        links.push(['/queue.html', '信息队列'], ['/outbox.html', '报送队列'], ['/figures.html', '数字与考核']);
+      }
       nav.replaceChildren(...links.map(([href, text]) => el('a', { href }, text)));
     }
     return me;

@@ -245,6 +245,38 @@ static void test_disabled_editor_stream_closes(void **state)
     tweb_stream_close(st);
 }
 
+/* The office reads everything and decides nothing: in the browser it
+ * reads the queue, a report and follows the live queue, and every change
+ * is refused as on the protocol port. */
+static void test_office_reads_the_queue(void **state)
+{
+    (void)state;
+    char receipt[64], body[256];
+    struct tweb_answer a;
+    assert_true(tprincipal_add(env.conninfo, "office1", "office", "330400", true) > 0);
+    submit_ok("contact1", "办公室在控制台查阅的情况。", receipt);
+    assert_int_equal(call("office1", "queue", "{}", &a), 200);
+    assert_non_null(strstr(a.body, receipt));
+    tweb_answer_free(&a);
+    snprintf(body, sizeof(body), "{\"receipt\":\"%s\"}", receipt);
+    assert_int_equal(call("office1", "show", body, &a), 200);
+    assert_non_null(strstr(a.body, "办公室在控制台查阅的情况。"));
+    tweb_answer_free(&a);
+    assert_int_equal(call("office1", "outbox", "{}", &a), 200);
+    tweb_answer_free(&a);
+    struct tweb_stream *st = tweb_stream_open(&env.gw, "office1", "/api/events");
+    assert_non_null(st);
+    assert_true(tweb_stream_wait(st, ": open", EVENT_WAIT_MS));
+    tweb_stream_close(st);
+    /* Nothing it sends changes a report. */
+    if (call("office1", "claim", body, &a) != 403)
+        fail_msg("the office's claim answered %d", a.status);
+    tweb_answer_free(&a);
+    assert_int_equal(call("editor1", "show", body, &a), 200);
+    assert_non_null(strstr(a.body, "\"state\":\"RECEIVED\""));
+    tweb_answer_free(&a);
+}
+
 /* Open live-queue streams, as /metrics counts them. */
 static double streams_open(void)
 {
@@ -289,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_contact_point_sees_only_its_own),
         cmocka_unit_test(test_peer_calls_not_on_this_door),
         cmocka_unit_test(test_disabled_editor_stream_closes),
+        cmocka_unit_test(test_office_reads_the_queue),
         cmocka_unit_test(test_stream_of_a_gone_browser_closes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
