@@ -14,6 +14,7 @@
 #include "cli_util.h"
 #include "cli_xlsx.h"
 #include "client_err.h"
+#include "labels.h"
 #include "level.h"
 
 enum oopt {
@@ -117,16 +118,6 @@ static void columns_init(struct columns *c)
         snprintf(c->header[c->n], HEADER_MAX, "%s", figures_after[i].header);
     }
 }
-
-/* Labels people read for the coded keys. */
-static const char *const category_labels[] = {
-    NULL, "经济", "政治", "文化", "社会", "生态", "党建", "其他",
-};
-static const char *const reporter_kind_labels[] = {
-    NULL, "委员", "党派团体", "界别", "下级政协", "委室", "联系点", "群众",
-};
-#define N_CATEGORY_LABELS (sizeof(category_labels) / sizeof(category_labels[0]))
-#define N_KIND_LABELS (sizeof(reporter_kind_labels) / sizeof(reporter_kind_labels[0]))
 
 void cli_office_usage(FILE *out)
 {
@@ -294,12 +285,10 @@ static void key_label(int by, const Minyi__V1__StatsRow *row, char *out, size_t 
     char key[256];
     bytes_str(&row->key, key, sizeof(key));
     unsigned long n = strtoul(key, NULL, 10);
-    if (by == MINYI__V1__STATS_BY__STATS_BY_CATEGORY && n < N_CATEGORY_LABELS &&
-        category_labels[n] != NULL)
-        snprintf(out, len, "%s", category_labels[n]);
-    else if (by == MINYI__V1__STATS_BY__STATS_BY_REPORTER_KIND && n < N_KIND_LABELS &&
-             reporter_kind_labels[n] != NULL)
-        snprintf(out, len, "%s", reporter_kind_labels[n]);
+    if (by == MINYI__V1__STATS_BY__STATS_BY_CATEGORY && labels_category(n) != NULL)
+        snprintf(out, len, "%s", labels_category(n));
+    else if (by == MINYI__V1__STATS_BY__STATS_BY_REPORTER_KIND && labels_reporter_kind(n) != NULL)
+        snprintf(out, len, "%s", labels_reporter_kind(n));
     else if (by == MINYI__V1__STATS_BY__STATS_BY_SECTOR && key[0] == '\0')
         snprintf(out, len, "（未填）");
     else

@@ -37,6 +37,7 @@ static const char *const browser_ops[] = {
 struct console_call {
     struct caller caller;
     struct console_req *r;           /* NULL once answered */
+    console_api_render render;       /* the answer's form; NULL: JSON */
     int refs;
 };
 
@@ -94,8 +95,12 @@ static void call_send(struct caller *c, const Frame *f)
         console_fail(r, 500, "INTERNAL", "", "an answer without a body", "应答缺少内容");
         return;
     }
-    int status = f->body_case == MINYI__V1__FRAME__BODY_ERROR ? http_status(f->error->code) : 200;
-    reply_json(r, status, console_json_from_message(m));
+    if (f->body_case == MINYI__V1__FRAME__BODY_ERROR)
+        reply_json(r, http_status(f->error->code), console_json_from_message(m));
+    else if (call->render != NULL)
+        call->render(r, m);
+    else
+        reply_json(r, 200, console_json_from_message(m));
 }
 
 static void call_done(struct caller *c)
@@ -144,29 +149,17 @@ static const ProtobufCFieldDescriptor *browser_op(const char *name)
     return NULL;
 }
 
-/* POST /api/op/NAME with the request message as JSON. */
-static void api_op(struct console_req *r)
+void console_api_run(struct console_req *r, const char *name, const json_t *body,
+                     console_api_render render)
 {
-    const char *name = r->path + strlen(OP_PREFIX);
     const ProtobufCFieldDescriptor *fd = browser_op(name);
     const struct gw_config *cfg = &r->gw->cfg;
     if (fd == NULL) {
         console_fail(r, 404, "NOT_FOUND", "path", "no such operation", "没有该操作");
         return;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
-    const char *text = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "{}";
-    json_error_t jerr;
-    json_t *body = json_loadb(text, len > 0 ? len : 2, JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL) {
-        console_fail(r, 400, "INVALID_ARGUMENT", "body", "the body is not JSON",
-                     "请求内容不是合法的 JSON");
-        return;
-    }
     char path[CONSOLE_JSON_PATH_MAX], field[CONSOLE_JSON_PATH_MAX + 64];
     ProtobufCMessage *msg = console_json_to_message(fd->descriptor, body, path);
-    json_decref(body);
     if (msg == NULL) {
         snprintf(field, sizeof(field), "%s%s%s", name, path[0] ? "." : "", path);
         console_fail(r, 400, "INVALID_ARGUMENT", field,
@@ -213,9 +206,27 @@ static void api_op(struct console_req *r)
     call->caller.principal = r->principal;
     call->caller.sid = ++r->gw->next_sid;
     call->r = r;
+    call->render = render;
     call->refs = 1;
     dispatch_frame(&call->caller, f, arena);
     call_release(&call->caller);
+}
+
+/* POST /api/op/NAME with the request message as JSON. */
+static void api_op(struct console_req *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    size_t len = evbuffer_get_length(in);
+    const char *text = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "{}";
+    json_error_t jerr;
+    json_t *body = json_loadb(text, len > 0 ? len : 2, JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL) {
+        console_fail(r, 400, "INVALID_ARGUMENT", "body", "the body is not JSON",
+                     "请求内容不是合法的 JSON");
+        return;
+    }
+    console_api_run(r, r->path + strlen(OP_PREFIX), body, NULL);
+    json_decref(body);
 }
 
 /* GET /api/me: who the certificate says this is, so a page can show the

@@ -7,11 +7,13 @@
  */
 #include "console.h"
 #include "console_api.h"
+#include "console_chart.h"
 #include "console_static.h"
 #include "public_http.h"
 
 const struct console_route console_routes[] = {
     { "/api/", CONSOLE_ROUTE_PRINCIPAL, console_api_handle },
+    { "/chart/", CONSOLE_ROUTE_PRINCIPAL, console_chart_handle },
     { "/public/", CONSOLE_ROUTE_PUBLIC, public_http_handle },
     { "/", CONSOLE_ROUTE_PRINCIPAL, console_static_handle },
     { NULL, CONSOLE_ROUTE_PRINCIPAL, NULL },

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -59,7 +60,8 @@ static int call(const char *certname, const char *op, const char *body, struct t
     return st;
 }
 
-static void report_json(char *out, size_t len, const char *situation)
+/* A report of reporter name (JSON-escaped text) with situation. */
+static void report_json_by(char *out, size_t len, const char *situation, const char *name)
 {
     char id[37];
     tuuid(id);
@@ -67,9 +69,14 @@ static void report_json(char *out, size_t len, const char *situation)
              "{\"report\":{\"client_report_id\":\"%s\",\"title\":\"关于加快老旧小区加装电梯的建议\","
              "\"situation\":\"%s\",\"analysis\":\"费用分摊机制不明确。\","
              "\"suggestions\":\"建议出台分摊指导意见。\",\"category\":\"SOCIETY\","
-             "\"urgency\":\"NORMAL\",\"reporter\":{\"name\":\"张三\",\"unit\":\"某单位\",\"kind\":\"MEMBER\"},"
+             "\"urgency\":\"NORMAL\",\"reporter\":{\"name\":\"%s\",\"unit\":\"某单位\",\"kind\":\"MEMBER\"},"
              "\"region\":\"330402\",\"phone\":\"13800000000\"}}",
-             id, situation);
+             id, situation, name);
+}
+
+static void report_json(char *out, size_t len, const char *situation)
+{
+    report_json_by(out, len, situation, "张三");
 }
 
 /* Copies the value of "key":"..." in a JSON text into out. */
@@ -277,6 +284,74 @@ static void test_office_reads_the_queue(void **state)
     tweb_answer_free(&a);
 }
 
+/* The office's charts are drawn by the gateway from the stats and points
+ * operations: SVG with the figures' names and numbers, every text from
+ * the database escaped, and a bad parameter refused by name. */
+static void test_office_charts(void **state)
+{
+    (void)state;
+    char body[2048], path[256], type[128], receipt[64];
+    struct tweb_answer a;
+    /* A reporter whose name is markup, adopted: it labels a row of the
+     * points. */
+    report_json_by(body, sizeof(body), "图表里的情况。", "<b>&王五</b>");
+    assert_int_equal(call("contact1", "submit", body, &a), 200);
+    json_field(a.body, "receipt", receipt, sizeof(receipt));
+    tweb_answer_free(&a);
+    snprintf(body, sizeof(body), "{\"receipt\":\"%s\"}", receipt);
+    assert_int_equal(call("editor1", "claim", body, &a), 200);
+    tweb_answer_free(&a);
+    snprintf(body, sizeof(body), "{\"receipt\":\"%s\",\"decision\":\"ADOPT\"}", receipt);
+    assert_int_equal(call("editor1", "decide", body, &a), 200);
+    tweb_answer_free(&a);
+
+    time_t now = time(NULL) + 8 * 3600;  /* the year in China */
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int year = tm.tm_year + 1900;
+    snprintf(path, sizeof(path), "/chart/points.svg?year=%d&by=POINTS_BY_REPORTER", year);
+    assert_int_equal(tweb_call(&env.gw, "office1", "GET", path, NULL, NULL, &a), 200);
+    assert_true(tweb_header(&a, "Content-Type", type, sizeof(type)));
+    assert_non_null(strstr(type, "image/svg+xml"));
+    assert_non_null(strstr(a.body, "<svg"));
+    assert_non_null(strstr(a.body, "考核积分"));
+    assert_non_null(strstr(a.body, "&lt;b&gt;&amp;王五&lt;/b&gt;"));
+    assert_null(strstr(a.body, "<b>"));
+    tweb_answer_free(&a);
+
+    /* The last month and the next day: a period of at most ten years. */
+    snprintf(path, sizeof(path),
+             "/chart/stats.svg?from_ms=%lld&to_ms=%lld&by=STATS_BY_CATEGORY",
+             (long long)(now - 30 * 86400) * 1000, (long long)(now + 86400) * 1000);
+    if (tweb_call(&env.gw, "office1", "GET", path, NULL, NULL, &a) != 200)
+        fail_msg("%s answered %d: %s", path, a.status, a.body ? a.body : a.err);
+    assert_non_null(strstr(a.body, "按类别"));
+    assert_non_null(strstr(a.body, "社会"));
+    assert_non_null(strstr(a.body, "编报"));
+    tweb_answer_free(&a);
+
+    /* Bad parameters are named; a principal the figures are refused to
+     * gets the operation's refusal. */
+    static const struct {
+        const char *query, *field;
+    } bad[] = {
+        { "from_ms=soon&to_ms=1", "from_ms" },
+        { "from_ms=0&to_ms=1&colour=red", "colour" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(path, sizeof(path), "/chart/stats.svg?%s", bad[i].query);
+        assert_int_equal(tweb_call(&env.gw, "office1", "GET", path, NULL, NULL, &a), 400);
+        json_field(a.body, "field", type, sizeof(type));
+        assert_string_equal(type, bad[i].field);
+        tweb_answer_free(&a);
+    }
+    snprintf(path, sizeof(path), "/chart/points.svg?year=1999");
+    assert_int_equal(tweb_call(&env.gw, "office1", "GET", path, NULL, NULL, &a), 400);
+    json_field(a.body, "field", type, sizeof(type));
+    assert_string_equal(type, "points.year");
+    tweb_answer_free(&a);
+}
+
 /* Open live-queue streams, as /metrics counts them. */
 static double streams_open(void)
 {
@@ -322,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_peer_calls_not_on_this_door),
         cmocka_unit_test(test_disabled_editor_stream_closes),
         cmocka_unit_test(test_office_reads_the_queue),
+        cmocka_unit_test(test_office_charts),
         cmocka_unit_test(test_stream_of_a_gone_browser_closes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
