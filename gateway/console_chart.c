@@ -23,7 +23,7 @@
 #define CHART_WIDTH 760
 #define CHART_LABEL_RIGHT 190       /* labels end here, right-aligned */
 #define CHART_BAR_LEFT 200
-#define CHART_BAR_MAX 480           /* the longest bar; its number follows it */
+#define CHART_BAR_MAX 440           /* the longest bar; its number follows it */
 #define CHART_TOP 64                /* below the title and the legend */
 #define CHART_BAR_HEIGHT 12
 #define CHART_ROW_GAP 12
