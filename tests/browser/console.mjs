@@ -87,6 +87,25 @@ async function journey() {
   await contact.goto(`${city}/mine.html?r=${encodeURIComponent(receipt)}`);
   await untilShown(contact, `.instruction:has-text("${instruction}")`, 'the 批示 never reached the contact point');
   await shot(contact, 'mine-instruction', ['我的信息', instruction, '省领导', '上级采用', '已送达']);
+
+  // The office reads the queue and its figures: charts drawn by the
+  // gateway, loaded as images, counting the report forwarded above.
+  const office = await person('office1', city);
+  await office.goto(`${city}/queue.html`);
+  await office.waitForSelector('text=实时更新：已连接');
+  // The report has left the waiting states: the office finds it by its state.
+  await office.selectOption('#f-state', 'ADOPTED_ABOVE');
+  await office.click('#filters button[type=submit]');
+  await office.waitForSelector(`tr[data-receipt="${receipt}"]`);
+  await shot(office, 'office-queue', ['信息队列', receipt, '办公室']);
+  await office.goto(`${city}/figures.html`);
+  await office.waitForFunction(() => ['stats-chart', 'points-chart'].every((id) => {
+    const img = document.getElementById(id);
+    return img.complete && img.naturalWidth > 0;
+  }));
+  const svg = await office.evaluate(async () => (await fetch(document.getElementById('stats-chart').src)).text());
+  if (!svg.includes('上报') || !svg.includes('社会')) fail(`the stats chart lacks its figures: ${svg.slice(0, 300)}`);
+  await shot(office, 'office-figures', ['数字与考核', '信息数字', '考核积分']);
 }
 
 // Script and markup in every text field; the short ones fit the name fields' limits.

@@ -114,6 +114,7 @@ static int setup(void **state)
         tprincipal_add(city.conninfo, "contact1", "contact", IT_REGION, true) <= 0 ||
         tprincipal_add(city.conninfo, "contact2", "contact", IT_REGION, true) <= 0 ||
         tprincipal_add(city.conninfo, "inactive", "contact", IT_REGION, false) <= 0 ||
+        tprincipal_add(city.conninfo, "office1", "office", IT_REGION, true) <= 0 ||
         !poster_url(url, sizeof(url)))
         return -1;
     char certs[PATH_MAX];
