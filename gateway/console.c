@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -16,6 +17,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "clock.h"
 #include "console.h"
@@ -44,6 +46,7 @@ struct console {
     struct evhttp *http;
     SSL_CTX *ssl_ctx;
     struct console_static *files;    /* the pages, read at start and on SIGHUP */
+    unsigned generation;             /* of ssl_ctx: counts the reloads */
     int n_conns;                     /* connections past the ClientHello */
     struct console_req *reqs;        /* requests not yet answered */
     int n_reqs;
@@ -60,6 +63,15 @@ struct console_conn {
     size_t held;                     /* bytes of its buffers charged to the budget */
     bool counted;                    /* in n_conns and the per-address count */
     char addr[QUOTA_ADDR_LEN];
+    /* The certificate was verified against the CA and CRL of this
+     * generation of the console's TLS context (the handshake's at first). */
+    unsigned verified_generation;
+    /* The whole-request deadline: the handshake must end, and a request
+     * must arrive whole once its first byte came, within their limits,
+     * however slowly the bytes trickle (evhttp's timeout restarts on every
+     * byte). */
+    struct event *deadline;
+    enum { PHASE_HANDSHAKE, PHASE_IDLE, PHASE_REQUEST } phase;
 };
 
 static int conn_index = -1;
@@ -78,6 +90,8 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     if (cc == NULL)
         return;
     struct console *c = cc->c;
+    if (cc->deadline != NULL)
+        event_free(cc->deadline);
     if (cc->bev != NULL) {
         /* The buffers outlive the SSL object by a moment; they must not
          * call back into a struct about to go. */
@@ -100,10 +114,22 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 /* Every change to a connection's buffers is charged to (or returned to)
  * the gateway's memory budget, so HTTP bodies and answers count with the
  * protocol port's frames. */
+static void deadline_arm(struct console_conn *cc, int ms)
+{
+    struct timeval tv = clock_tv_ms(ms);
+    if (cc->deadline != NULL)
+        event_add(cc->deadline, &tv);
+}
+
+/* The first byte of a request starts its deadline. */
 static void on_buffer_change(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
-    (void)buf;
     struct console_conn *cc = arg;
+    if (info->n_added > 0 && cc->phase == PHASE_IDLE && cc->bev != NULL &&
+        buf == bufferevent_get_input(cc->bev)) {
+        cc->phase = PHASE_REQUEST;
+        deadline_arm(cc, cc->c->gw->cfg.frame_timeout_ms);
+    }
     if (info->n_added > 0) {
         membudget_add(cc->c->gw->mem, info->n_added);
         cc->held += info->n_added;
@@ -161,6 +187,38 @@ refuse:
     return SSL_CLIENT_HELLO_ERROR;
 }
 
+/*
+ * A connection past its deadline is shut down under evhttp, which then
+ * reads the end of the stream and frees the connection its usual way (it
+ * gives no handle to close a connection that has no request yet).
+ */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct console_conn *cc = arg;
+    int sock = cc->bev != NULL ? bufferevent_getfd(cc->bev) : -1;
+    log_warnx("event=console_deadline phase=%s addr=%s",
+              cc->phase == PHASE_HANDSHAKE ? "handshake" : "request", cc->addr);
+    if (sock >= 0)
+        (void)shutdown(sock, SHUT_RDWR);
+}
+
+/* The handshake's end stops its deadline; the next one starts with a
+ * request's first byte. */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+    (void)ret;
+    if ((where & SSL_CB_HANDSHAKE_DONE) == 0)
+        return;
+    struct console_conn *cc = SSL_get_ex_data(ssl, conn_index);
+    if (cc != NULL && cc->phase == PHASE_HANDSHAKE) {
+        cc->phase = PHASE_IDLE;
+        if (cc->deadline != NULL)
+            event_del(cc->deadline);
+    }
+}
+
 /* evhttp asks for each accepted connection's bufferevent: a TLS one. */
 static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 {
@@ -171,14 +229,21 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     if (cc == NULL || ssl == NULL || SSL_set_ex_data(ssl, conn_index, cc) != 1)
         goto fail;
     cc->c = c;
+    cc->verified_generation = c->generation;
+    cc->phase = PHASE_HANDSHAKE;
+    cc->deadline = evtimer_new(base, on_deadline, cc);
+    if (cc->deadline == NULL)
+        goto fail;
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
         /* SSL_free below frees cc through the ex_data. */
+        event_free(cc->deadline);
         cc = NULL;
         goto fail;
     }
     cc->bev = bev;
+    deadline_arm(cc, c->gw->cfg.handshake_timeout_ms);
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     cc->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_buffer_change, cc);
     cc->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_buffer_change, cc);
@@ -189,6 +254,8 @@ fail:
         SSL_set_ex_data(ssl, conn_index, NULL);
         SSL_free(ssl);
     }
+    if (cc != NULL && cc->deadline != NULL)
+        event_free(cc->deadline);
     free(cc);
     /* evhttp then makes a plain bufferevent; without TLS the browser's
      * ClientHello is not HTTP and gets 400. */
@@ -286,6 +353,15 @@ void console_stream_start(struct console_req *r, const char *content_type)
      * ending it must end the connection, so the browser sees the close. */
     evhttp_add_header(h, "Connection", "close");
     evhttp_send_reply_start(r->req, 200, "OK");
+    /* evhttp keeps reading a connection it writes to, to notice a close,
+     * under the read timeout, which only input restarts: a browser sends
+     * nothing on a stream, so every stream would end after that timeout.
+     * A stream has no read timeout; a write that stalls still ends it. */
+    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+    struct timeval write_tv = clock_tv_ms(r->gw->cfg.frame_timeout_ms);
+    if (bev != NULL)
+        bufferevent_set_timeouts(bev, NULL, &write_tv);
 }
 
 void console_stream_end(struct console_req *r)
@@ -401,9 +477,58 @@ static const struct console_route *find_route(const char *path)
     return NULL;
 }
 
+static struct console_conn *conn_of(struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = req != NULL ? evhttp_request_get_connection(req) : NULL;
+    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl != NULL ? SSL_get_ex_data(ssl, conn_index) : NULL;
+}
+
+/*
+ * Whether the peer certificate of ssl still verifies against the CA and
+ * CRL of the console's current TLS context.  The handshake verified it
+ * against the context of its time; after a reload (SIGHUP) that brought a
+ * new CRL, a connection kept alive must not go on being served under the
+ * old one.  Checked once per connection and reload.
+ */
+static bool cert_still_valid(struct console *c, SSL *ssl, struct console_conn *cc)
+{
+    if (cc != NULL && cc->verified_generation == c->generation)
+        return true;
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    X509_STORE_CTX *vc = X509_STORE_CTX_new();
+    bool ok = cert != NULL && vc != NULL &&
+              X509_STORE_CTX_init(vc, SSL_CTX_get_cert_store(c->ssl_ctx), cert,
+                                  SSL_get_peer_cert_chain(ssl)) == 1 &&
+              X509_verify_cert(vc) == 1;
+    X509_STORE_CTX_free(vc);
+    if (ok && cc != NULL)
+        cc->verified_generation = c->generation;
+    return ok;
+}
+
+bool console_stream_cert_valid(struct console_req *r)
+{
+    if (r->req == NULL || r->console == NULL)
+        return true;
+    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl == NULL || cert_still_valid(r->console, ssl, conn_of(r->req));
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct console *c = arg;
+    /* The request has arrived whole: its deadline is met, and the next
+     * one starts with the next byte. */
+    struct console_conn *cc = conn_of(req);
+    if (cc != NULL) {
+        cc->phase = PHASE_IDLE;
+        if (cc->deadline != NULL)
+            event_del(cc->deadline);
+    }
     struct console_req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         evhttp_send_error(req, 503, "out of memory");
@@ -469,6 +594,14 @@ static void on_request(struct evhttp_request *req, void *arg)
                      "a client certificate is required", "需要客户端证书");
         return;
     }
+    if (!cert_still_valid(c, ssl, cc)) {
+        log_info("event=console_refused reason=certificate_revoked path=%s", r->path);
+        /* Nothing more is served on this connection. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        console_fail(r, 403, "PERMISSION_DENIED", "certificate",
+                     "this certificate is revoked or no longer valid", "该证书已吊销或失效");
+        return;
+    }
     store_principal_lookup(c->gw->store, fp, on_lookup, r);
 }
 
@@ -478,8 +611,10 @@ static SSL_CTX *console_ssl_ctx(struct console *c, const struct gw_config *cfg, 
                                 size_t errlen)
 {
     SSL_CTX *ctx = tls_server_ctx(cfg, TLS_DOOR_CONSOLE, err, errlen);
-    if (ctx != NULL)
+    if (ctx != NULL) {
         SSL_CTX_set_client_hello_cb(ctx, on_client_hello, c);
+        SSL_CTX_set_info_callback(ctx, on_tls_info);
+    }
     return ctx;
 }
 
@@ -560,8 +695,14 @@ bool console_reload(struct gw *gw, char *err, size_t errlen)
     /* Open connections hold their own reference to the old context. */
     SSL_CTX_free(c->ssl_ctx);
     c->ssl_ctx = ctx;
+    c->generation++;
     console_static_free(c->files);
     c->files = files;
+    /* A live-queue stream whose certificate the new CRL revokes ends now;
+     * other kept-alive connections are checked at their next request. */
+    int closed = console_events_close_revoked(gw);
+    if (closed > 0)
+        log_info("event=console_revoked streams=%d", closed);
     return true;
 }
 

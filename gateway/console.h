@@ -28,8 +28,15 @@
  * with the protocol port's); requests of a principal take tokens from the
  * same bucket as its protocol requests; the connections' buffers are
  * charged to the memory budget, and a request arriving while it is over is
- * answered 503.  Malformed HTTP is answered 400 by evhttp and touches
- * nothing else.
+ * answered 503.  The handshake must end within [gateway]
+ * handshake_timeout_ms and a request arrive whole within [gateway]
+ * frame_timeout_ms of its first byte, however slowly it trickles in (the
+ * connection is shut down).  Malformed HTTP is answered 400 by evhttp and
+ * touches nothing else.
+ *
+ * Revocation: a reload (SIGHUP) brings a new CA and CRL; streams whose
+ * certificate they refuse close at once, and a kept-alive connection's
+ * certificate is verified again at its next request.
  */
 #ifndef MINYI_CONSOLE_H
 #define MINYI_CONSOLE_H
@@ -98,8 +105,10 @@ bool console_start(struct gw *gw, char *err, size_t errlen) __attribute__((warn_
  * request gone. */
 void console_stop(struct gw *gw);
 /* Builds the TLS context again from gw->cfg (SIGHUP: certificates, CA,
- * CRL); open connections keep the one they were made with.  False with a
- * reason in err, the old context kept. */
+ * CRL); open connections keep the one they were made with, but their
+ * certificates are verified against the new one (streams now, other
+ * connections at their next request).  False with a reason in err, the old
+ * context kept. */
 bool console_reload(struct gw *gw, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Answers r with status code and body (may be NULL), adding the security
@@ -119,6 +128,11 @@ void console_stream_end(struct console_req *r);
  * the loop no longer runs to finish a reply, and evhttp_free frees the
  * request with its connection. */
 void console_stream_drop(struct console_req *r);
+
+/* Whether the certificate of r's connection still verifies against the
+ * CA and CRL the console was last (re)loaded with; true when r has no
+ * connection left to check. */
+bool console_stream_cert_valid(struct console_req *r);
 
 /* The console's static files (console_static.h). */
 struct console_static;

@@ -176,6 +176,22 @@ int console_events_count(const struct gw *gw)
     return gw->console_events != NULL ? gw->console_events->n_streams : 0;
 }
 
+int console_events_close_revoked(struct gw *gw)
+{
+    struct console_events *ev = gw->console_events;
+    int closed = 0;
+    if (ev == NULL)
+        return 0;
+    for (struct stream *st = ev->streams, *after; st != NULL; st = after) {
+        after = st->next;
+        if (!console_stream_cert_valid(st->r)) {
+            stream_close(st, "certificate revoked (reload)");
+            closed++;
+        }
+    }
+    return closed;
+}
+
 int console_events_principal_gone(struct gw *gw, int64_t principal_id)
 {
     struct console_events *ev = gw->console_events;

@@ -33,6 +33,9 @@ void console_events_free(struct console_events *ev);
 void console_events_open(struct console_req *r);
 /* Closes the streams of principal_id; answers how many. */
 int console_events_principal_gone(struct gw *gw, int64_t principal_id);
+/* Closes the streams whose certificate the console's reloaded CRL (or CA)
+ * no longer accepts; answers how many. */
+int console_events_close_revoked(struct gw *gw);
 /* How many streams are open (0 without a console). */
 int console_events_count(const struct gw *gw);
 

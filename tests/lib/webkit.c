@@ -268,3 +268,68 @@ bool tweb_stream_wait(struct tweb_stream *st, const char *needle, int timeout_ms
         st->got += (size_t)r;
     }
 }
+
+struct tweb_stream *tweb_stream_connect(const struct tgw *gw, const char *certname)
+{
+    char err[256];
+    struct tweb_stream *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    signal(SIGPIPE, SIG_IGN);
+    st->ssl = console_connect(gw, certname, &st->ctx, &st->fd, err, sizeof(err));
+    if (st->ssl == NULL) {
+        fprintf(stderr, "webkit: cannot connect: %s\n", err);
+        tweb_stream_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+bool tweb_stream_send(struct tweb_stream *st, const char *text)
+{
+    bool ok = send_all(st->ssl, text, strlen(text));
+    ERR_clear_error();
+    return ok;
+}
+
+/* Reads what has arrived within timeout_ms; false when the server has
+ * closed the connection. */
+static bool stream_read_some(struct tweb_stream *st, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = st->fd, .events = POLLIN };
+    if (SSL_pending(st->ssl) == 0 && poll(&pfd, 1, timeout_ms) <= 0)
+        return true;
+    if (st->got + 1 >= sizeof(st->buf))
+        st->got = 0;
+    int r = SSL_read(st->ssl, st->buf + st->got, (int)(sizeof(st->buf) - 1 - st->got));
+    ERR_clear_error();
+    if (r <= 0)
+        return false;
+    st->got += (size_t)r;
+    st->buf[st->got] = '\0';
+    return true;
+}
+
+int tweb_stream_trickle(struct tweb_stream *st, const char *text, int gap_ms)
+{
+    for (size_t i = 0; text[i] != '\0'; i++) {
+        if (SSL_write(st->ssl, text + i, 1) != 1) {
+            ERR_clear_error();
+            return (int)i;
+        }
+        long long until = clock_mono_ms() + gap_ms;
+        for (long long left; (left = until - clock_mono_ms()) > 0;)
+            if (!stream_read_some(st, (int)left))
+                return (int)i + 1;
+    }
+    return -1;
+}
+
+bool tweb_stream_closed(struct tweb_stream *st, int timeout_ms)
+{
+    long long until = clock_mono_ms() + timeout_ms;
+    for (long long left; (left = until - clock_mono_ms()) > 0;)
+        if (!stream_read_some(st, (int)left))
+            return true;
+    return false;
+}

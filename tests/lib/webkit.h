@@ -43,5 +43,17 @@ struct tweb_stream *tweb_stream_open(const struct tgw *gw, const char *certname,
  * when it was found (what was read before it stays consumed). */
 bool tweb_stream_wait(struct tweb_stream *st, const char *needle, int timeout_ms);
 void tweb_stream_close(struct tweb_stream *st);
+/* A TLS connection to gw's console with certname's certificate, nothing
+ * sent; NULL (printed) when it cannot be made. */
+struct tweb_stream *tweb_stream_connect(const struct tgw *gw, const char *certname);
+/* Sends text on st as it is (a request kept alive, or a part of one);
+ * false when the connection is closed. */
+bool tweb_stream_send(struct tweb_stream *st, const char *text);
+/* Sends text one byte every gap_ms, reading whatever comes back; returns
+ * how many bytes went out before the server closed the connection, or -1
+ * when all of them did and it is still open. */
+int tweb_stream_trickle(struct tweb_stream *st, const char *text, int gap_ms);
+/* Reads until the server closes the connection (true) or timeout_ms pass. */
+bool tweb_stream_closed(struct tweb_stream *st, int timeout_ms);
 
 #endif
