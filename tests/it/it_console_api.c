@@ -400,7 +400,7 @@ int main(void)
         cmocka_unit_test(test_office_charts),
         cmocka_unit_test(test_stream_of_a_gone_browser_closes),
     };
-    /* itexit: a gateway that stops badly at teardown (a leak under the
+    /* A gateway that stops badly at teardown (a leak under the
      * sanitizers) fails the group too. */
-    return itexit(cmocka_run_group_tests(tests, setup, teardown));
+    return itexit_strict(cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -189,5 +189,5 @@ int main(void)
         cmocka_unit_test(test_trickled_request_is_cut_off),
         cmocka_unit_test(test_stream_outlives_the_frame_timeout),
     };
-    return itexit(cmocka_run_group_tests(tests, setup, teardown));
+    return itexit_strict(cmocka_run_group_tests(tests, setup, teardown));
 }
