@@ -10,6 +10,21 @@
   const receipt = minyi.param('r') || '';
   let me = null;
 
+  // One attachment, fetched whole through the API and handed to the
+  // browser as a file under its own name and media type.
+  async function download(a) {
+    const got = await api('POST', '/api/op/attachment', { receipt, index: a.index || 0 });
+    const bin = atob(got.content.base64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const url = URL.createObjectURL(new Blob([bytes], { type: got.media_type || 'application/octet-stream' }));
+    const link = el('a', { href: url, download: got.name || 'attachment' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
   function pairs(list) {
     return el('dl', {}, ...list.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v || '—')]));
   }
@@ -50,8 +65,11 @@
     $('similar').replaceChildren(...(r.similar || []).map((s) => el('li', {},
       el('a', { href: '/report.html?r=' + encodeURIComponent(s.receipt) }, s.receipt), ' ', s.title,
       '（' + (states[s.state] || s.state) + '，相似度 ' + Math.round((s.similarity || 0) * 100) + '%）')));
-    $('attachments').replaceChildren(...(r.attachments || []).map((a) =>
-      el('li', {}, a.name + '（' + a.media_type + '，' + a.size + ' 字节）')));
+    $('attachments').replaceChildren(...(r.attachments || []).map((a) => {
+      const get = el('button', { type: 'button', class: 'download' }, '下载');
+      get.addEventListener('click', () => download(a).catch((e) => minyi.showError('error', e)));
+      return el('li', {}, a.name + '（' + a.media_type + '，' + a.size + ' 字节）', ' ', get);
+    }));
     $('deliveries').replaceChildren(...(r.deliveries || []).map((d) =>
       el('li', {}, (d.display_name || d.destination) + '：' + d.state + '，尝试 ' + d.attempts + ' 次' +
         (d.last_error ? '，错误：' + d.last_error : '') + (d.upstream_receipt ? '，上级回执 ' + d.upstream_receipt : ''))));

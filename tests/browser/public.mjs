@@ -10,6 +10,7 @@
 // instance's [public] base_url; the test opens its path and token on the
 // console's real port, which the base_url cannot know before the gateway
 // has started.
+import { readFileSync } from 'node:fs';
 import { start, fail } from './lib.mjs';
 
 const { cfg, browser, person, shot, run } = await start();
@@ -187,6 +188,17 @@ async function publicJourney() {
   await editor.click('#decide');
   await editor.waitForSelector('dd >> text=本级采用');
   await shot(editor, 'adopted', ['本级采用', '群众', '路灯']);
+
+  // The photo, now an attachment of the report, downloads from the report
+  // page whole: the bytes the inbox showed, a JPEG without the GPS.
+  const [file] = await Promise.all([editor.waitForEvent('download'),
+    editor.click('#attachments button.download')]);
+  const got = readFileSync(await file.path());
+  if (got[0] !== 0xFF || got[1] !== 0xD8) fail('the downloaded attachment is not a JPEG');
+  const listed = await editor.textContent('#attachments li');
+  if (!listed.includes(`${got.length} 字节`)) fail(`downloaded ${got.length} bytes, the page lists: ${listed}`);
+  if (got.includes(Buffer.from('GPS')) || got.includes(Buffer.from('Exif'))) fail('the downloaded photo keeps its EXIF');
+  console.log(`ok download (${got.length} bytes, ${file.suggestedFilename()})`);
 
   // The pickup codes show the reply and the outcome, and nothing of the
   // message itself.
