@@ -395,6 +395,25 @@ void console_fail(struct console_req *r, int status, const char *code, const cha
     json_decref(o);
 }
 
+/* Answers r with o as JSON (and releases o); out of memory answers 503. */
+void console_reply_json(struct console_req *r, int status, json_t *o)
+{
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+    struct evbuffer *body = text != NULL ? evbuffer_new() : NULL;
+
+    json_decref(o);
+    if (body == NULL || evbuffer_add(body, text, strlen(text)) != 0) {
+        free(text);
+        if (body != NULL)
+            evbuffer_free(body);
+        console_fail(r, 503, "RESOURCE_EXHAUSTED", "", "out of memory", "服务器内存不足");
+        return;
+    }
+    free(text);
+    console_reply(r, status, "application/json; charset=utf-8", body);
+    evbuffer_free(body);
+}
+
 const struct console_static *console_files(const struct console_req *r)
 {
     return r->console != NULL ? r->console->files : NULL;

@@ -45,6 +45,7 @@
 #include <stddef.h>
 
 #include <event2/http.h>
+#include <jansson.h>
 
 #include "principal.h"
 #include "server.h"
@@ -119,6 +120,9 @@ void console_reply(struct console_req *r, int code, const char *content_type,
  * status is the HTTP status, code the protocol's error code name. */
 void console_fail(struct console_req *r, int status, const char *code, const char *field,
                   const char *message, const char *message_zh);
+/* Answers r with o as JSON (status is the HTTP status) and releases o;
+ * 503 RESOURCE_EXHAUSTED when the text cannot be made. */
+void console_reply_json(struct console_req *r, int status, json_t *o);
 /* Starts a streamed answer (200, the security headers and content_type);
  * r stays open: send chunks with evhttp_send_reply_chunk on r->req while
  * it is not NULL, and end with console_stream_end, which frees r. */

@@ -46,24 +46,6 @@ static struct console_call *of_caller(const struct caller *c)
     return (struct console_call *)((const char *)c - offsetof(struct console_call, caller));
 }
 
-/* Answers r with o as JSON (and releases o). */
-static void reply_json(struct console_req *r, int status, json_t *o)
-{
-    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    struct evbuffer *body = text != NULL ? evbuffer_new() : NULL;
-    json_decref(o);
-    if (body == NULL || evbuffer_add(body, text, strlen(text)) != 0) {
-        free(text);
-        if (body != NULL)
-            evbuffer_free(body);
-        console_fail(r, 503, "RESOURCE_EXHAUSTED", "", "out of memory", "服务器内存不足");
-        return;
-    }
-    free(text);
-    console_reply(r, status, "application/json; charset=utf-8", body);
-    evbuffer_free(body);
-}
-
 static int http_status(int code)
 {
     switch (code) {
@@ -96,11 +78,11 @@ static void call_send(struct caller *c, const Frame *f)
         return;
     }
     if (f->body_case == MINYI__V1__FRAME__BODY_ERROR)
-        reply_json(r, http_status(f->error->code), console_json_from_message(m));
+        console_reply_json(r, http_status(f->error->code), console_json_from_message(m));
     else if (call->render != NULL)
         call->render(r, m);
     else
-        reply_json(r, 200, console_json_from_message(m));
+        console_reply_json(r, 200, console_json_from_message(m));
 }
 
 static void call_done(struct caller *c)
@@ -244,7 +226,7 @@ static void api_me(struct console_req *r)
         for (char *t = strtok_r(names, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save))
             json_array_append_new(dest, json_string(t));
     }
-    reply_json(r, 200,
+    console_reply_json(r, 200,
                json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o*}", "id", (json_int_t)p->id,
                          "kind", principal_kind_name(p->kind), "name", p->name, "region",
                          p->region, "sector", p->sector, "body_region", cfg->body_region,

@@ -67,24 +67,6 @@ static void door_rates(struct public_door *d, const struct gw_config *cfg)
     public_limit_set(d->by_cp, cfg->public_rate_token, cfg->public_rate_token);
 }
 
-static void reply_json(struct console_req *r, int status, json_t *o)
-{
-    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    struct evbuffer *body = text != NULL ? evbuffer_new() : NULL;
-
-    json_decref(o);
-    if (body == NULL || evbuffer_add(body, text, strlen(text)) != 0) {
-        free(text);
-        if (body != NULL)
-            evbuffer_free(body);
-        console_fail(r, 503, "RESOURCE_EXHAUSTED", "", "out of memory", "服务器内存不足");
-        return;
-    }
-    free(text);
-    console_reply(r, status, "application/json; charset=utf-8", body);
-    evbuffer_free(body);
-}
-
 /* The HTTP status of a protocol error code. */
 static int http_status(int code)
 {
@@ -167,7 +149,7 @@ static void do_challenge(struct console_req *r)
         console_fail(r, 500, "INTERNAL", "", "cannot issue a challenge", "无法生成验证题");
         return;
     }
-    reply_json(r, 200, json_pack("{s:s,s:i}", "challenge", c, "difficulty",
+    console_reply_json(r, 200, json_pack("{s:s,s:i}", "challenge", c, "difficulty",
                                  r->gw->cfg.public_pow_bits));
 }
 
@@ -191,7 +173,7 @@ static void submitted(void *arg, struct store_reply *reply)
         json_t *o = json_object();
         json_object_set_new(o, "pickup", json_stringn((const char *)m->pickup.data,
                                                      m->pickup.len));
-        reply_json(r, 200, o);
+        console_reply_json(r, 200, o);
     }
     if (reply->msg != NULL)
         protobuf_c_message_free_unpacked(reply->msg, NULL);
@@ -370,7 +352,7 @@ static void picked_up(void *arg, struct store_reply *reply)
         m->outcome != 0 ? protobuf_c_enum_descriptor_get_value(
                               &minyi__v1__report_state__descriptor, (int)m->outcome)
                         : NULL;
-    reply_json(r, 200,
+    console_reply_json(r, 200,
                json_pack("{s:s%,s:I,s:s%,s:I,s:s,s:I}", "status", (const char *)m->status.data,
                          m->status.len, "received_at_ms", (json_int_t)m->received_at_ms, "reply",
                          m->reply.data ? (const char *)m->reply.data : "", m->reply.len,
